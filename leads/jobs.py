@@ -1,0 +1,114 @@
+"""Background jobs. Each takes ids, never objects, and may run more than once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+
+from leads.delivery import PermanentError, TransientError, channel_for
+from leads.extensions import db
+from leads.models import (
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_SENT,
+    Delivery,
+    LeadEvent,
+    utcnow,
+)
+from leads.queue import max_attempts
+
+log = logging.getLogger(__name__)
+
+
+class RetryLater(Exception):
+    """Raised so RQ records the failure and schedules the next attempt."""
+
+
+def deliver(delivery_id: int) -> str:
+    """Send one delivery once. Returns what happened, for RQ's result.
+
+    A delivery already sent or failed is left alone (the job may run twice).
+    A transient failure is recorded and raised so RQ retries with backoff;
+    a permanent one, or the last attempt, marks the delivery failed.
+    """
+    delivery = db.session.get(Delivery, delivery_id, with_for_update=True)
+    if delivery is None:
+        log.info("delivery %s: gone (lead erased), nothing to do", delivery_id)
+        return "gone"
+    if delivery.status != DELIVERY_PENDING:
+        db.session.rollback()
+        log.info("delivery %s: already %s", delivery_id, delivery.status)
+        return delivery.status
+
+    delivery.attempts += 1
+    # While this attempt runs, the sweep must leave the delivery to it.
+    delivery.due_at = utcnow() + timedelta(seconds=_grace() + current_app.config[
+        "DELIVERY_JOB_TIMEOUT"])
+    db.session.commit()
+
+    try:
+        channel_for(delivery.channel).send(delivery)
+    except PermanentError as exc:
+        _fail(delivery, str(exc))
+        log.warning("delivery %s: failed for good: %s", delivery_id, exc)
+        return DELIVERY_FAILED
+    except TransientError as exc:
+        if delivery.attempts >= max_attempts():
+            _fail(delivery, f"{exc} (gave up after {delivery.attempts} attempts)")
+            log.warning("delivery %s: gave up after %s attempts", delivery_id, delivery.attempts)
+            return DELIVERY_FAILED
+        delivery.last_error = str(exc)[:500]
+        delivery.due_at = utcnow() + timedelta(seconds=_next_interval(delivery) + _grace())
+        _event(delivery, "delivery_retry", error=delivery.last_error)
+        db.session.commit()
+        log.info("delivery %s: attempt %s failed, will retry", delivery_id, delivery.attempts)
+        raise RetryLater(f"delivery {delivery_id}: {exc}") from exc
+
+    delivery.status = DELIVERY_SENT
+    delivery.sent_at = utcnow()
+    delivery.last_error = ""
+    _event(delivery, "delivered")
+    db.session.commit()
+    log.info("delivery %s: sent on attempt %s", delivery_id, delivery.attempts)
+    return DELIVERY_SENT
+
+
+def _fail(delivery: Delivery, reason: str) -> None:
+    delivery.status = DELIVERY_FAILED
+    delivery.last_error = reason[:500]
+    _event(delivery, "delivery_failed", error=delivery.last_error)
+    db.session.commit()
+
+
+def _event(delivery: Delivery, kind: str, **data: str) -> None:
+    db.session.add(
+        LeadEvent(
+            lead_id=delivery.lead_id,
+            kind=kind,
+            data={
+                "delivery_id": delivery.id,
+                "purpose": delivery.purpose,
+                "channel": delivery.channel,
+                "attempt": delivery.attempts,
+                **data,
+            },
+        )
+    )
+
+
+def _grace() -> int:
+    return int(current_app.config["SWEEP_GRACE_SECONDS"])
+
+
+def _next_interval(delivery: Delivery) -> int:
+    intervals = current_app.config["DELIVERY_RETRY_INTERVALS"]
+    return int(intervals[min(delivery.attempts - 1, len(intervals) - 1)])
+
+
+def sweep_job() -> int:
+    """Run the sweep from the queue (scheduled by the worker)."""
+    from leads.services.outbox import sweep
+
+    return sweep()

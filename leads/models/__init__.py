@@ -1,0 +1,42 @@
+"""The database models, one module per area."""
+
+from leads.models.base import utcnow
+from leads.models.clinic import Clinic, InboxChannel, Location, Treatment, channels_for
+from leads.models.lead import (
+    ATTRIBUTION_FIELDS,
+    CONTACT_METHODS,
+    CONTACT_TIMES,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    DELIVERY_SENT,
+    LEAD_STATUSES,
+    Delivery,
+    Lead,
+    LeadEvent,
+)
+from leads.models.page import CONTENT_FIELDS, Page, PageRevision
+from leads.models.user import ROLES, User
+
+__all__ = [
+    "ATTRIBUTION_FIELDS",
+    "CONTACT_METHODS",
+    "CONTACT_TIMES",
+    "CONTENT_FIELDS",
+    "DELIVERY_FAILED",
+    "DELIVERY_PENDING",
+    "DELIVERY_SENT",
+    "LEAD_STATUSES",
+    "ROLES",
+    "Clinic",
+    "Delivery",
+    "InboxChannel",
+    "Lead",
+    "LeadEvent",
+    "Location",
+    "Page",
+    "PageRevision",
+    "Treatment",
+    "User",
+    "channels_for",
+    "utcnow",
+]

@@ -1,0 +1,120 @@
+"""Clinics, their locations, the treatments they offer and their inboxes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from leads.extensions import db
+from leads.models.base import utcnow
+
+location_treatments = sa.Table(
+    "location_treatments",
+    db.metadata,
+    sa.Column("location_id", sa.ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("treatment_id", sa.ForeignKey("treatments.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Clinic(db.Model):
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    tagline: Mapped[str] = mapped_column(sa.String(200), default="")
+    # Months a lead is kept; None means the installation's default.
+    retention_months: Mapped[int | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    locations: Mapped[list[Location]] = relationship(
+        back_populates="clinic", order_by="Location.name", cascade="all, delete-orphan"
+    )
+    treatments: Mapped[list[Treatment]] = relationship(
+        back_populates="clinic", order_by="Treatment.name", cascade="all, delete-orphan"
+    )
+    channels: Mapped[list[InboxChannel]] = relationship(
+        back_populates="clinic", cascade="all, delete-orphan"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Clinic {self.slug}>"
+
+
+class Location(db.Model):
+    __tablename__ = "locations"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    street: Mapped[str] = mapped_column(sa.String(200))
+    city: Mapped[str] = mapped_column(sa.String(100))
+    postcode: Mapped[str] = mapped_column(sa.String(16))
+    country: Mapped[str] = mapped_column(sa.String(2), default="GB")
+    phone: Mapped[str] = mapped_column(sa.String(32))  # E.164
+    # [{"days": "Mo-Fr", "opens": "09:00", "closes": "19:00"}, ...]
+    opening_hours: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    time_zone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")
+
+    clinic: Mapped[Clinic] = relationship(back_populates="locations")
+    treatments: Mapped[list[Treatment]] = relationship(
+        secondary=location_treatments, back_populates="locations", order_by="Treatment.name"
+    )
+
+    def offers(self, treatment: Treatment) -> bool:
+        return any(t.id == treatment.id for t in self.treatments)
+
+    def __repr__(self) -> str:
+        return f"<Location {self.clinic_id}/{self.slug}>"
+
+
+class Treatment(db.Model):
+    __tablename__ = "treatments"
+    __table_args__ = (sa.UniqueConstraint("clinic_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(120))
+    summary: Mapped[str] = mapped_column(sa.String(300), default="")
+
+    clinic: Mapped[Clinic] = relationship(back_populates="treatments")
+    locations: Mapped[list[Location]] = relationship(
+        secondary=location_treatments, back_populates="treatments"
+    )
+
+    def __repr__(self) -> str:
+        return f"<Treatment {self.clinic_id}/{self.slug}>"
+
+
+class InboxChannel(db.Model):
+    """Where a clinic's leads go: one row per channel (an email address, a webhook).
+
+    Rows with a ``location_id`` replace the clinic's own rows for that location.
+    """
+
+    __tablename__ = "inbox_channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id", ondelete="CASCADE"))
+    location_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("locations.id", ondelete="CASCADE"), default=None
+    )
+    kind: Mapped[str] = mapped_column(sa.String(16))  # a key of leads.delivery.CHANNELS
+    target: Mapped[str] = mapped_column(sa.String(500))  # email address or URL
+    secret: Mapped[str | None] = mapped_column(sa.String(200), default=None)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    clinic: Mapped[Clinic] = relationship(back_populates="channels")
+
+
+def channels_for(location: Location) -> list[InboxChannel]:
+    """The active inbox channels a lead at ``location`` goes to."""
+    active = [c for c in location.clinic.channels if c.active]
+    own = [c for c in active if c.location_id == location.id]
+    return own or [c for c in active if c.location_id is None]

