@@ -48,6 +48,48 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+
+    # Request limits: a larger body gets 413 before any view runs.
+    MAX_CONTENT_LENGTH = 256 * 1024
+    MAX_FORM_MEMORY_SIZE = 128 * 1024
+    MAX_FORM_PARTS = 200
+    # Host names the service answers to; None answers any (development only).
+    TRUSTED_HOSTS: list[str] | None = None
+    # Proxies in front of the app that set X-Forwarded-* (0: trust none).
+    PROXY_FIX_X_FOR = 0
+    PROXY_FIX_X_PROTO = 0
+    PROXY_FIX_X_HOST = 0
+    # Strict-Transport-Security max-age; 0 sends no header.
+    HSTS_SECONDS = 0
+    # Origins allowed to frame the views that choose to be embeddable.
+    EMBED_FRAME_ANCESTORS: list[str] = []
+
+    # Spam traps. A form sent sooner than this after it was rendered is suspect.
+    SPAM_MIN_FILL_SECONDS = 3
+    # Rate limits (the "limits" notation). Form posts from one address beyond
+    # FORM_POST_LIMIT get 429; beyond the SPAM_* limits they are quarantined.
+    FORM_POST_LIMIT = "30 per minute"
+    SPAM_ADDRESS_LIMIT = "5 per hour"
+    SPAM_FORM_LIMIT = "60 per hour"
+    # Flask-Limiter: Redis storage (filled in from REDIS_URL by create_app);
+    # a Redis outage lets requests through rather than failing them.
+    RATELIMIT_STORAGE_URI: str | None = None
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_KEY_PREFIX = "limits"
+
+    # None: the wording in leads.forms.consultation. A new wording becomes a
+    # new consent version the first time it is shown.
+    CONSENT_ENQUIRY_WORDING: str | None = None
+
+    # Months a lead is kept when its clinic sets no period of its own.
+    RETENTION_MONTHS_DEFAULT = 24
+    # The worker purges expired leads this often.
+    PURGE_INTERVAL_SECONDS = 6 * 3600
+    # RQ keeps a failed job's record this long (ids only, never patient data).
+    JOB_FAILURE_TTL = 7 * 24 * 3600
 
     TESTING = False
     DEBUG = False
@@ -60,6 +102,8 @@ class DevelopmentConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    HSTS_SECONDS = 365 * 24 * 3600
 
 
 class TestingConfig(Config):
@@ -68,6 +112,11 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret"  # noqa: S105
     DELIVERY_RETRY_INTERVALS = [0, 0, 0]
     SWEEP_GRACE_SECONDS = 0
+    # Limits apply in tests too, but high; the tests of limits lower them.
+    SPAM_MIN_FILL_SECONDS = 0
+    FORM_POST_LIMIT = "100000 per minute"
+    SPAM_ADDRESS_LIMIT = "100000 per minute"
+    SPAM_FORM_LIMIT = "100000 per minute"
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -79,6 +128,14 @@ CONFIGS: dict[str, type[Config]] = {
 
 def _int_list(value: str) -> list[int]:
     return [int(part) for part in value.split(",") if part.strip()]
+
+
+def _str_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 # Setting name -> how to read it from its environment variable.
@@ -94,6 +151,20 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "DELIVERY_RETRY_INTERVALS": _int_list,
     "SWEEP_GRACE_SECONDS": int,
     "SWEEP_INTERVAL_SECONDS": int,
+    "DEBUG": _bool,
+    "SESSION_COOKIE_SECURE": _bool,
+    "TRUSTED_HOSTS": _str_list,
+    "PROXY_FIX_X_FOR": int,
+    "PROXY_FIX_X_PROTO": int,
+    "PROXY_FIX_X_HOST": int,
+    "HSTS_SECONDS": int,
+    "EMBED_FRAME_ANCESTORS": _str_list,
+    "SPAM_MIN_FILL_SECONDS": int,
+    "FORM_POST_LIMIT": str,
+    "SPAM_ADDRESS_LIMIT": str,
+    "SPAM_FORM_LIMIT": str,
+    "RETENTION_MONTHS_DEFAULT": int,
+    "PURGE_INTERVAL_SECONDS": int,
 }
 
 

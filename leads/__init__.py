@@ -17,8 +17,11 @@ MIGRATIONS_DIR = str(Path(__file__).resolve().parent.parent / "migrations")
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app. ``config`` overrides every other source of settings."""
-    app = Flask(__name__, instance_path=_instance_path(config))
+    app = LeadsFlask(__name__, instance_path=_instance_path(config))
     app.config.from_mapping(settings.load(config))
+    # Flask's command line resets app.debug from FLASK_DEBUG; check-deploy
+    # judges the setting the web server would run with.
+    app.extensions["leads.configured_debug"] = bool(app.config.get("DEBUG"))
     os.makedirs(app.instance_path, exist_ok=True)
     _check_settings(app)
     register_extensions(app)
@@ -27,6 +30,26 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_commands(app)
     register_template_helpers(app)
     return app
+
+
+class LeadsFlask(Flask):
+    def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def,override]
+        """Log an unhandled error by its type and place only: an exception's text
+        (a database error's parameters, say) can carry what a patient typed."""
+        from flask import request
+
+        exc_type, _, tb = exc_info
+        frames = []
+        while tb is not None:
+            frames.append(f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}")
+            tb = tb.tb_next
+        self.logger.error(
+            "unhandled %s on %s %s at %s",
+            exc_type.__name__ if exc_type else "error",
+            request.method,
+            request.path,
+            " <- ".join(reversed(frames[-5:])),
+        )
 
 
 def _instance_path(config: Mapping[str, Any] | None) -> str | None:
@@ -44,6 +67,20 @@ def _check_settings(app: Flask) -> None:
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "leads.db")
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(app.config["DATABASE_URL"])
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = _limits_storage_uri(app.config.get("REDIS_URL"))
+
+
+def _limits_storage_uri(redis_url: str | None) -> str:
+    """Flask-Limiter's storage: the service's Redis, so limits hold across processes.
+
+    With no REDIS_URL (the embedded development setup) limits are kept in memory.
+    """
+    if not redis_url:
+        return "memory://"
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://") :]
+    return redis_url
 
 
 def _normalise_db_url(url: str) -> str:
@@ -55,12 +92,14 @@ def _normalise_db_url(url: str) -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from leads import queue
-    from leads.extensions import csrf, db, migrate
+    from leads import queue, security
+    from leads.extensions import csrf, db, limiter, migrate
 
+    security.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)
     queue.init_app(app)
 
 

@@ -14,6 +14,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(sweep)
     app.cli.add_command(setup)
+    app.cli.add_command(check_deploy)
 
 
 @click.command()
@@ -51,3 +52,21 @@ def setup(with_demo: bool) -> None:
     upgrade()
     if with_demo:
         demo.callback(if_empty=True)
+
+
+@click.command("check-deploy")
+@with_appcontext
+def check_deploy() -> None:
+    """Name every unsafe production setting; exit non-zero when there is one."""
+    from flask import current_app
+
+    from leads.deploycheck import problems
+
+    configured = dict(current_app.config)
+    configured["DEBUG"] = current_app.debug or current_app.extensions["leads.configured_debug"]
+    found = problems(configured)
+    for line in found:
+        click.echo(f"UNSAFE {line}")
+    if found:
+        raise click.exceptions.Exit(1)
+    click.echo("No unsafe settings found.")

@@ -1,5 +1,7 @@
 """Extensions, created once here and bound to the app in ``create_app``."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -17,3 +19,6 @@ NAMING = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 csrf = CSRFProtect()
+# Storage and behaviour come from the RATELIMIT_* settings; limits are keyed
+# per view by the caller (see leads.security.client_key).
+limiter = Limiter(key_func=get_remote_address)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, render_template
+from flask import Flask, Response, render_template
+from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -34,8 +35,12 @@ def register(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> tuple[str, int] | Response:
         code = error.code or 500
+        if request_ctx.url_adapter is None:
+            # The Host header is not one we serve (TRUSTED_HOSTS): no links
+            # can be built for it, and no person needs the site's design.
+            return Response(f"{code} {error.name}", code, mimetype="text/plain")
         title, detail = MESSAGES.get(code, (error.name, ""))
         return render_template("errors/error.html", code=code, title=title, detail=detail), code
 

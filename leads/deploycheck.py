@@ -1,0 +1,56 @@
+"""``flask --app leads check-deploy``: the production settings that are unsafe.
+
+Like Django's ``check --deploy``: each finding names the setting and why it
+matters; the command exits non-zero when there is any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import config as settings
+
+
+def problems(config: Mapping[str, Any]) -> list[str]:
+    """Every unsafe production setting in ``config``, as ``"SETTING: why"`` lines."""
+    found: list[str] = []
+
+    def unsafe(name: str, why: str) -> None:
+        found.append(f"{name}: {why}")
+
+    if config.get("DEBUG"):
+        unsafe("DEBUG", "is on; the debugger runs code for anyone who can reach it")
+    if config.get("TESTING"):
+        unsafe("TESTING", "is on; errors propagate instead of showing the error page")
+    secret = str(config.get("SECRET_KEY") or "")
+    if secret in ("", settings.DEV_SECRET_KEY, settings.TestingConfig.SECRET_KEY):
+        unsafe("SECRET_KEY", "is the default; anyone can forge sessions and signed links")
+    elif len(secret) < 32:
+        unsafe("SECRET_KEY", "is shorter than 32 characters")
+    if not config.get("SESSION_COOKIE_SECURE"):
+        unsafe("SESSION_COOKIE_SECURE", "is off; the session cookie would travel over plain HTTP")
+    if not config.get("SESSION_COOKIE_HTTPONLY"):
+        unsafe("SESSION_COOKIE_HTTPONLY", "is off; scripts could read the session cookie")
+    if not config.get("REMEMBER_COOKIE_SECURE"):
+        unsafe("REMEMBER_COOKIE_SECURE", "is off; the remember-me cookie could travel over HTTP")
+    database = str(config.get("SQLALCHEMY_DATABASE_URI") or config.get("DATABASE_URL") or "")
+    if not database or database.startswith("sqlite"):
+        unsafe("DATABASE_URL", "is SQLite (or unset); production needs PostgreSQL")
+    if not config.get("SMTP_URL"):
+        unsafe("SMTP_URL", "is unset; clinic inboxes would only be written to local Maildirs")
+    redis_url = str(config.get("REDIS_URL") or "")
+    if not redis_url:
+        unsafe("REDIS_URL", "is unset; the embedded Redis is for one machine only")
+    elif not redis_url.startswith("unix://") and not urlsplit(redis_url).password:
+        unsafe("REDIS_URL", "has no password")
+    if not config.get("TRUSTED_HOSTS"):
+        unsafe("TRUSTED_HOSTS", "is unset; forged Host headers would be answered")
+    if not int(config.get("HSTS_SECONDS") or 0):
+        unsafe("HSTS_SECONDS", "is 0; browsers are not told to insist on HTTPS")
+    if not str(config.get("PUBLIC_BASE_URL") or "").startswith("https://"):
+        unsafe("PUBLIC_BASE_URL", "is not https://; links in emails would be sent in the clear")
+    if str(config.get("RATELIMIT_STORAGE_URI") or "").startswith("memory://"):
+        unsafe("RATELIMIT_STORAGE_URI", "is in memory; limits would not hold across processes")
+    return found
