@@ -29,6 +29,7 @@ class Config:
     # None: one Maildir per clinic inbox under the instance folder.
     SMTP_URL: str | None = None
     SMTP_TIMEOUT = 20
+    WEBHOOK_TIMEOUT = 10
     MAIL_FROM = "Clinic Leads <no-reply@clinic-leads.localhost>"
     # Where links in emails point.
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
