@@ -29,6 +29,7 @@ class Config:
     # None: one Maildir per clinic inbox under the instance folder.
     SMTP_URL: str | None = None
     SMTP_TIMEOUT = 20
+    WEBHOOK_TIMEOUT = 10
     MAIL_FROM = "Clinic Leads <no-reply@clinic-leads.localhost>"
     # Where links in emails point.
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
@@ -49,7 +50,6 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
-    REMEMBER_COOKIE_HTTPONLY = True
 
     # Request limits: a larger body gets 413 before any view runs.
     MAX_CONTENT_LENGTH = 256 * 1024
@@ -73,12 +73,8 @@ class Config:
     FORM_POST_LIMIT = "30 per minute"
     SPAM_ADDRESS_LIMIT = "5 per hour"
     SPAM_FORM_LIMIT = "60 per hour"
-    # Flask-Limiter: Redis storage (filled in from REDIS_URL by create_app);
-    # a Redis outage lets requests through rather than failing them.
-    RATELIMIT_STORAGE_URI: str | None = None
+    # A Redis outage must not hang a form post for long.
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
-    RATELIMIT_SWALLOW_ERRORS = True
-    RATELIMIT_KEY_PREFIX = "limits"
 
     # None: the wording in leads.forms.consultation. A new wording becomes a
     # new consent version the first time it is shown.
@@ -90,6 +86,15 @@ class Config:
     PURGE_INTERVAL_SECONDS = 6 * 3600
     # RQ keeps a failed job's record this long (ids only, never patient data).
     JOB_FAILURE_TTL = 7 * 24 * 3600
+
+    # Rate limits (Flask-Limiter notation); storage is the queue's Redis.
+    RATELIMIT_STORAGE_URI: str | None = None
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_ADDRESS = "20 per 10 minutes"
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 10 minutes"
+    PASSWORD_MIN_LENGTH = 12
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
 
     TESTING = False
     DEBUG = False
@@ -165,6 +170,7 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "SPAM_FORM_LIMIT": str,
     "RETENTION_MONTHS_DEFAULT": int,
     "PURGE_INTERVAL_SECONDS": int,
+    "RATELIMIT_STORAGE_URI": str,
 }
 
 

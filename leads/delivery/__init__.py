@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from leads.delivery.base import Channel, DeliveryError, PermanentError, TransientError
 from leads.delivery.email import EmailChannel
+from leads.delivery.webhook import WebhookChannel
 
 CHANNELS: dict[str, type[Channel]] = {
     "email": EmailChannel,
+    "webhook": WebhookChannel,
 }
 
 
