@@ -159,6 +159,7 @@ def _form_page(client: FlaskClient) -> Callable[..., dict[str, str]]:
         data = {
             "csrf_token": _hidden(html, "csrf_token"),
             "submission_token": _hidden(html, "submission_token"),
+            "rendered": _hidden(html, "rendered"),
             "full_name": "Alex Morgan",
             "email": "alex.morgan@example.org",
             "phone": "07911 123456",

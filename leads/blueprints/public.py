@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from leads import attribution
+from leads import attribution, spam
 from leads.content import render_revision
+from leads.extensions import limiter
 from leads.forms.consultation import ConsultationForm
 from leads.services import pages
+from leads.security import client_key
 from leads.services.leads import Enquiry, submit_lead
 
 bp = Blueprint("public", __name__)
+
+# A flood from one address gets 429 (FORM_POST_LIMIT, high); below that the
+# spam traps decide, and a caught submission is kept in quarantine.
+form_posts = limiter.shared_limit(
+    lambda: current_app.config["FORM_POST_LIMIT"],
+    scope="form-post",
+    key_func=client_key,
+    methods=["POST"],
+)
 
 
 @bp.get("/")
@@ -20,11 +31,13 @@ def index() -> str:
 
 
 @bp.route("/<clinic_slug>/<location_slug>/", methods=["GET", "POST"])
+@form_posts
 def location_page(clinic_slug: str, location_slug: str) -> Response | tuple[str, int]:
     return _landing(clinic_slug, location_slug, None)
 
 
 @bp.route("/<clinic_slug>/<location_slug>/<treatment_slug>/", methods=["GET", "POST"])
+@form_posts
 def treatment_page(
     clinic_slug: str, location_slug: str, treatment_slug: str
 ) -> Response | tuple[str, int]:
@@ -47,6 +60,12 @@ def _landing(
         attribution.capture()
     form = ConsultationForm().setup(landing.location, landing.treatment)
     if form.validate_on_submit():
+        stamp = form.stamp()
+        verdict = spam.assess(
+            form.website.data,
+            stamp,
+            form_key=f"{landing.location.id}.{landing.treatment.id if landing.treatment else 0}",
+        )
         submit_lead(
             Enquiry(
                 full_name=form.full_name.data,
@@ -59,10 +78,12 @@ def _landing(
                 consent_enquiry=form.consent_enquiry.data,
                 marketing_opt_in=form.marketing_opt_in.data,
                 submission_token=form.submission_token.data,
+                consent_digest=stamp.consent_digest if stamp else None,
             ),
             landing.location,
             landing.page,
             attribution.current(),
+            verdict,
         )
         return redirect(
             url_for(".thank_you", clinic_slug=clinic_slug, location_slug=location_slug), code=303

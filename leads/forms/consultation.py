@@ -18,15 +18,15 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
+from leads import spam
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, Location, Treatment
+from leads.services import consent
+from leads.services.consent import ENQUIRY_WORDING
 
 NOT_SURE = "not-sure"
 
-CONSENT_LABEL = (
-    "I agree that the clinic may use the details in this form, which may reveal "
-    "information about my health, to reply to my enquiry and arrange a consultation. "
-    "They are kept only as long as needed and never shared for advertising."
-)
+# The default wording; the one in force comes from leads.services.consent.
+CONSENT_LABEL = ENQUIRY_WORDING
 MARKETING_LABEL = "Send me occasional news and offers by email (optional)."
 
 
@@ -145,6 +145,9 @@ class ConsultationForm(FlaskForm):
     marketing_opt_in = BooleanField(MARKETING_LABEL)
     # One per rendered form: a second submit of the same form finds the first lead.
     submission_token = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
+    # Spam traps (leads.spam): a field people never see, and the signed render time.
+    website = StringField("Leave this field empty", filters=[_strip])
+    rendered = HiddenField()
 
     def setup(self, location: Location, treatment: Treatment | None) -> ConsultationForm:
         """Offer ``location``'s treatments; preselect the page's one."""
@@ -154,6 +157,13 @@ class ConsultationForm(FlaskForm):
         if not self.is_submitted():
             self.treatment.data = treatment.slug if treatment else None
             self.submission_token.data = secrets.token_urlsafe(24)
+            wording = consent.current()
+            self.rendered.data = spam.render_stamp(wording.digest)
+            self.consent_enquiry.label.text = wording.text
+        else:
+            stamp = spam.read_stamp(self.rendered.data)
+            shown = consent.by_digest(stamp.consent_digest if stamp else None)
+            self.consent_enquiry.label.text = (shown or consent.current()).text
         self.treatment.invalid_message = "Please choose one of the treatments offered here."
         self._location = location
         return self
@@ -162,3 +172,6 @@ class ConsultationForm(FlaskForm):
         if self.treatment.data == NOT_SURE:
             return None
         return next(t for t in self._location.treatments if t.slug == self.treatment.data)
+
+    def stamp(self) -> spam.Stamp | None:
+        return spam.read_stamp(self.rendered.data)

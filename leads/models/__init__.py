@@ -2,6 +2,7 @@
 
 from leads.models.base import utcnow
 from leads.models.clinic import Clinic, InboxChannel, Location, Treatment, channels_for
+from leads.models.consent import ConsentWording
 from leads.models.lead import (
     ATTRIBUTION_FIELDS,
     CONTACT_METHODS,
@@ -29,6 +30,7 @@ __all__ = [
     "LEAD_STATUSES",
     "ROLES",
     "Clinic",
+    "ConsentWording",
     "Delivery",
     "InboxChannel",
     "Lead",

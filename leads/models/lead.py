@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from leads.extensions import db
 from leads.models.base import utcnow
 from leads.models.clinic import Clinic, Location, Treatment
+from leads.models.consent import ConsentWording
 from leads.models.page import Page
 
 LEAD_STATUSES = ("new", "contacted", "booked", "treated", "lost", "spam")
@@ -71,9 +72,20 @@ class Lead(db.Model):
     message: Mapped[str] = mapped_column(sa.Text, default="")
 
     consent_enquiry: Mapped[bool] = mapped_column(default=False)
+    # The wording's label (see ConsentWording.label), kept beside the row it names.
     consent_version: Mapped[str] = mapped_column(sa.String(32))
+    consent_wording_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("consent_wordings.id", ondelete="RESTRICT"), default=None
+    )
     consent_at: Mapped[datetime] = mapped_column(default=utcnow)
     marketing_opt_in: Mapped[bool] = mapped_column(default=False)
+    marketing_withdrawn_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    # Suspected spam: the traps' score and reasons ("honeypot", "too_fast", ...).
+    spam_score: Mapped[int] = mapped_column(default=0, server_default="0")
+    spam_reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    # Set when the retention purge blanked the patient's details.
+    anonymised_at: Mapped[datetime | None] = mapped_column(default=None)
 
     utm_source: Mapped[str] = mapped_column(sa.String(200), default="")
     utm_medium: Mapped[str] = mapped_column(sa.String(200), default="")
@@ -98,6 +110,7 @@ class Lead(db.Model):
     location: Mapped[Location] = relationship()
     treatment: Mapped[Treatment | None] = relationship()
     page: Mapped[Page | None] = relationship()
+    consent_wording: Mapped[ConsentWording | None] = relationship()
     events: Mapped[list[LeadEvent]] = relationship(
         back_populates="lead", order_by="LeadEvent.id", cascade="all, delete-orphan"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -17,15 +18,14 @@ from leads.models import (
     Location,
     Page,
     Treatment,
+    User,
     channels_for,
     utcnow,
 )
-from leads.services import outbox
+from leads.services import audit, consent, outbox
+from leads.spam import Verdict
 
 log = logging.getLogger(__name__)
-
-# The version of the enquiry-consent wording shown beside the form.
-CONSENT_VERSION = "2026-11-v1"
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Enquiry:
     consent_enquiry: bool
     marketing_opt_in: bool
     submission_token: str
+    # SHA-256 of the consent wording the form showed (from its signed stamp).
+    consent_digest: str | None = None
 
 
 def submit_lead(
@@ -49,9 +51,13 @@ def submit_lead(
     location: Location,
     page: Page | None,
     attribution: dict[str, Any],
+    verdict: Verdict | None = None,
 ) -> tuple[Lead, bool]:
     """Store the lead, one delivery per inbox channel and an acknowledgement,
     and its first event, in one transaction; then enqueue the deliveries.
+
+    A submission the spam traps caught (``verdict``) is stored with status
+    "spam", its score and reasons, and no deliveries: it waits in quarantine.
 
     Returns ``(lead, created)``. A second submit with the same form token
     returns the first lead and creates nothing.
@@ -60,6 +66,8 @@ def submit_lead(
     if existing is not None:
         return existing, False
 
+    wording = consent.by_digest(enquiry.consent_digest) or consent.current()
+    suspect = verdict is not None and verdict.suspect
     now = utcnow()
     lead = Lead(
         submission_token=enquiry.submission_token,
@@ -75,30 +83,26 @@ def submit_lead(
         contact_time=enquiry.contact_time,
         message=enquiry.message,
         consent_enquiry=enquiry.consent_enquiry,
-        consent_version=CONSENT_VERSION,
+        consent_version=wording.label,
+        consent_wording_id=wording.id,
         consent_at=now,
         marketing_opt_in=enquiry.marketing_opt_in,
-        status="new",
+        status="spam" if suspect else "new",
+        spam_score=verdict.score if verdict else 0,
+        spam_reasons=list(verdict.reasons) if verdict else [],
         created_at=now,
         **{name: str(attribution.get(name) or "")[:_limit(name)] for name in ATTRIBUTION_FIELDS},
     )
     db.session.add(lead)
-    for channel in channels_for(location):
-        lead.deliveries.append(
-            Delivery(
-                purpose="inbox",
-                channel=channel.kind,
-                target=channel.target,
-                inbox_channel_id=channel.id,
-                due_at=now,
-                created_at=now,
-            )
-        )
-    lead.deliveries.append(
-        Delivery(purpose="acknowledgement", channel="email", target=enquiry.email,
-                 due_at=now, created_at=now)
-    )
     lead.events.append(LeadEvent(kind="received", data={"page_id": lead.page_id}, created_at=now))
+    if suspect:
+        lead.events.append(LeadEvent(
+            kind="quarantined",
+            data={"score": lead.spam_score, "reasons": lead.spam_reasons},
+            created_at=now,
+        ))
+    else:
+        _add_deliveries(lead, location, now)
     try:
         db.session.commit()
     except IntegrityError:
@@ -109,9 +113,54 @@ def submit_lead(
             raise
         return existing, False
 
-    log.info("lead %s stored with %s deliveries", lead.id, len(lead.deliveries))
+    if suspect:
+        log.info("lead %s quarantined as suspected spam (score %s: %s)",
+                 lead.id, lead.spam_score, ",".join(lead.spam_reasons))
+    else:
+        log.info("lead %s stored with %s deliveries", lead.id, len(lead.deliveries))
     outbox.enqueue([d.id for d in lead.deliveries])
     return lead, True
+
+
+def release_lead(lead: Lead, user: User | None) -> list[int]:
+    """Take a lead out of quarantine: it becomes new and is delivered like any other.
+
+    Returns the ids of the deliveries enqueued (none if it was not quarantined).
+    """
+    if lead.status != "spam":
+        return []
+    now = utcnow()
+    lead.status = "new"
+    created = _add_deliveries(lead, lead.location, now)
+    lead.events.append(LeadEvent(
+        kind="released", user_id=user.id if user else None,
+        data={"score": lead.spam_score, "reasons": lead.spam_reasons}, created_at=now,
+    ))
+    audit.record("lead_released", user, "lead", lead.id, score=lead.spam_score)
+    db.session.commit()
+    ids = [d.id for d in created]
+    log.info("lead %s released from quarantine", lead.id)
+    outbox.enqueue(ids)
+    return ids
+
+
+def _add_deliveries(lead: Lead, location: Location, now: datetime) -> list[Delivery]:
+    """One delivery per inbox channel of ``location`` and the patient's acknowledgement."""
+    rows = [
+        Delivery(
+            purpose="inbox",
+            channel=channel.kind,
+            target=channel.target,
+            inbox_channel_id=channel.id,
+            due_at=now,
+            created_at=now,
+        )
+        for channel in channels_for(location)
+    ]
+    rows.append(Delivery(purpose="acknowledgement", channel="email", target=lead.email,
+                         due_at=now, created_at=now))
+    lead.deliveries.extend(rows)
+    return rows
 
 
 def _by_token(token: str) -> Lead | None:
