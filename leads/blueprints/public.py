@@ -9,8 +9,8 @@ from leads import attribution, spam
 from leads.content import render_revision
 from leads.extensions import limiter
 from leads.forms.consultation import ConsultationForm
-from leads.services import pages
 from leads.security import client_key
+from leads.services import pages
 from leads.services.leads import Enquiry, submit_lead
 
 bp = Blueprint("public", __name__)
