@@ -1,7 +1,8 @@
 """Run a delivery worker: ``python worker.py`` (settings from the environment).
 
-Runs RQ's scheduler too, so retries with backoff fire, and sweeps the outbox
-for deliveries that never reached the queue. Start as many as you like, on any
+Runs RQ's scheduler too, so retries with backoff fire, sweeps the outbox
+for deliveries that never reached the queue, and purges leads past their
+retention period. Start as many as you like, on any
 machine that reaches the same Redis and database.
 """
 
@@ -12,7 +13,7 @@ import sys
 import threading
 
 from leads import create_app
-from leads.worker import build_worker, start_sweeper
+from leads.worker import build_worker, start_purger, start_sweeper
 
 
 def main() -> int:
@@ -20,6 +21,7 @@ def main() -> int:
     app = create_app()
     stop = threading.Event()
     start_sweeper(app, stop)
+    start_purger(app, stop)
     worker = build_worker(app)
     try:
         worker.work(with_scheduler=True, logging_level="INFO")

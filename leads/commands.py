@@ -15,6 +15,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(sweep)
     app.cli.add_command(setup)
     app.cli.add_command(check_deploy)
+    app.cli.add_command(purge)
     app.cli.add_command(users)
 
 
@@ -123,3 +124,16 @@ def check_deploy() -> None:
     if found:
         raise click.exceptions.Exit(1)
     click.echo("No unsafe settings found.")
+
+
+@click.command()
+@with_appcontext
+def purge() -> None:
+    """Anonymise leads past their clinic's retention period; safe to run again."""
+    from leads.services.privacy import purge as run_purge
+
+    report = run_purge()
+    click.echo(
+        f"Anonymised {report.leads} leads; removed {report.events} events, "
+        f"{report.deliveries} deliveries and {report.jobs} queued jobs."
+    )

@@ -64,7 +64,17 @@ def deliver(delivery_id: int) -> str:
         _event(delivery, "delivery_retry", error=delivery.last_error)
         db.session.commit()
         log.info("delivery %s: attempt %s failed, will retry", delivery_id, delivery.attempts)
-        raise RetryLater(f"delivery {delivery_id}: {exc}") from exc
+        # "from None": RQ stores the formatted traceback with the failed job, and
+        # the chained library exception can quote the server, an address included.
+        raise RetryLater(f"delivery {delivery_id}: {exc}") from None
+    except Exception as exc:
+        # Not a channel's own error: a bug, or a library's. Its text may quote the
+        # lead, so RQ (which stores the traceback) sees only its type; the log
+        # gets where it happened. The attempt is retried like a transient one.
+        db.session.rollback()
+        log.error("delivery %s: unexpected %s at %s", delivery_id, type(exc).__name__,
+                  _where(exc))
+        raise RetryLater(f"delivery {delivery_id}: unexpected {type(exc).__name__}") from None
 
     delivery.status = DELIVERY_SENT
     delivery.sent_at = utcnow()
@@ -73,6 +83,15 @@ def deliver(delivery_id: int) -> str:
     db.session.commit()
     log.info("delivery %s: sent on attempt %s", delivery_id, delivery.attempts)
     return DELIVERY_SENT
+
+
+def _where(exc: BaseException) -> str:
+    frames = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append(f"{tb.tb_frame.f_code.co_filename.rsplit('/', 2)[-1]}:{tb.tb_lineno}")
+        tb = tb.tb_next
+    return " > ".join(frames[-4:])
 
 
 def _fail(delivery: Delivery, reason: str) -> None:

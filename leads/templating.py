@@ -60,6 +60,8 @@ def aria(field: Field, hint: str | None = None, required: bool = True) -> dict[s
 STAFF_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("inbox.index", "Leads", ("admin", "manager")),
     ("editor.index", "Pages", ("admin", "marketing")),
+    ("privacy.quarantine", "Quarantine", ("admin", "manager")),
+    ("privacy.subject", "Subject access", ("admin",)),
     ("admin.users", "Users", ("admin",)),
     ("admin.audit", "Audit log", ("admin",)),
 ]

@@ -57,16 +57,31 @@ def start_sweeper(app: Flask, stop: threading.Event) -> threading.Thread:
     """Sweep the outbox every SWEEP_INTERVAL_SECONDS until ``stop`` is set."""
     from leads.services.outbox import sweep
 
+    return _every(app, stop, "SWEEP_INTERVAL_SECONDS", sweep, "outbox-sweep")
+
+
+def start_purger(app: Flask, stop: threading.Event) -> threading.Thread:
+    """Purge leads past their retention period every PURGE_INTERVAL_SECONDS.
+
+    Several workers may all run it: the purge is idempotent.
+    """
+    from leads.services.privacy import purge
+
+    return _every(app, stop, "PURGE_INTERVAL_SECONDS", purge, "retention-purge")
+
+
+def _every(app: Flask, stop: threading.Event, setting: str, task, name: str) -> threading.Thread:  # type: ignore[no-untyped-def]
     def loop() -> None:
-        while not stop.wait(app.config["SWEEP_INTERVAL_SECONDS"]):
+        while not stop.wait(app.config[setting]):
             with app.app_context():
                 try:
-                    sweep()
-                except Exception:  # noqa: BLE001 - the next round tries again
-                    log.exception("sweep failed")
+                    task()
+                except Exception as exc:  # noqa: BLE001 - the next round tries again
+                    # The type only: a database error's text can carry row values.
+                    log.error("%s failed: %s", name, type(exc).__name__)
                 finally:
                     db.session.remove()
 
-    thread = threading.Thread(target=loop, name="outbox-sweep", daemon=True)
+    thread = threading.Thread(target=loop, name=name, daemon=True)
     thread.start()
     return thread

@@ -122,6 +122,15 @@ def submit_lead(
     return lead, True
 
 
+def quarantined(user: User, limit: int = 200) -> list[Lead]:
+    """The suspected spam ``user`` may see, newest first."""
+    from leads.services.access import visible_leads
+
+    query = visible_leads(user).where(Lead.status == "spam")
+    return list(db.session.scalars(query.order_by(Lead.created_at.desc(), Lead.id.desc())
+                                    .limit(limit)))
+
+
 def release_lead(lead: Lead, user: User | None) -> list[int]:
     """Take a lead out of quarantine: it becomes new and is delivered like any other.
 

@@ -40,7 +40,7 @@ def enqueue(delivery_ids: Iterable[int]) -> int:
                 retry=retry_policy(),
                 description=f"deliver {delivery_id}",
                 result_ttl=3600,
-                failure_ttl=7 * 24 * 3600,
+                failure_ttl=current_app.config["JOB_FAILURE_TTL"],
             )
             count += 1
     except RedisError as exc:

@@ -1,0 +1,77 @@
+"""Privacy screens: the spam quarantine, subject access and erasure, and the
+patient's link to withdraw marketing consent.
+
+The email address or phone number searched for travels in POST bodies only,
+never in a URL.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from leads.auth import roles_required
+from leads.forms.privacy import SubjectForm
+from leads.services import access, privacy
+from leads.services.leads import quarantined, release_lead
+
+bp = Blueprint("privacy", __name__, url_prefix="/privacy")
+
+
+@bp.get("/quarantine/")
+@roles_required("admin", "manager")
+def quarantine() -> str:
+    return render_template("privacy/quarantine.html", leads=quarantined(current_user))
+
+
+@bp.post("/quarantine/<int:lead_id>/release")
+@roles_required("admin", "manager")
+def release(lead_id: int) -> Response:
+    lead = access.visible_lead(current_user, lead_id)
+    if lead is None or lead.status != "spam":
+        abort(404)
+    release_lead(lead, current_user)
+    flash(f"Lead {lead_id} released; it is being delivered to the clinic.", "info")
+    return redirect(url_for(".quarantine"), code=303)
+
+
+@bp.route("/subject/", methods=["GET", "POST"])
+@roles_required("admin")
+def subject() -> str | Response | tuple[str, int]:
+    form = SubjectForm()
+    if not form.validate_on_submit():
+        return render_template("privacy/subject.html", form=form, leads=None), (
+            422 if form.errors else 200)
+    email, phone = form.email.data or "", form.phone.data or ""
+    leads = privacy.subject_leads(email, phone)
+    if form.action.data == "export":
+        body = json.dumps(privacy.export_subject(leads, current_user), indent=2,
+                          ensure_ascii=False)
+        return Response(body, mimetype="application/json", headers={
+            "Content-Disposition": 'attachment; filename="subject-access.json"'})
+    if form.action.data == "erase":
+        if not form.confirm.data:
+            form.confirm.errors = ["Tick the box to confirm the erasure."]
+            return render_template("privacy/subject.html", form=form, leads=leads), 422
+        counts = privacy.erase_subject(leads, current_user)
+        flash(f"Erased {counts['leads']} leads, {counts['deliveries']} deliveries and "
+              f"{counts['jobs']} queued jobs.", "info")
+        return redirect(url_for(".subject"), code=303)
+    privacy.record_search(leads, current_user)
+    return render_template("privacy/subject.html", form=form, leads=leads)
+
+
+@bp.route("/marketing/<token>/", methods=["GET", "POST"])
+def withdraw(token: str) -> str:
+    from flask import request
+
+    lead = privacy.lead_for_withdrawal(token)
+    if lead is None:
+        abort(404)
+    if request.method == "POST":
+        privacy.withdraw_marketing(lead)
+        return render_template("privacy/withdrawn.html", clinic=lead.clinic)
+    return render_template("privacy/withdraw.html", clinic=lead.clinic)
