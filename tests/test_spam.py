@@ -1,0 +1,370 @@
+"""Spam traps: honeypot, time trap, rate limits, quarantine and release.
+
+No trap may cost a real patient their request: every caught submission gets
+the same thank-you page, and people filling the form at human speed are
+never caught.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import subprocess
+import sys
+import time
+
+import pytest
+from redis import Redis
+
+from leads.extensions import db
+from leads.models import AuditEntry, Delivery, Lead, LeadEvent
+from leads.services import consent
+from leads.spam import render_stamp
+
+URL = "/aurelia/harley-street/mesotherapy/"
+THANKS = "/aurelia/harley-street/thank-you/"
+CLINIC_INBOX = "enquiries@aurelia-hair.example"
+
+
+def stamp(app, seconds_ago: float) -> str:
+    """A render stamp for a form shown ``seconds_ago``, signed as the page signs it."""
+    with app.app_context():
+        return render_stamp(consent.current().digest, now=time.time() - seconds_ago)
+
+
+def leads(app) -> list[Lead]:
+    with app.app_context():
+        rows = db.session.scalars(db.select(Lead).order_by(Lead.id)).all()
+        for lead in rows:
+            _ = lead.deliveries, lead.events
+        db.session.expunge_all()
+        return rows
+
+
+@pytest.fixture
+def slow_form(app):
+    """Forms count as too fast when sent within 5 seconds of being shown."""
+    app.config["SPAM_MIN_FILL_SECONDS"] = 5
+
+
+# -- traps -------------------------------------------------------------------------------
+
+
+def test_filled_honeypot_gets_thank_you_and_is_quarantined_not_delivered(
+    app, client, demo, form_page, run_worker, mail
+):
+    response = client.post(URL, data=form_page(URL, website="http://cheap-pills.example"))
+    assert response.status_code == 303 and response.headers["Location"].endswith(THANKS)
+    run_worker()
+    [lead] = leads(app)
+    assert lead.status == "spam"
+    assert lead.spam_reasons == ["honeypot"] and lead.spam_score >= 10
+    assert lead.deliveries == []
+    assert [e.kind for e in lead.events] == ["received", "quarantined"]
+    assert mail.messages == []
+
+
+def test_honeypot_is_hidden_from_people_screen_readers_and_keyboard(client, demo):
+    html = client.get(URL).get_data(as_text=True)
+    start = html.index('class="hp-field"')
+    wrapper = html[html.rindex("<div", 0, start):html.index("</div>", start)]
+    assert 'aria-hidden="true"' in wrapper
+    assert 'tabindex="-1"' in wrapper and 'autocomplete="off"' in wrapper
+    with client.get("/static/site.css") as css:
+        assert ".hp-field { display: none !important; }" in css.get_data(as_text=True)
+
+
+def test_form_sent_faster_than_a_person_could_is_quarantined(
+    app, client, demo, form_page, slow_form, run_worker, mail
+):
+    response = client.post(URL, data=form_page(URL, rendered=stamp(app, 1)))
+    assert response.headers["Location"].endswith(THANKS)
+    run_worker()
+    [lead] = leads(app)
+    assert (lead.status, lead.spam_reasons) == ("spam", ["too_fast"])
+    assert mail.messages == []
+
+
+@pytest.mark.parametrize("rendered", [None, "", "not-a-stamp",
+                                      '{"t": 0}.forged-signature'])
+def test_missing_or_forged_render_time_is_quarantined(
+    app, client, demo, form_page, slow_form, rendered
+):
+    response = client.post(URL, data=form_page(URL, rendered=rendered))
+    assert response.status_code == 303
+    [lead] = leads(app)
+    assert (lead.status, lead.spam_reasons) == ("spam", ["no_render_time"])
+
+
+def test_a_stamp_signed_with_another_key_is_not_trusted(
+    app, client, demo, form_page, slow_form, settings
+):
+    from leads import create_app
+
+    other = create_app({**settings, "SECRET_KEY": "another-key"})
+    with other.app_context():
+        forged = render_stamp(None, now=time.time() - 60)
+    client.post(URL, data=form_page(URL, rendered=forged))
+    assert leads(app)[0].spam_reasons == ["no_render_time"]
+
+
+def test_several_traps_add_up_in_the_score(app, client, demo, form_page, slow_form):
+    client.post(URL, data=form_page(URL, website="x", rendered=stamp(app, 0)))
+    [lead] = leads(app)
+    assert lead.spam_reasons == ["honeypot", "too_fast"] and lead.spam_score == 16
+
+
+@pytest.mark.slow
+def test_hundreds_of_people_at_human_speed_are_never_quarantined(app, client, demo):
+    """320 requests over the demo's forms, each from its own address, filled in
+    8 seconds to 10 minutes, with the production trap and limit settings."""
+    from config import Config
+
+    app.config.update(SPAM_MIN_FILL_SECONDS=Config.SPAM_MIN_FILL_SECONDS,
+                      SPAM_ADDRESS_LIMIT=Config.SPAM_ADDRESS_LIMIT,
+                      SPAM_FORM_LIMIT=Config.SPAM_FORM_LIMIT,
+                      FORM_POST_LIMIT=Config.FORM_POST_LIMIT)
+    forms = {
+        "/aurelia/harley-street/": ["mesotherapy", "prp", "not-sure"],
+        "/aurelia/harley-street/mesotherapy/": ["mesotherapy"],
+        "/aurelia/harley-street/prp/": ["prp"],
+        "/aurelia/manchester/": ["mesotherapy", "not-sure"],
+        "/aurelia/manchester/mesotherapy/": ["mesotherapy"],
+        "/northfield/edinburgh/": ["prp", "not-sure"],
+        "/northfield/edinburgh/mesotherapy/": ["mesotherapy"],
+        "/northfield/edinburgh/prp/": ["prp"],
+    }
+    html = client.get(URL).get_data(as_text=True)
+    csrf = html.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    rng = random.Random(20261121)
+    urls = list(forms)
+    for n in range(320):
+        url = urls[n % len(urls)]
+        data = {
+            "csrf_token": csrf,
+            "submission_token": secrets.token_urlsafe(24),
+            "rendered": stamp(app, rng.uniform(8, 600)),
+            "full_name": f"Person {n}",
+            "email": f"person{n}@example.org",
+            "phone": "07911 123456",
+            "treatment": rng.choice(forms[url]),
+            "contact_method": rng.choice(["phone", "email", "sms"]),
+            "contact_time": rng.choice(["any", "morning", "evening"]),
+            "message": rng.choice(["", "Thinning at the temples.", "Is PRP right for me?"]),
+            "consent_enquiry": "y",
+        }
+        if rng.random() < 0.3:
+            data["marketing_opt_in"] = "y"
+        address = f"10.{n // 250}.{n % 250}.{rng.randint(1, 250)}"
+        response = client.post(url, data=data, environ_base={"REMOTE_ADDR": address})
+        assert response.status_code == 303, (n, response.status_code)
+    with app.app_context():
+        statuses = dict(db.session.execute(
+            db.select(Lead.status, db.func.count()).group_by(Lead.status)).all())
+    assert statuses == {"new": 320}
+
+
+# -- rate limits -----------------------------------------------------------------------
+
+
+def test_over_the_address_limit_is_quarantined_not_refused(app, client, demo, form_page):
+    app.config["SPAM_ADDRESS_LIMIT"] = "2 per hour"
+    for _ in range(3):
+        assert client.post(URL, data=form_page(URL)).status_code == 303
+    other = app.test_client()
+    other.post(URL, data=form_page_for_other(other), environ_base={"REMOTE_ADDR": "192.0.2.7"})
+    assert [(lead.status, lead.spam_reasons) for lead in leads(app)] == [
+        ("new", []), ("new", []), ("spam", ["address_rate"]), ("new", [])]
+
+
+def test_over_the_form_limit_is_quarantined_whatever_the_address(app, client, demo, form_page):
+    app.config["SPAM_FORM_LIMIT"] = "2 per hour"
+    for n in range(3):
+        client.post(URL, data=form_page(URL), environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"})
+    client.post("/aurelia/harley-street/prp/", data=form_page("/aurelia/harley-street/prp/",
+                                                              treatment="prp"))
+    assert [lead.spam_reasons for lead in leads(app)] == [[], [], ["form_rate"], []]
+
+
+def test_a_flood_from_one_address_gets_429(app, client, demo, form_page):
+    app.config["FORM_POST_LIMIT"] = "2 per minute"
+    assert client.post(URL, data=form_page(URL)).status_code == 303
+    assert client.post(URL, data=form_page(URL)).status_code == 303
+    refused = client.post(URL, data=form_page(URL))
+    assert refused.status_code == 429
+    assert "Too many attempts" in refused.get_data(as_text=True)
+    assert client.get(URL).status_code == 200  # reading the page is never limited
+    assert len(leads(app)) == 2
+
+
+def test_rate_limit_keys_in_redis_name_no_address(app, client, demo, form_page, settings):
+    client.post(URL, data=form_page(URL), environ_base={"REMOTE_ADDR": "198.51.100.23"})
+    keys = [k.decode() for k in Redis.from_url(settings["REDIS_URL"]).keys("LIMITS:*")]
+    assert any("form-post" in key for key in keys) and any("spam-address" in key for key in keys)
+    assert not any("198.51.100" in key for key in keys)
+
+
+CHILD = """
+import json, os, re, sys
+from leads import create_app
+app = create_app(json.loads(os.environ["CHILD_SETTINGS"]))
+client = app.test_client()
+url = "/aurelia/harley-street/mesotherapy/"
+codes = []
+for n in range(int(os.environ["CHILD_POSTS"])):
+    html = client.get(url).get_data(as_text=True)
+    names = "csrf_token|submission_token|rendered"
+    hidden = dict(re.findall(r'name="(' + names + r')" type="hidden" value="([^"]*)"', html))
+    data = {**hidden, "full_name": "Child Process", "email": "child@example.org",
+            "phone": "07911 123456", "treatment": "mesotherapy", "contact_method": "phone",
+            "contact_time": "any", "consent_enquiry": "y"}
+    codes.append(client.post(url, data=data).status_code)
+with app.app_context():
+    from leads.extensions import db
+    from leads.models import Lead
+    statuses = [s for s in db.session.scalars(db.select(Lead.status).order_by(Lead.id))]
+    db.engine.dispose()
+print(json.dumps({"codes": codes, "statuses": statuses}))
+"""
+
+
+def run_child(settings, posts: int, **changes) -> dict:
+    """Another web process: its own interpreter, its own app, the same settings."""
+    env = {**os.environ, "CHILD_SETTINGS": json.dumps({**settings, **changes}),
+           "CHILD_POSTS": str(posts)}
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_rate_limit_holds_across_two_processes_sharing_redis(settings, demo, app, form_page):
+    limited = {"FORM_POST_LIMIT": "3 per minute"}
+    assert run_child(settings, 2, **limited)["codes"] == [303, 303]
+    app.config.update(limited)
+    client = app.test_client()
+    assert client.post(URL, data=form_page_for_other(client)).status_code == 303
+    assert client.post(URL, data=form_page_for_other(client)).status_code == 429
+    assert run_child(settings, 1, **limited)["codes"] == [429]
+
+
+def test_redis_outage_does_not_turn_the_form_into_errors(settings, demo, app):
+    from tests.support import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    result = run_child(settings, 2, REDIS_URL=dead, SPAM_ADDRESS_LIMIT="1 per hour")
+    assert result["codes"] == [303, 303]
+    # Both stored and waiting for the sweep. The limiter falls back to counting in
+    # the process's memory, so the second, over the address limit, waits in quarantine.
+    assert result["statuses"] == ["new", "spam"]
+    with app.app_context():
+        pending = db.session.scalar(db.select(db.func.count(Delivery.id))
+                                    .where(Delivery.status == "pending"))
+    assert pending == 2  # the quarantined one has none until released
+
+
+def test_forged_x_forwarded_for_does_not_dodge_the_limit(settings, demo, app):
+    """One proxy in front: only the address it appended counts, whatever the client adds."""
+    from leads import create_app
+
+    behind = create_app({**settings, "PROXY_FIX_X_FOR": 1, "FORM_POST_LIMIT": "2 per minute"})
+    client = behind.test_client()
+    page = form_page_for_other(client)
+    codes = []
+    for n in range(3):
+        forged = f"10.9.9.{n}, 203.0.113.50"  # the client's invention, then the proxy's entry
+        codes.append(client.post(URL, data=page_again(client, page),
+                                 headers={"X-Forwarded-For": forged}).status_code)
+    assert codes == [303, 303, 429]
+    other = client.post(URL, data=page_again(client, page),
+                        headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.51"})
+    assert other.status_code == 303
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(settings, demo, app):
+    from leads import create_app
+
+    direct = create_app({**settings, "FORM_POST_LIMIT": "2 per minute"})
+    client = direct.test_client()
+    page = form_page_for_other(client)
+    codes = [client.post(URL, data=page_again(client, page),
+                         headers={"X-Forwarded-For": f"10.8.8.{n}"}).status_code
+             for n in range(3)]
+    assert codes == [303, 303, 429]
+
+
+def form_page_for_other(client) -> dict[str, str]:
+    from tests.conftest import _form_page
+
+    return _form_page(client)(URL)
+
+
+def page_again(client, page: dict[str, str]) -> dict[str, str]:
+    """The same person's next form: a fresh one-time token."""
+    return {**page, "submission_token": secrets.token_urlsafe(24)}
+
+
+# -- quarantine ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def caught(app, client, demo, form_page) -> int:
+    client.post(URL, data=form_page(URL, website="spam", full_name="Jordan Caught"))
+    return leads(app)[0].id
+
+
+def test_quarantine_is_for_signed_in_managers_and_admins(app, demo, caught, make_user, login):
+    anonymous = app.test_client()
+    assert anonymous.get("/privacy/quarantine/").status_code in (302, 303)
+    assert anonymous.post(f"/privacy/quarantine/{caught}/release").status_code in (302, 303, 400)
+    marketing = app.test_client()
+    login(marketing, make_user("marketing", clinics=()))
+    assert marketing.get("/privacy/quarantine/").status_code == 403
+
+
+def test_a_manager_of_another_clinic_neither_sees_nor_releases(
+    app, demo, caught, make_user, login, run_worker, mail
+):
+    other = app.test_client()
+    login(other, make_user("manager", clinics=("northfield",)))
+    page = other.get("/privacy/quarantine/").get_data(as_text=True)
+    assert "Jordan Caught" not in page and "Nothing in quarantine" in page
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    assert other.post(f"/privacy/quarantine/{caught}/release",
+                      data={"csrf_token": token}).status_code == 404
+    run_worker()
+    assert leads(app)[0].status == "spam" and mail.messages == []
+
+
+def test_manager_releases_a_lead_which_is_then_delivered(
+    app, demo, caught, make_user, login, run_worker, mail
+):
+    manager_id = make_user("manager", clinics=("aurelia",))
+    manager = app.test_client()
+    login(manager, manager_id)
+    page = manager.get("/privacy/quarantine/")
+    assert page.headers["Cache-Control"] == "no-store"
+    html = page.get_data(as_text=True)
+    assert "Jordan Caught" in html and "honeypot" in html
+    token = html.split('name="csrf_token" value="')[1].split('"')[0]
+    released = manager.post(f"/privacy/quarantine/{caught}/release", data={"csrf_token": token})
+    assert released.status_code == 303
+    run_worker()
+
+    [lead] = leads(app)
+    assert lead.status == "new"
+    assert {d.status for d in lead.deliveries} == {"sent"}
+    [notice] = mail.to(CLINIC_INBOX)
+    assert "Jordan Caught" in notice.get_content()
+    with app.app_context():
+        event = db.session.scalars(db.select(LeadEvent).where(LeadEvent.kind == "released")).one()
+        assert event.user_id == manager_id
+        entry = db.session.scalars(db.select(AuditEntry)
+                                   .where(AuditEntry.action == "lead_released")).one()
+        assert (entry.user_id, entry.object_id) == (manager_id, caught)
+        assert "Jordan" not in json.dumps(entry.details)
+    # Releasing again does nothing more.
+    assert manager.post(f"/privacy/quarantine/{caught}/release",
+                        data={"csrf_token": token}).status_code == 404
