@@ -52,7 +52,7 @@ def deliver(delivery_id: int) -> str:
         channel_for(delivery.channel).send(delivery)
     except PermanentError as exc:
         _fail(delivery, str(exc))
-        log.warning("delivery %s: failed for good: %s", delivery_id, exc)
+        log.warning("delivery %s: failed for good: %s", delivery_id, _summary(exc))
         return DELIVERY_FAILED
     except TransientError as exc:
         if delivery.attempts >= max_attempts():
@@ -66,7 +66,7 @@ def deliver(delivery_id: int) -> str:
         log.info("delivery %s: attempt %s failed, will retry", delivery_id, delivery.attempts)
         # "from None": RQ stores the formatted traceback with the failed job, and
         # the chained library exception can quote the server, an address included.
-        raise RetryLater(f"delivery {delivery_id}: {exc}") from None
+        raise RetryLater(f"delivery {delivery_id}: {_summary(exc)}") from None
     except Exception as exc:
         # Not a channel's own error: a bug, or a library's. Its text may quote the
         # lead, so RQ (which stores the traceback) sees only its type; the log
@@ -83,6 +83,13 @@ def deliver(delivery_id: int) -> str:
     db.session.commit()
     log.info("delivery %s: sent on attempt %s", delivery_id, delivery.attempts)
     return DELIVERY_SENT
+
+
+def _summary(exc: BaseException) -> str:
+    """The kind of failure without the far side's words ("SMTP 550", "webhook
+    unreachable"): a mail server may quote the patient's name back. The full
+    text stays on the delivery row, for staff."""
+    return str(exc).split(":", 1)[0][:80]
 
 
 def _where(exc: BaseException) -> str:

@@ -250,10 +250,11 @@ def erase_subject(leads: list[Lead], user: User | None) -> dict[str, int]:
     entry = audit.record("subject_erased", user, "lead", None, leads=lead_ids,
                          deliveries=len(delivery_ids))
     db.session.commit()
-    db.session.expunge_all()
+    entry_id = entry.id
+    db.session.expunge_all()  # the erased rows' objects must not linger in the session
     jobs = discard_jobs(delivery_ids)
     log.info("erased %s leads, %s deliveries, %s queued jobs (audit %s)",
-             len(lead_ids), len(delivery_ids), jobs, entry.id)
+             len(lead_ids), len(delivery_ids), jobs, entry_id)
     return {"leads": len(lead_ids), "deliveries": len(delivery_ids), "jobs": jobs}
 
 
