@@ -224,3 +224,21 @@ def login(app: Flask) -> Callable[..., Any]:
         return response
 
     return sign_in
+
+
+@pytest.fixture
+def app_with(settings: dict[str, Any], _schema: None) -> Iterator[Callable[..., Flask]]:
+    """Build another app on the test's database and Redis with some settings changed
+    (a second web process, say); its connections are closed afterwards."""
+    built: list[Flask] = []
+
+    def build(**changes: Any) -> Flask:
+        other = create_app({**settings, **changes})
+        built.append(other)
+        return other
+
+    yield build
+    for other in built:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()

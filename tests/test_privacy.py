@@ -13,7 +13,6 @@ from datetime import timedelta
 import pytest
 from redis import Redis
 
-from leads import create_app
 from leads.extensions import db
 from leads.models import AuditEntry, Clinic, ConsentWording, Delivery, Lead, LeadEvent, utcnow
 from leads.services import consent
@@ -48,11 +47,11 @@ def audit_entries(app, action: str) -> list[AuditEntry]:
 # -- consent -----------------------------------------------------------------------------
 
 
-def test_each_lead_keeps_the_consent_wording_it_was_shown(settings, app, client, demo, form_page):
+def test_each_lead_keeps_the_consent_wording_it_was_shown(app_with, app, client, demo, form_page):
     submit(client, form_page, marketing_opt_in="y")
     shown_before = form_page(URL)  # rendered under the first wording, sent after the change
 
-    changed = create_app({**settings, "CONSENT_ENQUIRY_WORDING": "New words about consent."})
+    changed = app_with(CONSENT_ENQUIRY_WORDING="New words about consent.")
     new_client = changed.test_client()
     assert "New words about consent." in new_client.get(URL).get_data(as_text=True)
     from tests.conftest import _form_page

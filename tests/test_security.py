@@ -48,9 +48,8 @@ def test_pages_carry_no_inline_script_or_style(client, demo):
     assert "<script>" not in html and "style=" not in html and "<style" not in html
 
 
-def test_hsts_is_sent_when_configured(settings, _schema):
-    settings["HSTS_SECONDS"] = 31536000
-    with create_app(settings).test_client().get("/static/site.css") as response:
+def test_hsts_is_sent_when_configured(app_with):
+    with app_with(HSTS_SECONDS=31536000).test_client().get("/static/site.css") as response:
         hsts = response.headers["Strict-Transport-Security"]
     assert hsts == "max-age=31536000; includeSubDomains"
 
@@ -72,9 +71,8 @@ def test_pages_other_than_public_ones_are_not_stored_by_caches(app, client, demo
         assert "no-store" not in static.headers.get("Cache-Control", "")
 
 
-def test_an_embeddable_view_may_be_framed_by_the_chosen_origins_only(settings, _schema):
-    settings["EMBED_FRAME_ANCESTORS"] = ["https://partner.example"]
-    app = create_app(settings)
+def test_an_embeddable_view_may_be_framed_by_the_chosen_origins_only(app_with):
+    app = app_with(EMBED_FRAME_ANCESTORS=["https://partner.example"])
 
     @app.get("/embed-probe/")
     @embeddable

@@ -99,11 +99,9 @@ def test_missing_or_forged_render_time_is_quarantined(
 
 
 def test_a_stamp_signed_with_another_key_is_not_trusted(
-    app, client, demo, form_page, slow_form, settings
+    app, client, demo, form_page, slow_form, app_with
 ):
-    from leads import create_app
-
-    other = create_app({**settings, "SECRET_KEY": "another-key"})
+    other = app_with(SECRET_KEY="another-key")
     with other.app_context():
         forged = render_stamp(None, now=time.time() - 60)
     client.post(URL, data=form_page(URL, rendered=forged))
@@ -265,11 +263,9 @@ def test_redis_outage_does_not_turn_the_form_into_errors(settings, demo, app):
     assert pending == 2  # the quarantined one has none until released
 
 
-def test_forged_x_forwarded_for_does_not_dodge_the_limit(settings, demo, app):
+def test_forged_x_forwarded_for_does_not_dodge_the_limit(app_with, demo, app):
     """One proxy in front: only the address it appended counts, whatever the client adds."""
-    from leads import create_app
-
-    behind = create_app({**settings, "PROXY_FIX_X_FOR": 1, "FORM_POST_LIMIT": "2 per minute"})
+    behind = app_with(PROXY_FIX_X_FOR=1, FORM_POST_LIMIT="2 per minute")
     client = behind.test_client()
     page = form_page_for_other(client)
     codes = []
@@ -283,10 +279,8 @@ def test_forged_x_forwarded_for_does_not_dodge_the_limit(settings, demo, app):
     assert other.status_code == 303
 
 
-def test_without_trusted_proxies_x_forwarded_for_is_ignored(settings, demo, app):
-    from leads import create_app
-
-    direct = create_app({**settings, "FORM_POST_LIMIT": "2 per minute"})
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(app_with, demo, app):
+    direct = app_with(FORM_POST_LIMIT="2 per minute")
     client = direct.test_client()
     page = form_page_for_other(client)
     codes = [client.post(URL, data=page_again(client, page),
