@@ -71,6 +71,7 @@ def main() -> int:
         f"\n  Clinic Leads is running at http://127.0.0.1:{port}/\n"
         f"  Leads go to {'SMTP at ' + smtp.split('@')[-1] if smtp else 'one Maildir per clinic in ' + mail}\n"
         f"  Database: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}\n"
+        f"  Queue: {'embedded Redis at ' + env['REDIS_URL'] if embedded else 'Redis'}\n"
         "  Press Ctrl-C to stop.\n",
         flush=True,
     )

@@ -1,0 +1,109 @@
+"""SMTP with STARTTLS, implicit TLS and authentication, against real servers."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from leads.delivery.base import TransientError
+from leads.delivery.smtp import SmtpMailer
+from tests.support import MailInbox, free_port
+
+USER, SECRET = "clinic-mailer", "app password 42"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, trusted through SSL_CERT_FILE."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+def _authenticator(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+        USER.encode(), SECRET.encode())
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def tls_server(certificate, monkeypatch):
+    cert, key = certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts our test CA
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    inbox = MailInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context,
+                            require_starttls=True, authenticator=_authenticator,
+                            auth_required=True)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def message():
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@example.org", "b@example.org", "hello"
+    msg["Message-ID"] = "<delivery-1.x@example.org>"
+    msg.set_content("body")
+    return msg
+
+
+def test_starttls_and_login(tls_server):
+    inbox, port = tls_server
+    SmtpMailer(f"smtp://{USER}:{SECRET.replace(' ', '%20')}@127.0.0.1:{port}").send(
+        message(), mailbox="x")
+    assert [m["Subject"] for m in inbox.messages] == ["hello"]
+
+
+def test_wrong_password_is_transient_and_sends_nothing(tls_server):
+    inbox, port = tls_server
+    with pytest.raises(TransientError, match="login refused"):
+        SmtpMailer(f"smtp://{USER}:wrong@127.0.0.1:{port}").send(message(), mailbox="x")
+    assert inbox.messages == []
+
+
+def test_server_requiring_tls_refuses_plain_text_login(tls_server):
+    inbox, port = tls_server
+    with pytest.raises(TransientError):
+        SmtpMailer(f"smtp://{USER}:x@127.0.0.1:{port}?starttls=never").send(message(), mailbox="x")
+    assert inbox.messages == []
+
+
+def test_untrusted_certificate_is_refused(tls_server, monkeypatch, tmp_path):
+    inbox, port = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "none.pem"))
+    with pytest.raises(TransientError, match="unreachable"):
+        SmtpMailer(f"smtp://{USER}:{SECRET}@127.0.0.1:{port}").send(message(), mailbox="x")
+    assert inbox.messages == []
+
+
+def test_implicit_tls(certificate, monkeypatch):
+    cert, key = certificate
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    inbox = MailInbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context,
+                            authenticator=_authenticator, auth_require_tls=False)
+    controller.start()
+    try:
+        SmtpMailer(f"smtps://{USER}:{SECRET.replace(' ', '%20')}@127.0.0.1:{port}").send(
+            message(), mailbox="x")
+    finally:
+        controller.stop()
+    assert len(inbox.messages) == 1
