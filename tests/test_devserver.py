@@ -45,7 +45,9 @@ def test_launcher_runs_web_worker_and_redis_then_stops_cleanly(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("REDIS_URL", "DATABASE_URL", "SMTP_URL", "CLINIC_LEADS_ENV")}
-    env.update(INSTANCE_PATH=str(tmp_path / "instance"), PORT=str(port), SWEEP_INTERVAL_SECONDS="5")
+    # This client posts as soon as the page arrives: let the time trap allow it.
+    env.update(INSTANCE_PATH=str(tmp_path / "instance"), PORT=str(port), SWEEP_INTERVAL_SECONDS="5",
+               SPAM_MIN_FILL_SECONDS="0")
     launcher = subprocess.Popen([sys.executable, "-m", "leads.devserver"], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -65,7 +67,7 @@ def test_launcher_runs_web_worker_and_redis_then_stops_cleanly(tmp_path):
         assert any("redis-server" in " ".join(p.cmdline()) for p in family)
 
         fields = {name: re.search(rf'name="{name}"[^>]*value="([^"]+)"', html).group(1)
-                  for name in ("csrf_token", "submission_token")}
+                  for name in ("csrf_token", "submission_token", "rendered")}
         fields.update(full_name="Robin Example", email="robin@example.org", phone="07911 123456",
                       treatment="prp", contact_method="phone", contact_time="any",
                       consent_enquiry="y")
