@@ -49,6 +49,15 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
 
+    # Rate limits (Flask-Limiter notation); storage is the queue's Redis.
+    RATELIMIT_STORAGE_URI: str | None = None
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_LIMIT_PER_ADDRESS = "20 per 10 minutes"
+    LOGIN_LIMIT_PER_ACCOUNT = "5 per 10 minutes"
+    PASSWORD_MIN_LENGTH = 12
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
     TESTING = False
     DEBUG = False
 
@@ -60,6 +69,7 @@ class DevelopmentConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
 
 
 class TestingConfig(Config):
@@ -94,6 +104,7 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "DELIVERY_RETRY_INTERVALS": _int_list,
     "SWEEP_GRACE_SECONDS": int,
     "SWEEP_INTERVAL_SECONDS": int,
+    "RATELIMIT_STORAGE_URI": str,
 }
 
 

@@ -44,6 +44,17 @@ def _check_settings(app: Flask) -> None:
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "leads.db")
     app.config["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(app.config["DATABASE_URL"])
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = _limits_storage(app.config.get("REDIS_URL"))
+
+
+def _limits_storage(redis_url: str | None) -> str:
+    """The rate limits' storage: the same Redis as the queue."""
+    if not redis_url:
+        return "memory://"  # only when no Redis was named: the embedded one starts later
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://") :]
+    return redis_url
 
 
 def _normalise_db_url(url: str) -> str:
@@ -55,19 +66,23 @@ def _normalise_db_url(url: str) -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from leads import queue
-    from leads.extensions import csrf, db, migrate
+    from leads import auth, queue
+    from leads.extensions import csrf, db, limiter, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     queue.init_app(app)
+    auth.init_app(app)
+    limiter.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
-    from leads.blueprints import public
+    from leads.blueprints import auth, public, staff
 
     app.register_blueprint(public.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(staff.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -4,16 +4,69 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 
 from leads.extensions import db
-from leads.models import Clinic
+from leads.models import ROLES, Clinic, User
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(sweep)
     app.cli.add_command(setup)
+    app.cli.add_command(users)
+
+
+users = AppGroup("users", help="Staff accounts.")
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--clinic", "clinic_slugs", multiple=True, help="A clinic's slug; repeat for more.")
+@click.option("--name", default="", help="The person's name, shown to colleagues.")
+@click.option("--password", help="Asked for when not given.")
+def users_create(
+    email: str, role: str, clinic_slugs: tuple[str, ...], name: str, password: str | None
+) -> None:
+    """Create a staff account."""
+    from leads.services.accounts import AccountError, create_user
+
+    clinics = []
+    for slug in clinic_slugs:
+        clinic = db.session.scalar(db.select(Clinic).where(Clinic.slug == slug))
+        if clinic is None:
+            raise click.ClickException(f"No clinic with the slug {slug!r}.")
+        clinics.append(clinic)
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = create_user(email, role, password, clinics, name=name)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+@users.command("list")
+def users_list() -> None:
+    """List staff accounts."""
+    for user in db.session.scalars(db.select(User).order_by(User.email)):
+        clinics = ",".join(c.slug for c in user.clinics) or "-"
+        state = "active" if user.active else "deactivated"
+        click.echo(f"{user.email}\t{user.role}\t{clinics}\t{state}")
+
+
+@users.command("deactivate")
+@click.argument("email")
+def users_deactivate(email: str) -> None:
+    """Stop an account signing in; its open sessions end at once."""
+    from leads.services.accounts import deactivate, user_by_email
+
+    user = user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"No account for {email}.")
+    deactivate(user)
+    click.echo(f"Deactivated {user.email}.")
 
 
 @click.command()

@@ -1,5 +1,8 @@
 """Extensions, created once here and bound to the app in ``create_app``."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -17,3 +20,12 @@ NAMING = {
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 csrf = CSRFProtect()
+login_manager = LoginManager()
+# Limits live in Redis, so they hold across web processes; if Redis cannot be
+# reached the limiter falls back to per-process memory instead of failing.
+limiter = Limiter(
+    key_func=get_remote_address,
+    in_memory_fallback_enabled=True,
+    swallow_errors=True,
+    key_prefix="limits",
+)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import phonenumbers
-from flask import Flask
+from flask import Flask, current_app
 from wtforms import Field
 
 from leads import content
@@ -56,7 +56,21 @@ def aria(field: Field, hint: str | None = None, required: bool = True) -> dict[s
     return attrs
 
 
+# The staff areas: (endpoint, label, roles that see it). Shown when the endpoint exists.
+STAFF_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("inbox.index", "Leads", ("admin", "manager")),
+    ("editor.index", "Pages", ("admin", "marketing")),
+    ("admin.users", "Users", ("admin",)),
+    ("admin.audit", "Audit log", ("admin",)),
+]
+
+
+def staff_sections() -> list[tuple[str, str, tuple[str, ...]]]:
+    return [s for s in STAFF_SECTIONS if s[0] in current_app.view_functions]
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.globals["staff_sections"] = staff_sections
     app.jinja_env.globals["aria"] = aria
     app.jinja_env.globals["site_name"] = "Clinic Leads"
     app.jinja_env.filters["markdown"] = content.render_markdown

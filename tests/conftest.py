@@ -175,6 +175,51 @@ def _form_page(client: FlaskClient) -> Callable[..., dict[str, str]]:
 
 
 def _hidden(html: str, name: str) -> str:
-    match = re.search(rf'name="{name}" type="hidden" value="([^"]+)"', html)
-    assert match, f"no hidden {name} in the page"
-    return match.group(1)
+    """The value of the first hidden input called ``name`` in ``html``."""
+    for tag in re.findall(r"<input[^>]*>", html):
+        if f'name="{name}"' in tag and 'type="hidden"' in tag:
+            match = re.search(r'value="([^"]*)"', tag)
+            if match:
+                return match.group(1)
+    raise AssertionError(f"no hidden {name} in the page")
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., int]:
+    """Create a staff account; returns its id. ``clinics`` are slugs."""
+    from leads.models import Clinic
+    from leads.services.accounts import create_user
+
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = "manager", clinics: tuple[str, ...] = ("aurelia",), email: str | None = None,
+             password: str = PASSWORD, name: str = "") -> int:
+        with app.app_context():
+            rows = [db.session.scalar(db.select(Clinic).where(Clinic.slug == s)) for s in clinics]
+            user = create_user(email or f"{role}{next(counter)}@staff.example.org", role, password,
+                               [c for c in rows if c is not None] if role == "manager" else rows,
+                               name=name)
+            return user.id
+
+    return make
+
+
+@pytest.fixture
+def login(app: Flask) -> Callable[..., Any]:
+    """Sign ``client`` in as the user with ``user_id``; returns the response."""
+    from leads.models import User
+
+    def sign_in(client: FlaskClient, user_id: int, password: str = PASSWORD) -> Any:
+        with app.app_context():
+            email = db.session.get(User, user_id).email
+        page = client.get("/login").get_data(as_text=True)
+        token = _hidden(page, "csrf_token")
+        response = client.post("/login", data={"csrf_token": token, "email": email,
+                                               "password": password})
+        assert response.status_code == 303, response.status_code
+        return response
+
+    return sign_in

@@ -15,10 +15,11 @@ from leads.models.lead import (
     LeadEvent,
 )
 from leads.models.page import CONTENT_FIELDS, Page, PageRevision, SlugRedirect
-from leads.models.user import ROLES, User
+from leads.models.user import ROLES, AuditEntry, User
 
 __all__ = [
     "ATTRIBUTION_FIELDS",
+    "AuditEntry",
     "CONTACT_METHODS",
     "CONTACT_TIMES",
     "CONTENT_FIELDS",

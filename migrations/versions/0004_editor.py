@@ -1,7 +1,7 @@
 """editor: claims confirmed, slug redirects
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-21 23:38:34.071163
 
 """
@@ -10,9 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-# down_revision becomes "0002" once the staff accounts migration is on this branch.
 revision = '0004'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

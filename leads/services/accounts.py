@@ -1,0 +1,158 @@
+"""Staff accounts: creating them, passwords, signing in and out."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, session
+from flask_login import login_user, logout_user
+from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+from leads.extensions import db
+from leads.models import ROLES, Clinic, User, utcnow
+from leads.services.audit import record
+
+log = logging.getLogger(__name__)
+
+# argon2id with the library's defaults (the RFC 9106 recommended profile).
+_hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be met; the message is for the user."""
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher.hash("a password nobody has")
+
+
+def password_problem(password: str, email: str = "") -> str | None:
+    """Why ``password`` is refused, or None. A length and a list of common
+    passwords; no rules about character classes."""
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        return f"Use at least {minimum} characters. A few unrelated words make a good password."
+    if len(password) > 256:
+        return "Use at most 256 characters."
+    lowered = password.lower()
+    if lowered in _common_passwords() or len(set(lowered)) < 4:
+        return "That password is too common. Choose another."
+    local = email.lower().partition("@")[0]
+    if local and len(local) >= 4 and local in lowered:
+        return "The password should not contain your email address."
+    return None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def normalise_email(email: str) -> str:
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise AccountError("That is not a valid email address.") from None
+
+
+def create_user(
+    email: str,
+    role: str,
+    password: str,
+    clinics: list[Clinic] | None = None,
+    name: str = "",
+    by: User | None = None,
+) -> User:
+    """Create a staff account; managers need at least one clinic."""
+    email = normalise_email(email)
+    if role not in ROLES:
+        raise AccountError(f"The role must be one of: {', '.join(ROLES)}.")
+    problem = password_problem(password, email)
+    if problem:
+        raise AccountError(problem)
+    if role == "manager" and not clinics:
+        raise AccountError("A manager needs at least one clinic.")
+    if db.session.scalar(db.select(User.id).where(User.email == email)):
+        raise AccountError("An account with that email address exists already.")
+    user = User(email=email, role=role, name=name.strip(), password_hash=hash_password(password))
+    user.clinics = list(clinics or [])
+    db.session.add(user)
+    db.session.flush()
+    record("user_created", by, "user", user.id, role=role)
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with this email and password, or None. The work done
+    is the same whether or not the account exists."""
+    try:
+        email = normalise_email(email)
+    except AccountError:
+        email = ""
+    user = db.session.scalar(db.select(User).where(User.email == email)) if email else None
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        user.password_hash = hash_password(password)
+        db.session.commit()
+    return user
+
+
+def sign_in(user: User, remember: bool = False) -> None:
+    """A new session for ``user``: nothing of the anonymous one is carried over."""
+    session.clear()
+    login_user(user, remember=remember)
+    user.last_login_at = utcnow()
+    record("login", user, "user", user.id)
+    db.session.commit()
+
+
+def sign_out(user: User | None) -> None:
+    """End this session and every other session of ``user``."""
+    if user is not None and user.is_authenticated:
+        user.session_version += 1
+        record("logout", user, "user", user.id)
+        db.session.commit()
+    logout_user()
+    session.clear()
+
+
+def set_password(user: User, password: str, by: User | None = None) -> None:
+    problem = password_problem(password, user.email)
+    if problem:
+        raise AccountError(problem)
+    user.password_hash = hash_password(password)
+    user.session_version += 1
+    record("password_changed", by, "user", user.id)
+    db.session.commit()
+
+
+def deactivate(user: User, by: User | None = None) -> None:
+    """Stop ``user`` signing in; their open sessions end at their next request."""
+    user.active = False
+    user.session_version += 1
+    record("user_deactivated", by, "user", user.id)
+    db.session.commit()
+
+
+def user_by_email(email: str) -> User | None:
+    try:
+        email = normalise_email(email)
+    except AccountError:
+        return None
+    return db.session.scalar(db.select(User).where(User.email == email))
