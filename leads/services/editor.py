@@ -32,6 +32,7 @@ from leads.models import (
     Treatment,
     User,
 )
+from leads.services.audit import record
 
 FIELD_LABELS = {
     "title": "Title",
@@ -121,7 +122,9 @@ def get_page(page_id: int) -> Page | None:
 
 def get_revision(page: Page, number: int) -> PageRevision | None:
     return db.session.scalar(
-        db.select(PageRevision).where(PageRevision.page_id == page.id, PageRevision.number == number)
+        db.select(PageRevision).where(
+            PageRevision.page_id == page.id, PageRevision.number == number
+        )
     )
 
 
@@ -134,9 +137,17 @@ def page_slug(page: Page) -> str:
 
 
 def create_page(
-    location: Location, treatment: Treatment | None, fields: Mapping[str, Any], user: User | None
+    location: Location,
+    treatment: Treatment | None,
+    fields: Mapping[str, Any],
+    user: User | None,
+    slug: str | None = None,
 ) -> Saved:
-    """A new, unpublished page for a location or a treatment it offers."""
+    """A new, unpublished page for a location or a treatment it offers.
+
+    A ``slug`` other than the current one renames the location or treatment,
+    as in ``save_draft``.
+    """
     if treatment is not None and not location.offers(treatment):
         raise EditorError(f"{location.name} does not offer {treatment.name}.")
     exists = db.session.scalar(
@@ -147,6 +158,16 @@ def create_page(
     )
     if exists is not None:
         raise EditorError("This page exists already.")
+    current = treatment.slug if treatment is not None else location.slug
+    if slug is not None and slug != current:
+        try:
+            if treatment is not None:
+                _rename_treatment(treatment, slug)
+            else:
+                _rename_location(location, slug)
+        except SlugError:
+            db.session.rollback()
+            raise
     page = Page(
         clinic_id=location.clinic_id,
         location=location,
@@ -154,6 +175,8 @@ def create_page(
         **_content(fields),
     )
     db.session.add(page)
+    db.session.flush()
+    record("page.created", user, "page", page.id)
     db.session.commit()
     return Saved(page=page, claims=find_claims(page.content()))
 
@@ -179,6 +202,7 @@ def save_draft(
         slug_changed = True
     for name, value in _content(fields).items():
         setattr(page, name, value)
+    record("page.saved", user, "page", page.id, slug_changed=slug_changed)
     db.session.commit()
     return Saved(page=page, claims=find_claims(page.content()), slug_changed=slug_changed)
 
@@ -220,6 +244,7 @@ def publish_page(
     """
     claims = _check_claims(page, confirmed)
     revision = publish(page, user, note=note, claims_confirmed=claims)
+    record("page.published", user, "page", page.id, revision=revision.number, claims=claims)
     db.session.commit()
     return revision
 
@@ -227,6 +252,7 @@ def publish_page(
 def unpublish_page(page: Page, user: User | None) -> None:
     """Take the page away from patients; its working copy and history stay."""
     page.published = None
+    record("page.unpublished", user, "page", page.id)
     db.session.commit()
 
 
@@ -245,6 +271,7 @@ def restore_revision(
     for name, value in restored.items():
         setattr(page, name, value)
     new = publish(page, user, note=f"Restored revision {revision.number}", claims_confirmed=claims)
+    record("page.restored", user, "page", page.id, revision=new.number, source=revision.number)
     db.session.commit()
     return new
 
