@@ -15,7 +15,7 @@ bp = Blueprint("public", __name__)
 
 
 # Staff areas that search engines are asked to leave alone.
-STAFF_PREFIXES = ("/inbox/", "/editor/", "/admin/", "/login", "/logout", "/account/")
+STAFF_PREFIXES = ("/staff/", "/inbox/", "/editor/", "/admin/", "/login", "/logout")
 
 
 @bp.get("/")
