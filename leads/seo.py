@@ -48,7 +48,7 @@ def treatment_url(location: Location, treatment: Treatment) -> str:
 
 
 def expand_days(spec: str) -> list[str]:
-    """"Mo-Fr" -> the five schema.org day names; "Sa" -> ["Saturday"]."""
+    """ "Mo-Fr" -> the five schema.org day names; "Sa" -> ["Saturday"]."""
     first, _, last = spec.partition("-")
     if first not in SCHEMA_DAYS or (last and last not in SCHEMA_DAYS):
         return []

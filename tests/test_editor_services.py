@@ -116,8 +116,9 @@ def test_unpublish_keeps_draft_and_history(app, page_id):
 
 def test_a_location_renamed_twice_still_redirects_from_its_first_address(app, client, demo):
     with app.app_context():
-        page = db.session.scalar(db.select(Page).where(
-            Page.treatment_id.is_(None), Page.location.has(slug="manchester")))
+        page = db.session.scalar(
+            db.select(Page).where(Page.treatment_id.is_(None), Page.location.has(slug="manchester"))
+        )
         editor.save_draft(page, {}, None, slug="manchester-city")
         editor.save_draft(page, {}, None, slug="manchester-king-street")
     for old in ("/aurelia/manchester/", "/aurelia/manchester-city/"):
@@ -129,20 +130,29 @@ def test_a_location_renamed_twice_still_redirects_from_its_first_address(app, cl
     assert client.get("/aurelia/manchester-king-street/").status_code == 200
     # Renaming back makes the old address live again and drops its redirect.
     with app.app_context():
-        page = db.session.scalar(db.select(Page).where(
-            Page.treatment_id.is_(None), Page.location.has(slug="manchester-king-street")))
+        page = db.session.scalar(
+            db.select(Page).where(
+                Page.treatment_id.is_(None), Page.location.has(slug="manchester-king-street")
+            )
+        )
         editor.save_draft(page, {}, None, slug="manchester")
-        assert db.session.scalar(
-            db.select(db.func.count(SlugRedirect.id)).where(SlugRedirect.old_slug == "manchester")
-        ) == 0
+        assert (
+            db.session.scalar(
+                db.select(db.func.count(SlugRedirect.id)).where(
+                    SlugRedirect.old_slug == "manchester"
+                )
+            )
+            == 0
+        )
     assert client.get("/aurelia/manchester/").status_code == 200
     assert client.get("/aurelia/manchester-city/").headers["Location"] == "/aurelia/manchester/"
 
 
 def test_an_old_slug_of_one_clinic_does_not_redirect_another(app, client, demo):
     with app.app_context():
-        page = db.session.scalar(db.select(Page).where(
-            Page.treatment_id.is_(None), Page.location.has(slug="edinburgh")))
+        page = db.session.scalar(
+            db.select(Page).where(Page.treatment_id.is_(None), Page.location.has(slug="edinburgh"))
+        )
         editor.save_draft(page, {}, None, slug="edinburgh-george-street")
     assert client.get("/aurelia/edinburgh/").status_code == 404
     assert client.get("/northfield/edinburgh/").status_code == 301

@@ -80,8 +80,12 @@ def test_every_change_needs_a_csrf_token(app, client, demo, make_user, login):
     ):
         assert client.post(url, data={"title": "x"}).status_code == 400, url
     with app.app_context():
-        assert db.session.scalar(db.select(db.func.count(PageRevision.id)).where(
-            PageRevision.page_id == page_id)) == 1
+        assert (
+            db.session.scalar(
+                db.select(db.func.count(PageRevision.id)).where(PageRevision.page_id == page_id)
+            )
+            == 1
+        )
         assert db.session.get(Page, page_id).published_revision_id is not None
 
 
@@ -111,9 +115,15 @@ def test_marketing_sees_no_patient_details(app, client, demo, make_user, login, 
     assert patient.post(TREATMENT_URL, data=data).status_code == 303
     login(client, make_user("marketing", clinics=()))
     page_id = harley_mesotherapy(app)
-    for url in ("/editor/", f"/editor/pages/{page_id}/", f"/editor/pages/{page_id}/revisions/",
-                f"/editor/pages/{page_id}/revisions/1", f"/editor/pages/{page_id}/publish",
-                f"/editor/pages/{page_id}/preview", "/staff/"):
+    for url in (
+        "/editor/",
+        f"/editor/pages/{page_id}/",
+        f"/editor/pages/{page_id}/revisions/",
+        f"/editor/pages/{page_id}/revisions/1",
+        f"/editor/pages/{page_id}/publish",
+        f"/editor/pages/{page_id}/preview",
+        "/staff/",
+    ):
         html = client.get(url).get_data(as_text=True)
         assert "Alex Morgan" not in html and "alex.morgan@example.org" not in html, url
         assert "7911" not in html, url
@@ -125,8 +135,17 @@ def test_marketing_sees_no_patient_details(app, client, demo, make_user, login, 
 
 def test_marketing_edits_previews_publishes_and_restores_a_harley_street_page(app, demo):
     runner = app.test_cli_runner()
-    created = runner.invoke(args=["users", "create", "mia@marketing.example.org",
-                                  "--role", "marketing", "--password", PASSWORD])
+    created = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "mia@marketing.example.org",
+            "--role",
+            "marketing",
+            "--password",
+            PASSWORD,
+        ]
+    )
     assert created.exit_code == 0, created.output
     client = app.test_client()
     page_id = harley_mesotherapy(app)
@@ -134,9 +153,10 @@ def test_marketing_edits_previews_publishes_and_restores_a_harley_street_page(ap
 
     # Sign in.
     token = _hidden(client.get("/login").get_data(as_text=True), "csrf_token")
-    signed_in = client.post("/login", data={"csrf_token": token,
-                                            "email": "mia@marketing.example.org",
-                                            "password": PASSWORD})
+    signed_in = client.post(
+        "/login",
+        data={"csrf_token": token, "email": "mia@marketing.example.org", "password": PASSWORD},
+    )
     assert signed_in.status_code == 303
 
     # Find the page in the list and open it.
@@ -169,8 +189,10 @@ def test_marketing_edits_previews_publishes_and_restores_a_harley_street_page(ap
     # Publish.
     publish_page = client.get(f"/editor/pages/{page_id}/publish").get_data(as_text=True)
     assert "Your first visit" in publish_page  # the change is listed
-    published = client.post(f"/editor/pages/{page_id}/publish", data={
-        "csrf_token": _hidden(publish_page, "csrf_token"), "note": "First visit section"})
+    published = client.post(
+        f"/editor/pages/{page_id}/publish",
+        data={"csrf_token": _hidden(publish_page, "csrf_token"), "note": "First visit section"},
+    )
     assert published.status_code == 303
 
     # Live at once.
@@ -182,8 +204,10 @@ def test_marketing_edits_previews_publishes_and_restores_a_harley_street_page(ap
     assert "mia@marketing.example.org" in history and "First visit section" in history
     compare = client.get(f"/editor/pages/{page_id}/revisions/1").get_data(as_text=True)
     assert "Added: </span>## Your first visit" in compare
-    restored = client.post(f"/editor/pages/{page_id}/revisions/1/restore",
-                           data={"csrf_token": _hidden(compare, "csrf_token")})
+    restored = client.post(
+        f"/editor/pages/{page_id}/revisions/1/restore",
+        data={"csrf_token": _hidden(compare, "csrf_token")},
+    )
     assert restored.status_code == 303
 
     # The previous content is live again, as revision 3.
@@ -210,8 +234,9 @@ def _main(html: str) -> str:
 # -- claims --------------------------------------------------------------------------
 
 
-def test_publishing_claims_needs_a_confirmation_kept_on_the_revision(app, client, demo,
-                                                                    make_user, login):
+def test_publishing_claims_needs_a_confirmation_kept_on_the_revision(
+    app, client, demo, make_user, login
+):
     login(client, make_user("marketing", clinics=()))
     page_id = harley_mesotherapy(app)
     edit_url = f"/editor/pages/{page_id}/"
@@ -225,19 +250,24 @@ def test_publishing_claims_needs_a_confirmation_kept_on_the_revision(app, client
     publish_page = client.get(f"/editor/pages/{page_id}/publish").get_data(as_text=True)
     token = _hidden(publish_page, "csrf_token")
     claims = _hidden(publish_page, "claims")
-    refused = client.post(f"/editor/pages/{page_id}/publish",
-                          data={"csrf_token": token, "claims": claims})
+    refused = client.post(
+        f"/editor/pages/{page_id}/publish", data={"csrf_token": token, "claims": claims}
+    )
     assert refused.status_code == 422
     assert "Please confirm the claims" in refused.get_data(as_text=True)
     assert "A Miracle" not in client.get(TREATMENT_URL).get_data(as_text=True)
 
     # A confirmation of fewer claims than the page makes is not enough.
-    partial = client.post(f"/editor/pages/{page_id}/publish",
-                          data={"csrf_token": token, "claims": "miracle", "confirm_claims": "y"})
+    partial = client.post(
+        f"/editor/pages/{page_id}/publish",
+        data={"csrf_token": token, "claims": "miracle", "confirm_claims": "y"},
+    )
     assert partial.status_code == 422
 
-    confirmed = client.post(f"/editor/pages/{page_id}/publish",
-                            data={"csrf_token": token, "claims": claims, "confirm_claims": "y"})
+    confirmed = client.post(
+        f"/editor/pages/{page_id}/publish",
+        data={"csrf_token": token, "claims": claims, "confirm_claims": "y"},
+    )
     assert confirmed.status_code == 303
     assert "A Miracle" in client.get(TREATMENT_URL).get_data(as_text=True)
     with app.app_context():
@@ -248,14 +278,16 @@ def test_publishing_claims_needs_a_confirmation_kept_on_the_revision(app, client
 # -- unpublish, create ------------------------------------------------------------------
 
 
-def test_unpublished_page_is_a_404_for_patients_and_a_preview_for_staff(app, client, demo,
-                                                                       make_user, login):
+def test_unpublished_page_is_a_404_for_patients_and_a_preview_for_staff(
+    app, client, demo, make_user, login
+):
     login(client, make_user("marketing", clinics=()))
     page_id = harley_mesotherapy(app)
     edit = client.get(f"/editor/pages/{page_id}/").get_data(as_text=True)
     assert client.get(f"/editor/pages/{page_id}/unpublish").status_code == 405
-    response = client.post(f"/editor/pages/{page_id}/unpublish",
-                           data={"csrf_token": _hidden(edit, "csrf_token")})
+    response = client.post(
+        f"/editor/pages/{page_id}/unpublish", data={"csrf_token": _hidden(edit, "csrf_token")}
+    )
     assert response.status_code == 303
     gone = app.test_client().get(TREATMENT_URL)
     assert gone.status_code == 404 and "We could not find that page" in gone.get_data(as_text=True)
@@ -286,8 +318,11 @@ def test_a_new_page_is_created_as_a_draft(app, client, demo, make_user, login):
 
 @pytest.mark.parametrize(
     ("slug", "message"),
-    [("thank-you", "used by the site itself"), ("Bad Slug!", "lowercase letters"),
-     ("prp", "Another treatment")],
+    [
+        ("thank-you", "used by the site itself"),
+        ("Bad Slug!", "lowercase letters"),
+        ("prp", "Another treatment"),
+    ],
 )
 def test_bad_or_taken_slugs_are_refused(app, client, demo, make_user, login, slug, message):
     login(client, make_user("marketing", clinics=()))
@@ -300,8 +335,9 @@ def test_bad_or_taken_slugs_are_refused(app, client, demo, make_user, login, slu
     assert client.get(TREATMENT_URL).status_code == 200
 
 
-def test_changing_a_published_slug_keeps_the_old_address_with_a_301(app, client, demo,
-                                                                    make_user, login):
+def test_changing_a_published_slug_keeps_the_old_address_with_a_301(
+    app, client, demo, make_user, login
+):
     login(client, make_user("marketing", clinics=()))
     edit_url = f"/editor/pages/{harley_mesotherapy(app)}/"
     fields = form_fields(client.get(edit_url).get_data(as_text=True))
@@ -310,7 +346,8 @@ def test_changing_a_published_slug_keeps_the_old_address_with_a_301(app, client,
     old = app.test_client().get(TREATMENT_URL + "?utm_source=news&utm_campaign=spring")
     assert old.status_code == 301
     assert old.headers["Location"].endswith(
-        "/aurelia/harley-street/mesotherapy-hair/?utm_source=news&utm_campaign=spring")
+        "/aurelia/harley-street/mesotherapy-hair/?utm_source=news&utm_campaign=spring"
+    )
     assert app.test_client().get("/aurelia/harley-street/mesotherapy-hair/").status_code == 200
     # The treatment's address changed at the clinic's other location too.
     assert app.test_client().get("/aurelia/manchester/mesotherapy/").status_code == 301

@@ -30,7 +30,8 @@ def details(client, location_id: int, **changes: str | list[str]) -> dict:
     for name in ("name", "street", "city", "postcode", "phone", "time_zone"):
         data[name] = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html).group(1)
     data["opening_hours"] = re.search(
-        r'name="opening_hours"[^>]*>\n?(.*?)</textarea>', html, re.S).group(1)
+        r'name="opening_hours"[^>]*>\n?(.*?)</textarea>', html, re.S
+    ).group(1)
     data["treatments"] = re.findall(r'checked[^>]*value="(\d+)"|value="(\d+)"[^>]*checked', html)
     data["treatments"] = [a or b for a, b in data["treatments"]]
     data.update(changes)
@@ -49,8 +50,9 @@ def details(client, location_id: int, **changes: str | list[str]) -> dict:
     ],
 )
 def test_bad_details_are_refused_and_nothing_changes(app, admin_client, harley, changes, message):
-    response = admin_client.post(f"/editor/locations/{harley}/",
-                                 data=details(admin_client, harley, **changes))
+    response = admin_client.post(
+        f"/editor/locations/{harley}/", data=details(admin_client, harley, **changes)
+    )
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     with app.app_context():
@@ -59,9 +61,14 @@ def test_bad_details_are_refused_and_nothing_changes(app, admin_client, harley, 
 
 
 def test_new_details_show_on_every_page_of_the_location(app, admin_client, harley):
-    data = details(admin_client, harley, phone="020 7946 0999",
-                   opening_hours="Mo-Th 08:00-20:00\nSa 09:00-13:00",
-                   street="114 Harley Street", time_zone="Europe/London")
+    data = details(
+        admin_client,
+        harley,
+        phone="020 7946 0999",
+        opening_hours="Mo-Th 08:00-20:00\nSa 09:00-13:00",
+        street="114 Harley Street",
+        time_zone="Europe/London",
+    )
     response = admin_client.post(f"/editor/locations/{harley}/", data=data)
     assert response.status_code == 303
     with app.app_context():
@@ -72,8 +79,11 @@ def test_new_details_show_on_every_page_of_the_location(app, admin_client, harle
             {"days": "Sa", "opens": "09:00", "closes": "13:00"},
         ]
     public = app.test_client()
-    for url in ("/aurelia/harley-street/", "/aurelia/harley-street/mesotherapy/",
-                "/aurelia/harley-street/prp/"):
+    for url in (
+        "/aurelia/harley-street/",
+        "/aurelia/harley-street/mesotherapy/",
+        "/aurelia/harley-street/prp/",
+    ):
         html = public.get(url).get_data(as_text=True)
         assert 'href="tel:+442079460999"' in html and "020 7946 0999" in html
         assert "114 Harley Street" in html and "112 Harley Street" not in html
@@ -87,8 +97,9 @@ def test_new_details_show_on_every_page_of_the_location(app, admin_client, harle
 
 def test_a_treatment_no_longer_offered_leaves_the_location(app, admin_client, harley):
     with app.app_context():
-        meso = next(t.id for t in db.session.get(Location, harley).treatments
-                    if t.slug == "mesotherapy")
+        meso = next(
+            t.id for t in db.session.get(Location, harley).treatments if t.slug == "mesotherapy"
+        )
     data = details(admin_client, harley)
     data["treatments"] = [t for t in data["treatments"] if t != str(meso)]
     assert admin_client.post(f"/editor/locations/{harley}/", data=data).status_code == 303
@@ -102,9 +113,14 @@ def test_clinic_name_changes_everywhere(app, admin_client, demo):
     with app.app_context():
         clinic_id = db.session.scalar(db.select(Clinic.id).where(Clinic.slug == "aurelia"))
     html = admin_client.get(f"/editor/clinics/{clinic_id}/").get_data(as_text=True)
-    response = admin_client.post(f"/editor/clinics/{clinic_id}/", data={
-        "csrf_token": _hidden(html, "csrf_token"), "name": "Aurelia Hair & Scalp",
-        "tagline": "Hair care"})
+    response = admin_client.post(
+        f"/editor/clinics/{clinic_id}/",
+        data={
+            "csrf_token": _hidden(html, "csrf_token"),
+            "name": "Aurelia Hair & Scalp",
+            "tagline": "Hair care",
+        },
+    )
     assert response.status_code == 303
     for url in ("/aurelia/harley-street/", "/aurelia/manchester/mesotherapy/", "/"):
         assert "Aurelia Hair &amp; Scalp" in app.test_client().get(url).get_data(as_text=True)

@@ -15,23 +15,80 @@ from leads.services import editor
 from tests.xss_payloads import PAYLOADS
 
 URL = "/aurelia/harley-street/mesotherapy/"
-PAGE_LIMITS = {
-    name: getattr(Page, name).type.length or 100_000 for name in CONTENT_FIELDS
-}
+PAGE_LIMITS = {name: getattr(Page, name).type.length or 100_000 for name in CONTENT_FIELDS}
 LOCATION_LIMITS = {"name": 120, "street": 200, "city": 100, "postcode": 16}
 TREATMENT_LIMITS = {"name": 120, "summary": 300}
 
 # The elements the site's own templates and the Markdown allow-list produce.
 SITE_TAGS = {
-    "html", "head", "meta", "title", "link", "body", "a", "header", "div", "main", "p",
-    "h1", "h2", "h3", "h4", "article", "aside", "address", "br", "dl", "dt", "dd", "ul", "ol",
-    "li", "section", "form", "input", "label", "select", "option", "textarea", "button",
-    "fieldset", "legend", "span", "strong", "em", "b", "i", "blockquote", "table", "thead",
-    "tbody", "tr", "th", "td", "code", "pre", "hr", "footer", "nav", "script", "small", "del",
+    "html",
+    "head",
+    "meta",
+    "title",
+    "link",
+    "body",
+    "a",
+    "header",
+    "div",
+    "main",
+    "p",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "article",
+    "aside",
+    "address",
+    "br",
+    "dl",
+    "dt",
+    "dd",
+    "ul",
+    "ol",
+    "li",
+    "section",
+    "form",
+    "input",
+    "label",
+    "select",
+    "option",
+    "textarea",
+    "button",
+    "fieldset",
+    "legend",
+    "span",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "blockquote",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "code",
+    "pre",
+    "hr",
+    "footer",
+    "nav",
+    "script",
+    "small",
+    "del",
     "ins",
 }
-URL_ATTRIBUTES = {"href", "src", "action", "formaction", "background", "data", "poster",
-                  "xlink:href", "srcset"}
+URL_ATTRIBUTES = {
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "background",
+    "data",
+    "poster",
+    "xlink:href",
+    "srcset",
+}
 BAD_SCHEMES = ("javascript:", "vbscript:", "data:")
 
 
@@ -68,8 +125,10 @@ class ActiveContent(HTMLParser):
             self.scripts.append("")
         if tag == "link" and attributes.get("rel") not in ("stylesheet", "canonical"):
             self.problems.append(f"link {attributes}")
-        if tag == "link" and attributes.get("rel") == "stylesheet" and not (
-            attributes.get("href", "").startswith("/static/")
+        if (
+            tag == "link"
+            and attributes.get("rel") == "stylesheet"
+            and not (attributes.get("href", "").startswith("/static/"))
         ):
             self.problems.append(f"stylesheet {attributes}")
 
@@ -109,10 +168,16 @@ def fits(value: str, limit: int) -> bool:
 def test_the_checker_finds_active_content():
     clean = '<form class="consult-form" action="#consult"></form>'
     assert active_content(clean) == []
-    for bad in ('<img src=x onerror="alert(1)">', '<a href=" javascript:alert(1)">x</a>',
-                "<iframe></iframe>", '<p style="display:none">x</p>', "<script>alert(1)</script>",
-                '<form action="https://evil.example"></form>', "<svg onload=alert(1)>",
-                '<meta property="og:image" content="javascript:alert(1)">'):
+    for bad in (
+        '<img src=x onerror="alert(1)">',
+        '<a href=" javascript:alert(1)">x</a>',
+        "<iframe></iframe>",
+        '<p style="display:none">x</p>',
+        "<script>alert(1)</script>",
+        '<form action="https://evil.example"></form>',
+        "<svg onload=alert(1)>",
+        '<meta property="og:image" content="javascript:alert(1)">',
+    ):
         assert active_content(clean + bad), bad
 
 
@@ -120,8 +185,9 @@ def test_the_checker_finds_active_content():
 def test_payload_in_every_field_never_reaches_the_public_page(app, client, demo, payload):
     with app.app_context():
         page = db.session.scalar(
-            db.select(Page).join(Treatment, Page.treatment_id == Treatment.id).where(
-                Treatment.slug == "mesotherapy", Page.location.has(slug="harley-street"))
+            db.select(Page)
+            .join(Treatment, Page.treatment_id == Treatment.id)
+            .where(Treatment.slug == "mesotherapy", Page.location.has(slug="harley-street"))
         )
         fields = {
             name: payload if fits(payload, limit) else page.content()[name]
@@ -166,11 +232,17 @@ def test_editor_forms_refuse_markup_and_script_addresses_on_input(payload):
 
 @pytest.mark.parametrize(
     "payload",
-    ["<script>alert(1)</script>", "\"><svg onload=alert(1)>", "[x](javascript:alert(1))",
-     "<iframe src=https://evil.example/>", "<style>body{display:none}</style>"],
+    [
+        "<script>alert(1)</script>",
+        '"><svg onload=alert(1)>',
+        "[x](javascript:alert(1))",
+        "<iframe src=https://evil.example/>",
+        "<style>body{display:none}</style>",
+    ],
 )
-def test_editor_form_with_a_payload_in_every_field_saves_nothing(app, client, demo, make_user,
-                                                                 login, payload):
+def test_editor_form_with_a_payload_in_every_field_saves_nothing(
+    app, client, demo, make_user, login, payload
+):
     from tests.conftest import _hidden
 
     login(client, make_user("marketing", clinics=()))

@@ -38,8 +38,9 @@ def test_json_ld_of_every_published_page_parses_and_names_the_address(app, clien
     clinic_slug, location_slug = url.strip("/").split("/")[:2]
     with app.app_context():
         location = db.session.scalar(
-            db.select(Location).where(Location.slug == location_slug,
-                                      Location.clinic.has(slug=clinic_slug))
+            db.select(Location).where(
+                Location.slug == location_slug, Location.clinic.has(slug=clinic_slug)
+            )
         )
         assert clinic["address"] == {
             "@type": "PostalAddress",
@@ -71,7 +72,7 @@ def test_location_page_lists_its_published_treatments(client, demo):
 def test_json_ld_cannot_be_closed_early_by_what_is_typed(app, client, demo):
     with app.app_context():
         location = db.session.scalar(db.select(Location).where(Location.slug == "harley-street"))
-        location.street = '1 Street</script><script>alert(1)</script>'
+        location.street = "1 Street</script><script>alert(1)</script>"
         db.session.commit()
     html = client.get("/aurelia/harley-street/").get_data(as_text=True)
     assert "<script>alert(1)" not in html
@@ -99,8 +100,10 @@ def test_opening_days_expand_to_schema_names():
 def test_sitemap_lists_every_published_page_with_its_last_change(app, client, demo):
     with app.app_context():
         unpublished = db.session.scalar(db.select(Page).where(Page.treatment_id.isnot(None)))
-        hidden = f"http://leads.test/{unpublished.clinic.slug}/{unpublished.location.slug}/" \
-                 f"{unpublished.treatment.slug}/"
+        hidden = (
+            f"http://leads.test/{unpublished.clinic.slug}/{unpublished.location.slug}/"
+            f"{unpublished.treatment.slug}/"
+        )
         editor.unpublish_page(unpublished, None)
         published_at = {
             p.id: p.published.created_at for p in db.session.scalars(db.select(Page)) if p.published
@@ -138,8 +141,9 @@ def test_public_pages_are_never_kept_by_shared_caches(client, demo):
     assert "private" in cache_control and "no-cache" in cache_control
     assert response.headers["Last-Modified"]
     # The page carries one-time form tokens: it is never answered with a 304.
-    again = client.get("/aurelia/harley-street/",
-                       headers={"If-Modified-Since": response.headers["Last-Modified"]})
+    again = client.get(
+        "/aurelia/harley-street/", headers={"If-Modified-Since": response.headers["Last-Modified"]}
+    )
     assert again.status_code == 200
 
 
@@ -154,8 +158,11 @@ def test_a_page_view_renders_no_markdown_once_its_revision_is_cached(client, dem
 def test_publishing_is_seen_at_once(app, client, demo):
     client.get("/aurelia/harley-street/")
     with app.app_context():
-        page = db.session.scalar(db.select(Page).where(Page.treatment_id.is_(None),
-                                                       Page.location.has(slug="harley-street")))
+        page = db.session.scalar(
+            db.select(Page).where(
+                Page.treatment_id.is_(None), Page.location.has(slug="harley-street")
+            )
+        )
         editor.save_draft(page, {"body": "## Brand new section\n"}, None)
     assert "Brand new section" not in client.get("/aurelia/harley-street/").get_data(as_text=True)
     with app.app_context():

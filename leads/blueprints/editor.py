@@ -86,8 +86,13 @@ def create() -> Response | tuple[str, int]:
             _flash_saved(saved)
             return redirect(url_for(".edit", page_id=saved.page.id), code=303)
     html = render_template(
-        "editor/edit.html", form=form, page=None, location=location, treatment=treatment,
-        claims=[], state="new",
+        "editor/edit.html",
+        form=form,
+        page=None,
+        location=location,
+        treatment=treatment,
+        claims=[],
+        state="new",
     )
     return html, (422 if form.errors else 200)
 
@@ -160,8 +165,13 @@ def preview_unsaved(page_id: int) -> tuple[str, int] | str:
     form = PageForm(treatment_page=page.treatment is not None)
     if not form.validate_on_submit():
         html = render_template(
-            "editor/edit.html", form=form, page=page, location=page.location,
-            treatment=page.treatment, claims=[], state=editor.page_state(page),
+            "editor/edit.html",
+            form=form,
+            page=page,
+            location=page.location,
+            treatment=page.treatment,
+            claims=[],
+            state=editor.page_state(page),
             action_form=ActionForm(),
         )
         return html, 422
@@ -171,9 +181,7 @@ def preview_unsaved(page_id: int) -> tuple[str, int] | str:
 def _render_preview(page: Page, content: object) -> str:
     location, treatment = page.location, page.treatment
     treatment_pages = pages.published_treatment_pages(location)
-    canonical = (
-        seo.treatment_url(location, treatment) if treatment else seo.location_url(location)
-    )
+    canonical = seo.treatment_url(location, treatment) if treatment else seo.location_url(location)
     return render_template(
         "public/landing.html",
         clinic=location.clinic,
@@ -216,7 +224,11 @@ def publish(page_id: int) -> Response | tuple[str, int]:
             return redirect(url_for(".edit", page_id=page.id), code=303)
     changes = editor.compare(page.published, page) if page.published else []
     html = render_template(
-        "editor/publish.html", page=page, form=form, claims=claims, changes=changes,
+        "editor/publish.html",
+        page=page,
+        form=form,
+        claims=claims,
+        changes=changes,
         title=_page_label(page),
     )
     return html, (422 if form.errors else 200)

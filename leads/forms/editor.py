@@ -50,7 +50,10 @@ def _line(label: str, max_length: int, required: bool = False, hint: str = "") -
     validators = [DataRequired(f"Please fill in the {label.lower()}.")] if required else []
     validators += [Length(max=max_length), _single_line, _no_markup]
     return StringField(
-        label, validators=validators, filters=[_strip], description=hint,
+        label,
+        validators=validators,
+        filters=[_strip],
+        description=hint,
         render_kw={"maxlength": max_length},
     )
 
@@ -141,7 +144,7 @@ HOURS_LINE = re.compile(
 
 
 def parse_hours(text: str) -> list[dict[str, str]]:
-    """"Mo-Fr 09:00-19:00" lines into opening-hours rows; ValueError names a bad line."""
+    """ "Mo-Fr 09:00-19:00" lines into opening-hours rows; ValueError names a bad line."""
     rows = []
     for raw in (text or "").splitlines():
         line = raw.strip()

@@ -78,7 +78,7 @@ class Saved:
 
 
 def page_state(page: Page) -> str:
-    """"draft" (never or no longer published), "changed" or "published"."""
+    """ "draft" (never or no longer published), "changed" or "published"."""
     if page.published_revision_id is None:
         return "draft"
     return "changed" if page.has_unpublished_changes else "published"
@@ -98,9 +98,7 @@ def pages_overview() -> list[tuple[Clinic, list[LocationPages]]]:
         .options(selectinload(Clinic.locations).selectinload(Location.treatments))
         .order_by(Clinic.name)
     ).all()
-    pages = db.session.scalars(
-        db.select(Page).options(selectinload(Page.published))
-    ).all()
+    pages = db.session.scalars(db.select(Page).options(selectinload(Page.published))).all()
     by_key = {(p.location_id, p.treatment_id): p for p in pages}
     overview = []
     for clinic in clinics:
@@ -327,9 +325,7 @@ def compare(revision: PageRevision, page: Page) -> list[FieldChange]:
 def check_slug(slug: str, reserved: frozenset[str] = frozenset()) -> str:
     slug = (slug or "").strip()
     if not SLUG_PATTERN.match(slug) or len(slug) > 64:
-        raise SlugError(
-            "Use lowercase letters, numbers and single hyphens, such as harley-street."
-        )
+        raise SlugError("Use lowercase letters, numbers and single hyphens, such as harley-street.")
     if slug in reserved:
         raise SlugError(f"“{slug}” is used by the site itself; please choose another.")
     return slug

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from leads.extensions import db
-from leads.models import Clinic, Location, Treatment, User
+from leads.models import Clinic, Location, User
 from leads.services.audit import record
 
 LOCATION_FIELDS = ("name", "street", "city", "postcode", "phone", "opening_hours", "time_zone")
@@ -48,8 +48,3 @@ def update_location(
 
 def treatment_choices(location: Location) -> list[tuple[int, str]]:
     return [(t.id, t.name) for t in location.clinic.treatments]
-
-
-def treatments_by_id(clinic: Clinic, ids: Iterable[int]) -> list[Treatment]:
-    wanted = set(ids)
-    return [t for t in clinic.treatments if t.id in wanted]
