@@ -203,6 +203,8 @@ def test_marketing_edits_previews_publishes_and_restores_a_harley_street_page(ap
     history = client.get(f"/editor/pages/{page_id}/revisions/").get_data(as_text=True)
     assert "mia@marketing.example.org" in history and "First visit section" in history
     compare = client.get(f"/editor/pages/{page_id}/revisions/1").get_data(as_text=True)
+    live_compare = client.get(f"/editor/pages/{page_id}/revisions/1?against=live")
+    assert "compared with the live version (revision 2)" in live_compare.get_data(as_text=True)
     assert "Added: </span>## Your first visit" in compare
     restored = client.post(
         f"/editor/pages/{page_id}/revisions/1/restore",

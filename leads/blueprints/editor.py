@@ -258,11 +258,14 @@ def compare(page_id: int, number: int) -> str:
     revision = editor.get_revision(page, number) or abort(404)
     claims = find_claims(revision.content())
     form = PublishForm(claims="|".join(claims))
+    # Against the draft by default; ?against=live compares with what patients see.
+    against_live = request.args.get("against") == "live" and page.published is not None
     return render_template(
         "editor/compare.html",
         page=page,
         revision=revision,
-        changes=editor.compare(revision, page),
+        changes=editor.compare(revision, page.published if against_live else page),
+        against_live=against_live,
         claims=claims,
         form=form,
         title=_page_label(page),

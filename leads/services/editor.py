@@ -300,8 +300,8 @@ class FieldChange:
     lines: list[tuple[str, str]]
 
 
-def compare(revision: PageRevision, page: Page) -> list[FieldChange]:
-    """What differs between a revision and the current working copy, field by field.
+def compare(revision: PageRevision, page: Page | PageRevision) -> list[FieldChange]:
+    """What differs between a revision and the working copy (or another revision), by field.
 
     Lines are plain text; templates escape them.
     """
