@@ -76,5 +76,7 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["aria"] = aria
     app.jinja_env.globals["site_name"] = "Clinic Leads"
     app.jinja_env.filters["markdown"] = content.render_markdown
+    app.jinja_env.filters["plain"] = content.plain_text
+    app.jinja_env.filters["safe_url"] = content.safe_url
     app.jinja_env.filters["phone"] = phone
     app.jinja_env.filters["days"] = days

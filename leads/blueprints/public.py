@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
-from leads import attribution, spam
+from leads import attribution, seo, spam
 from leads.content import render_revision
 from leads.extensions import limiter
 from leads.forms.consultation import ConsultationForm
@@ -25,9 +34,44 @@ form_posts = limiter.shared_limit(
 )
 
 
+# Staff areas that search engines are asked to leave alone.
+STAFF_PREFIXES = ("/staff/", "/inbox/", "/editor/", "/admin/", "/privacy/", "/login", "/logout")
+
+
 @bp.get("/")
-def index() -> str:
-    return render_template("public/index.html", clinics=pages.clinics_for_directory())
+def index() -> Response:
+    response = make_response(
+        render_template("public/index.html", clinics=pages.clinics_for_directory())
+    )
+    return _revalidate(response)
+
+
+@bp.get("/sitemap.xml")
+def sitemap() -> Response:
+    xml = render_template(
+        "public/sitemap.xml",
+        entries=pages.sitemap_entries(),
+        base=seo.public_url("public.index").rstrip("/"),
+    )
+    response = make_response(xml)
+    response.mimetype = "application/xml"
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    return _revalidate(response, keep_cache_control=True)
+
+
+@bp.get("/robots.txt")
+def robots() -> Response:
+    text = render_template(
+        "public/robots.txt",
+        disallow=STAFF_PREFIXES,
+        sitemap_url=seo.public_url("public.sitemap"),
+    )
+    response = make_response(text)
+    response.mimetype = "text/plain"
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return _revalidate(response, keep_cache_control=True)
 
 
 @bp.route("/<clinic_slug>/<location_slug>/", methods=["GET", "POST"])
@@ -89,14 +133,41 @@ def _landing(
             url_for(".thank_you", clinic_slug=clinic_slug, location_slug=location_slug), code=303
         )
     revision = landing.page.published
+    treatment_pages = pages.published_treatment_pages(landing.location)
     html = render_template(
         "public/landing.html",
         clinic=landing.location.clinic,
         location=landing.location,
         treatment=landing.treatment,
         page=revision,
+        # Cached by revision id: a page view renders no Markdown.
         body=render_revision(revision.id, revision.body),
-        treatment_pages=pages.published_treatment_pages(landing.location),
+        treatment_pages=treatment_pages,
+        canonical_url=_canonical(landing),
+        json_ld=seo.clinic_json_ld(landing.location, landing.treatment, treatment_pages),
         form=form,
     )
-    return html, (422 if form.errors else 200)
+    response = make_response(html, 422 if form.errors else 200)
+    # The page carries this visitor's form tokens (CSRF, one-time submission
+    # token), so no shared cache may keep it and no 304 may hand back an old
+    # copy: browsers ask again each time. Last-Modified tells crawlers when
+    # the published revision changed.
+    response.cache_control.private = True
+    response.cache_control.no_cache = True
+    response.last_modified = revision.created_at
+    response.vary.add("Cookie")
+    return response
+
+
+def _canonical(landing: pages.Landing) -> str:
+    if landing.treatment is None:
+        return seo.location_url(landing.location)
+    return seo.treatment_url(landing.location, landing.treatment)
+
+
+def _revalidate(response: Response, keep_cache_control: bool = False) -> Response:
+    """An ETag from the content, and a 304 when the client has it already."""
+    if not keep_cache_control:
+        response.cache_control.no_cache = True
+    response.add_etag()
+    return response.make_conditional(request)

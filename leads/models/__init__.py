@@ -15,7 +15,7 @@ from leads.models.lead import (
     Lead,
     LeadEvent,
 )
-from leads.models.page import CONTENT_FIELDS, Page, PageRevision
+from leads.models.page import CONTENT_FIELDS, Page, PageRevision, SlugRedirect
 from leads.models.user import ROLES, AuditEntry, User
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "Location",
     "Page",
     "PageRevision",
+    "SlugRedirect",
     "Treatment",
     "User",
     "channels_for",

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from leads.extensions import db
 from leads.models.base import utcnow
 from leads.models.clinic import Clinic, Location, Treatment
+from leads.models.user import User
 
 # The fields a page has, both on the working copy and on each revision.
 CONTENT_FIELDS = (
@@ -99,5 +100,31 @@ class PageRevision(_Content, db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     note: Mapped[str] = mapped_column(sa.String(300), default="")
+    # The restricted advertising claims the publisher saw and confirmed.
+    claims_confirmed: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
 
     page: Mapped[Page] = relationship(back_populates="revisions", foreign_keys=[page_id])
+    created_by: Mapped[User | None] = relationship()
+
+
+class SlugRedirect(db.Model):
+    """A slug a location or treatment had before: its old URLs answer with a 301.
+
+    Exactly one of ``location_id`` and ``treatment_id`` is set. The redirect
+    points at the row, not at a path, so a slug changed twice still lands on
+    the current URL.
+    """
+
+    __tablename__ = "slug_redirects"
+    __table_args__ = (sa.Index("ix_slug_redirects_clinic_slug", "clinic_id", "old_slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id", ondelete="CASCADE"))
+    location_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("locations.id", ondelete="CASCADE"), default=None
+    )
+    treatment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("treatments.id", ondelete="CASCADE"), default=None
+    )
+    old_slug: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

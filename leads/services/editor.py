@@ -1,15 +1,216 @@
-"""Publishing pages: every publish writes a revision that patients then see."""
+"""Writing and publishing pages.
+
+A page's columns are its working copy (the draft). Publishing snapshots the
+working copy as the next immutable revision and points the page at it; only
+that revision reaches patients. Restoring copies an old revision into the
+working copy and publishes it as a new revision, so history only grows.
+
+Each public function here that changes data owns its transaction and commits,
+except ``publish``, the building block that the others and the demo loader
+use inside their own transaction.
+"""
 
 from __future__ import annotations
 
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import selectinload
+
+from leads.claims import find_claims
 from leads.extensions import db
-from leads.models import Page, PageRevision, User
+from leads.models import (
+    CONTENT_FIELDS,
+    Clinic,
+    Location,
+    Page,
+    PageRevision,
+    SlugRedirect,
+    Treatment,
+    User,
+)
+from leads.services.audit import record
+
+FIELD_LABELS = {
+    "title": "Title",
+    "heading": "Heading",
+    "intro": "Introduction",
+    "body": "Body",
+    "cta_text": "Call to action",
+    "seo_title": "SEO title",
+    "seo_description": "SEO description",
+    "og_title": "Sharing title",
+    "og_description": "Sharing description",
+    "og_image": "Sharing image",
+}
+SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# Treatment slugs that would shadow a public route of a location.
+RESERVED_TREATMENT_SLUGS = frozenset({"thank-you"})
 
 
-def publish(page: Page, user: User | None, note: str = "") -> PageRevision:
+class EditorError(Exception):
+    """Something the editor cannot do; the message is meant for staff."""
+
+
+class SlugError(EditorError):
+    pass
+
+
+class ClaimsNeedConfirmation(EditorError):
+    """Publishing copy with restricted claims needs the publisher to confirm them."""
+
+    def __init__(self, claims: list[str]) -> None:
+        self.claims = claims
+        super().__init__("This page makes claims that need confirming: " + ", ".join(claims))
+
+
+@dataclass
+class Saved:
+    page: Page
+    claims: list[str] = field(default_factory=list)
+    slug_changed: bool = False
+
+
+# -- reading ----------------------------------------------------------------
+
+
+def page_state(page: Page) -> str:
+    """ "draft" (never or no longer published), "changed" or "published"."""
+    if page.published_revision_id is None:
+        return "draft"
+    return "changed" if page.has_unpublished_changes else "published"
+
+
+@dataclass(frozen=True)
+class LocationPages:
+    location: Location
+    location_page: Page | None
+    treatment_pages: list[tuple[Treatment, Page | None]]
+
+
+def pages_overview() -> list[tuple[Clinic, list[LocationPages]]]:
+    """Every clinic's locations, with their location page and one row per treatment offered."""
+    clinics = db.session.scalars(
+        db.select(Clinic)
+        .options(selectinload(Clinic.locations).selectinload(Location.treatments))
+        .order_by(Clinic.name)
+    ).all()
+    pages = db.session.scalars(db.select(Page).options(selectinload(Page.published))).all()
+    by_key = {(p.location_id, p.treatment_id): p for p in pages}
+    overview = []
+    for clinic in clinics:
+        rows = [
+            LocationPages(
+                location=location,
+                location_page=by_key.get((location.id, None)),
+                treatment_pages=[(t, by_key.get((location.id, t.id))) for t in location.treatments],
+            )
+            for location in clinic.locations
+        ]
+        overview.append((clinic, rows))
+    return overview
+
+
+def get_page(page_id: int) -> Page | None:
+    return db.session.get(Page, page_id)
+
+
+def get_revision(page: Page, number: int) -> PageRevision | None:
+    return db.session.scalar(
+        db.select(PageRevision).where(
+            PageRevision.page_id == page.id, PageRevision.number == number
+        )
+    )
+
+
+def page_slug(page: Page) -> str:
+    """The part of the page's address that the editor may change."""
+    return page.treatment.slug if page.treatment is not None else page.location.slug
+
+
+# -- writing ----------------------------------------------------------------
+
+
+def create_page(
+    location: Location,
+    treatment: Treatment | None,
+    fields: Mapping[str, Any],
+    user: User | None,
+    slug: str | None = None,
+) -> Saved:
+    """A new, unpublished page for a location or a treatment it offers.
+
+    A ``slug`` other than the current one renames the location or treatment,
+    as in ``save_draft``.
+    """
+    if treatment is not None and not location.offers(treatment):
+        raise EditorError(f"{location.name} does not offer {treatment.name}.")
+    exists = db.session.scalar(
+        db.select(Page.id).where(
+            Page.location_id == location.id,
+            Page.treatment_id == treatment.id if treatment else Page.treatment_id.is_(None),
+        )
+    )
+    if exists is not None:
+        raise EditorError("This page exists already.")
+    current = treatment.slug if treatment is not None else location.slug
+    if slug is not None and slug != current:
+        try:
+            if treatment is not None:
+                _rename_treatment(treatment, slug)
+            else:
+                _rename_location(location, slug)
+        except SlugError:
+            db.session.rollback()
+            raise
+    page = Page(
+        clinic_id=location.clinic_id,
+        location=location,
+        treatment=treatment,
+        **_content(fields),
+    )
+    db.session.add(page)
+    db.session.flush()
+    record("page.created", user, "page", page.id)
+    db.session.commit()
+    return Saved(page=page, claims=find_claims(page.content()))
+
+
+def save_draft(
+    page: Page, fields: Mapping[str, Any], user: User | None, slug: str | None = None
+) -> Saved:
+    """Store the working copy; patients keep seeing the published revision.
+
+    A new ``slug`` takes effect at once (it belongs to the location or the
+    treatment, not to the draft); the old address then answers with a 301.
+    """
+    slug_changed = False
+    if slug is not None and slug != page_slug(page):
+        try:
+            if page.treatment is not None:
+                _rename_treatment(page.treatment, slug)
+            else:
+                _rename_location(page.location, slug)
+        except SlugError:
+            db.session.rollback()
+            raise
+        slug_changed = True
+    for name, value in _content(fields).items():
+        setattr(page, name, value)
+    record("page.saved", user, "page", page.id, slug_changed=slug_changed)
+    db.session.commit()
+    return Saved(page=page, claims=find_claims(page.content()), slug_changed=slug_changed)
+
+
+def publish(
+    page: Page, user: User | None, note: str = "", claims_confirmed: Iterable[str] = ()
+) -> PageRevision:
     """Snapshot the working copy as the next revision and make it live.
 
-    The caller commits.
+    The caller checks claims and commits.
     """
     number = (
         db.session.scalar(
@@ -22,9 +223,165 @@ def publish(page: Page, user: User | None, note: str = "") -> PageRevision:
         number=number,
         created_by_id=user.id if user else None,
         note=note,
+        claims_confirmed=list(claims_confirmed),
         **page.content(),
     )
     db.session.add(revision)
     db.session.flush()
     page.published = revision
     return revision
+
+
+def publish_page(
+    page: Page, user: User | None, note: str = "", confirmed: Iterable[str] = ()
+) -> PageRevision:
+    """Publish the working copy.
+
+    :raise ClaimsNeedConfirmation: the copy has restricted claims that are not
+        all in ``confirmed``; nothing is published.
+    """
+    claims = _check_claims(page, confirmed)
+    revision = publish(page, user, note=note, claims_confirmed=claims)
+    record("page.published", user, "page", page.id, revision=revision.number, claims=claims)
+    db.session.commit()
+    return revision
+
+
+def unpublish_page(page: Page, user: User | None) -> None:
+    """Take the page away from patients; its working copy and history stay."""
+    page.published = None
+    record("page.unpublished", user, "page", page.id)
+    db.session.commit()
+
+
+def restore_revision(
+    page: Page, revision: PageRevision, user: User | None, confirmed: Iterable[str] = ()
+) -> PageRevision:
+    """Make an earlier revision live again, as a new revision; the draft is replaced.
+
+    :raise ClaimsNeedConfirmation: as for ``publish_page``; nothing changes.
+    """
+    if revision.page_id != page.id:
+        raise EditorError("That revision belongs to another page.")
+    restored = revision.content()
+    claims = find_claims(restored)
+    _require_confirmed(claims, confirmed)
+    for name, value in restored.items():
+        setattr(page, name, value)
+    new = publish(page, user, note=f"Restored revision {revision.number}", claims_confirmed=claims)
+    record("page.restored", user, "page", page.id, revision=new.number, source=revision.number)
+    db.session.commit()
+    return new
+
+
+def _check_claims(page: Page, confirmed: Iterable[str]) -> list[str]:
+    claims = find_claims(page.content())
+    _require_confirmed(claims, confirmed)
+    return claims
+
+
+def _require_confirmed(claims: list[str], confirmed: Iterable[str]) -> None:
+    if not set(claims) <= set(confirmed):
+        raise ClaimsNeedConfirmation(claims)
+
+
+def _content(fields: Mapping[str, Any]) -> dict[str, str]:
+    return {name: (fields[name] or "") for name in CONTENT_FIELDS if name in fields}
+
+
+# -- comparing ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    name: str
+    label: str
+    # ("-", text) removed, ("+", text) added, (" ", text) unchanged context.
+    lines: list[tuple[str, str]]
+
+
+def compare(revision: PageRevision, page: Page | PageRevision) -> list[FieldChange]:
+    """What differs between a revision and the working copy (or another revision), by field.
+
+    Lines are plain text; templates escape them.
+    """
+    changes = []
+    before, after = revision.content(), page.content()
+    for name in CONTENT_FIELDS:
+        if before[name] == after[name]:
+            continue
+        lines = []
+        for line in difflib.ndiff(before[name].splitlines(), after[name].splitlines()):
+            op, text = line[:1], line[2:]
+            if op in ("-", "+", " "):
+                lines.append((op, text))
+        changes.append(FieldChange(name=name, label=FIELD_LABELS[name], lines=lines))
+    return changes
+
+
+# -- addresses ---------------------------------------------------------------
+
+
+def check_slug(slug: str, reserved: frozenset[str] = frozenset()) -> str:
+    slug = (slug or "").strip()
+    if not SLUG_PATTERN.match(slug) or len(slug) > 64:
+        raise SlugError("Use lowercase letters, numbers and single hyphens, such as harley-street.")
+    if slug in reserved:
+        raise SlugError(f"“{slug}” is used by the site itself; please choose another.")
+    return slug
+
+
+def _rename_location(location: Location, new_slug: str) -> None:
+    new_slug = check_slug(new_slug)
+    taken = db.session.scalar(
+        db.select(Location.id).where(
+            Location.clinic_id == location.clinic_id,
+            Location.slug == new_slug,
+            Location.id != location.id,
+        )
+    )
+    if taken is not None:
+        raise SlugError("Another location of this clinic has that address.")
+    _remember_old_slug(location.clinic_id, new_slug, location.slug, location_id=location.id)
+    location.slug = new_slug
+
+
+def _rename_treatment(treatment: Treatment, new_slug: str) -> None:
+    new_slug = check_slug(new_slug, RESERVED_TREATMENT_SLUGS)
+    taken = db.session.scalar(
+        db.select(Treatment.id).where(
+            Treatment.clinic_id == treatment.clinic_id,
+            Treatment.slug == new_slug,
+            Treatment.id != treatment.id,
+        )
+    )
+    if taken is not None:
+        raise SlugError("Another treatment of this clinic has that address.")
+    _remember_old_slug(treatment.clinic_id, new_slug, treatment.slug, treatment_id=treatment.id)
+    treatment.slug = new_slug
+
+
+def _remember_old_slug(
+    clinic_id: int,
+    new_slug: str,
+    old_slug: str,
+    location_id: int | None = None,
+    treatment_id: int | None = None,
+) -> None:
+    kind = SlugRedirect.location_id if location_id else SlugRedirect.treatment_id
+    # The new slug is live now: an older redirect from it would compete.
+    db.session.execute(
+        db.delete(SlugRedirect).where(
+            SlugRedirect.clinic_id == clinic_id,
+            SlugRedirect.old_slug == new_slug,
+            kind.isnot(None),
+        )
+    )
+    db.session.add(
+        SlugRedirect(
+            clinic_id=clinic_id,
+            location_id=location_id,
+            treatment_id=treatment_id,
+            old_slug=old_slug,
+        )
+    )

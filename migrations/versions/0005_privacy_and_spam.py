@@ -1,7 +1,7 @@
 """Consent wording versions, spam score and reasons, marketing withdrawal, anonymisation
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-11-21 23:44:14.935429
 
 """
@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005'
-down_revision = '0002'
+# Chained after the page editor's migration, which main holds already.
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
