@@ -91,6 +91,7 @@ CASES = [
     # The inbox
     Case("inbox.index", "GET", lead_workers(200)),
     Case("inbox.index", "GET", lead_workers(200), query={"clinic": "@clinic_b"}),
+    Case("inbox.search", "POST", lead_workers(303), body={"q": "patient", "clinic": "@clinic_b"}),
     Case("inbox.updates", "GET", lead_workers(200), query={"since": "0"}),
     Case("inbox.export", "GET", lead_workers(200)),
     Case("inbox.export", "GET", lead_workers(200), query={"clinic": "@clinic_b"}),

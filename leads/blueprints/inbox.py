@@ -18,6 +18,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -49,19 +50,25 @@ def no_store(response: Response) -> Response:
     return response
 
 
+# The search text lives in the (signed, HttpOnly) session cookie, not in the
+# URL, so a patient's name or phone never reaches an access log or history.
+SEARCH_KEY = "inbox_search"
+
+
 def _filters() -> inbox.Filters:
-    return inbox.parse_filters(request.args, current_user)
+    return inbox.parse_filters(request.args, current_user, session.get(SEARCH_KEY, ""))
 
 
 @bp.get("/")
 @roles_required(*LEAD_ROLES)
 def index() -> str:
     filters = _filters()
+    cursor = request.args.get("after") or None
     try:
-        result = inbox.page(current_user, filters, request.args.get("after") or None)
+        result = inbox.page(current_user, filters, cursor)
     except inbox.BadCursor:
         abort(400)
-    return render_template(
+    html = render_template(
         "inbox/index.html",
         page=result,
         filters=filters,
@@ -70,8 +77,27 @@ def index() -> str:
         locations=visible_locations(current_user),
         treatments=visible_treatments(current_user),
         bulk_form=BulkStatusForm(),
-        first_page=not request.args.get("after"),
+        first_page=cursor is None,
     )
+    inbox.record_listing(current_user, filters, result, deep=cursor is not None)
+    return html
+
+
+@bp.post("/search")
+@roles_required(*LEAD_ROLES)
+def search() -> Response:
+    """The filter form: keeps the search text in the session and the other
+    filters in the list's URL. ``clear`` drops them all."""
+    if request.form.get("clear"):
+        session.pop(SEARCH_KEY, None)
+        return redirect(url_for("inbox.index"), code=303)
+    text = inbox.clean_search(request.form.get("q"))
+    if text:
+        session[SEARCH_KEY] = text
+    else:
+        session.pop(SEARCH_KEY, None)
+    filters = inbox.parse_filters(request.form, current_user)
+    return redirect(url_for("inbox.index", **filters.args()), code=303)
 
 
 @bp.get("/updates")

@@ -20,7 +20,8 @@ class StatusForm(FlaskForm):
 
 class AssignForm(FlaskForm):
     # Choices are the lead's colleagues, filled in by the view; "" is nobody.
-    assignee = SelectField("Assigned to", choices=[SelectChoice("", "Nobody")], validate_choice=False)
+    assignee = SelectField("Assigned to", choices=[SelectChoice("", "Nobody")],
+                           validate_choice=False)
 
 
 class NoteForm(FlaskForm):

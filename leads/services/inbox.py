@@ -80,21 +80,22 @@ class Filters:
             "campaign": current.campaign,
             "from": current.date_from.isoformat() if current.date_from else "",
             "to": current.date_to.isoformat() if current.date_to else "",
-            "q": current.q,
         }
+        # The search text is not here: it may be a patient's name, email or
+        # phone, and those never go into a URL.
         return {k: v for k, v in values.items() if v}
 
     def summary(self) -> dict[str, Any]:
         """For the audit log: which filters were used, never the search text
         (it may be a patient's name, email or phone)."""
-        out: dict[str, Any] = {k: v for k, v in self.args().items() if k != "q"}
+        out: dict[str, Any] = dict(self.args())
         if self.q:
             out["search"] = True
         return out
 
     @property
     def active(self) -> bool:
-        return bool(self.args())
+        return bool(self.args()) or bool(self.q)
 
 
 def _int(value: str | None) -> int | None:
@@ -109,9 +110,14 @@ def _date(value: str | None) -> date | None:
         return None
 
 
-def parse_filters(args: Mapping[str, str], user: User) -> Filters:
-    """Read the filters from a query string. Values naming a clinic, location
-    or treatment the user may not see are ignored (and listed in ``ignored``)."""
+def clean_search(text: str | None) -> str:
+    return " ".join((text or "").split())[:SEARCH_MAX]
+
+
+def parse_filters(args: Mapping[str, str], user: User, search: str = "") -> Filters:
+    """Read the filters from a query string (``search`` comes separately, from
+    the session). Values naming a clinic, location or treatment the user may
+    not see are ignored (and listed in ``ignored``)."""
     ignored: list[str] = []
     status = (args.get("status") or "").strip()
     if status and status not in LEAD_STATUSES:
@@ -141,7 +147,7 @@ def parse_filters(args: Mapping[str, str], user: User) -> Filters:
         campaign=(args.get("campaign") or "").strip()[:200],
         date_from=date_from,
         date_to=date_to,
-        q=" ".join((args.get("q") or "").split())[:SEARCH_MAX],
+        q=clean_search(search),
         ignored=tuple(ignored),
     )
 
@@ -250,7 +256,8 @@ class Page:
 
 
 def page(user: User, filters: Filters, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
-    """One page of the inbox and the counts per status; records the listing."""
+    """One page of the inbox and the counts per status. Read only: the caller
+    renders it, then calls :func:`record_listing`."""
     after = decode_cursor(cursor) if cursor else None
     stmt = newest_first(filtered(user, filters), after).limit(size + 1).options(
         selectinload(Lead.location), selectinload(Lead.treatment), selectinload(Lead.clinic)
@@ -275,10 +282,15 @@ def page(user: User, filters: Filters, cursor: str | None = None, size: int = PA
         # Where the page's "new leads" notice starts counting (first page only).
         newest_id=0 if cursor else max((lead.id for lead in rows), default=0),
     )
-    record("leads_listed", user, "lead", None, lead_ids=[lead.id for lead in rows],
-           filters=filters.summary(), cursor=bool(cursor))
-    db.session.commit()
     return result
+
+
+def record_listing(user: User, filters: Filters, shown: Page, deep: bool) -> None:
+    """Audit a page of the list once it is rendered: committing earlier would
+    expire the page's leads and load each again while rendering."""
+    record("leads_listed", user, "lead", None, lead_ids=[lead.id for lead in shown.leads],
+           filters=filters.summary(), cursor=deep)
+    db.session.commit()
 
 
 def status_counts(user: User, filters: Filters) -> dict[str, int]:
