@@ -58,7 +58,16 @@ def seed(target: int, rng: random.Random) -> None:
     have = db.session.scalar(db.select(db.func.count(Lead.id))) or 0
     if have >= target:
         print(f"{have} leads present")
-        return
+    else:
+        insert_leads(have, target, rng)
+    db.session.commit()
+    # Fresh statistics and visibility map, as autovacuum would leave them.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(db.text("VACUUM ANALYZE" if db.engine.dialect.name == "postgresql"
+                             else "ANALYZE"))
+
+
+def insert_leads(have: int, target: int, rng: random.Random) -> None:
     locations = list(db.session.scalars(db.select(Location).order_by(Location.id)))
     treatments = {
         c.id: [t.id for t in c.treatments] for c in db.session.scalars(db.select(Clinic))
@@ -103,11 +112,6 @@ def seed(target: int, rng: random.Random) -> None:
     if batch:
         db.session.execute(db.insert(Lead), batch)
         db.session.commit()
-    db.session.commit()
-    # Fresh statistics and visibility map, as autovacuum would leave them.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(db.text("VACUUM ANALYZE" if db.engine.dialect.name == "postgresql"
-                             else "ANALYZE"))
     print(f"seeded {target - have} leads in {time.perf_counter() - start:.1f} s")
 
 

@@ -7,8 +7,6 @@ exports, and refused in bulk actions.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import (
     Blueprint,
     Response,
@@ -28,7 +26,7 @@ from wtforms.fields.choices import SelectChoice
 from leads.auth import roles_required
 from leads.extensions import db
 from leads.forms.inbox import AssignForm, BulkStatusForm, NoteForm, StatusForm
-from leads.models import CONTACT_METHODS, CONTACT_TIMES, User
+from leads.models import CONTACT_METHODS, CONTACT_TIMES, User, utcnow
 from leads.services import inbox, pipeline
 from leads.services.pipeline import STATUS_LABELS, PipelineError
 from leads.services.scope import (
@@ -116,7 +114,7 @@ def export() -> Response:
     filters = _filters()
     inbox.start_export(current_user, filters)
     rows = inbox.export_rows(current_user, filters)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M")
+    stamp = utcnow().strftime("%Y%m%d-%H%M")
     return Response(
         stream_with_context(rows),
         mimetype="text/csv",

@@ -47,6 +47,7 @@ class Lead(db.Model):
         # The inbox: a status tab newest first; an admin's list of every clinic.
         sa.Index("ix_leads_clinic_status_created", "clinic_id", "status", "created_at", "id"),
         sa.Index("ix_leads_created", "created_at", "id"),
+        sa.Index("ix_leads_clinic_location_status", "clinic_id", "location_id", "status"),
         # Possible duplicates: same phone, or same email in any case, at a clinic.
         sa.Index("ix_leads_clinic_phone", "clinic_id", "phone"),
         sa.Index("ix_leads_clinic_email_lower", "clinic_id", sa.text("lower(email)")),

@@ -21,6 +21,9 @@ def upgrade():
     op.create_index('ix_leads_clinic_status_created', 'leads',
                     ['clinic_id', 'status', 'created_at', 'id'], unique=False)
     op.create_index('ix_leads_created', 'leads', ['created_at', 'id'], unique=False)
+    # Counts per status for one location (a filter, or a manager limited to it).
+    op.create_index('ix_leads_clinic_location_status', 'leads',
+                    ['clinic_id', 'location_id', 'status'], unique=False)
     op.create_index('ix_leads_clinic_phone', 'leads', ['clinic_id', 'phone'], unique=False)
     # An expression index: duplicates compare emails without regard to case.
     op.create_index('ix_leads_clinic_email_lower', 'leads',
@@ -30,5 +33,6 @@ def upgrade():
 def downgrade():
     op.drop_index('ix_leads_clinic_email_lower', table_name='leads')
     op.drop_index('ix_leads_clinic_phone', table_name='leads')
+    op.drop_index('ix_leads_clinic_location_status', table_name='leads')
     op.drop_index('ix_leads_created', table_name='leads')
     op.drop_index('ix_leads_clinic_status_created', table_name='leads')
