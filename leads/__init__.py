@@ -102,11 +102,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from leads.blueprints import auth, editor, privacy, public, staff
+    from leads.blueprints import admin, auth, editor, inbox, privacy, public, staff
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(staff.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(privacy.bp)
 

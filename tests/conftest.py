@@ -242,3 +242,37 @@ def app_with(settings: dict[str, Any], _schema: None) -> Iterator[Callable[..., 
         with other.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+@pytest.fixture
+def make_lead(app: Flask) -> Callable[..., int]:
+    """Store a lead directly (no form, no deliveries); returns its id.
+    ``clinic`` and ``location`` are slugs; other keywords set Lead columns."""
+    import uuid
+
+    from leads.models import Clinic, Lead, LeadEvent, Location, Treatment, utcnow
+
+    def make(clinic: str = "aurelia", location: str = "harley-street",
+             treatment: str | None = "mesotherapy", **fields: Any) -> int:
+        with app.app_context():
+            place = db.session.scalar(
+                db.select(Location).join(Clinic).where(Clinic.slug == clinic,
+                                                       Location.slug == location))
+            assert place is not None, (clinic, location)
+            chosen = db.session.scalar(db.select(Treatment).where(
+                Treatment.clinic_id == place.clinic_id, Treatment.slug == treatment))
+            values: dict[str, Any] = {
+                "full_name": "Alex Morgan", "email": "alex.morgan@example.org",
+                "phone": "+447911123456", "contact_method": "phone", "contact_time": "any",
+                "consent_enquiry": True, "consent_version": "test", "created_at": utcnow(),
+            }
+            values.update(fields)
+            lead = Lead(submission_token=uuid.uuid4().hex, clinic_id=place.clinic_id,
+                        location_id=place.id, treatment_id=chosen.id if chosen else None,
+                        **values)
+            lead.events.append(LeadEvent(kind="received", created_at=values["created_at"]))
+            db.session.add(lead)
+            db.session.commit()
+            return lead.id
+
+    return make

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from leads.auth import roles_required
 from leads.forms.privacy import SubjectForm
-from leads.services import access, privacy
+from leads.services import privacy, scope
 from leads.services.leads import quarantined, release_lead
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
@@ -30,8 +30,8 @@ def quarantine() -> str:
 @bp.post("/quarantine/<int:lead_id>/release")
 @roles_required("admin", "manager")
 def release(lead_id: int) -> Response:
-    lead = access.visible_lead(current_user, lead_id)
-    if lead is None or lead.status != "spam":
+    lead = scope.lead_or_404(current_user, lead_id)
+    if lead.status != "spam":
         abort(404)
     release_lead(lead, current_user)
     flash(f"Lead {lead_id} released; it is being delivered to the clinic.", "info")

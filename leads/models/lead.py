@@ -45,6 +45,13 @@ class Lead(db.Model):
     __table_args__ = (
         sa.Index("ix_leads_clinic_created", "clinic_id", "created_at", "id"),
         sa.Index("ix_leads_clinic_status", "clinic_id", "status"),
+        # The inbox: a status tab newest first; an admin's list of every clinic.
+        sa.Index("ix_leads_clinic_status_created", "clinic_id", "status", "created_at", "id"),
+        sa.Index("ix_leads_created", "created_at", "id"),
+        sa.Index("ix_leads_clinic_location_status", "clinic_id", "location_id", "status"),
+        # Possible duplicates: same phone, or same email in any case, at a clinic.
+        sa.Index("ix_leads_clinic_phone", "clinic_id", "phone"),
+        sa.Index("ix_leads_clinic_email_lower", "clinic_id", sa.text("lower(email)")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -13,7 +13,7 @@ from flask_login import login_user, logout_user
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from leads.extensions import db
-from leads.models import ROLES, Clinic, User, utcnow
+from leads.models import ROLES, Clinic, Location, User, utcnow
 from leads.services.audit import record
 
 log = logging.getLogger(__name__)
@@ -144,6 +144,8 @@ def set_password(user: User, password: str, by: User | None = None) -> None:
 
 def deactivate(user: User, by: User | None = None) -> None:
     """Stop ``user`` signing in; their open sessions end at their next request."""
+    if by is not None and by.id == user.id:
+        raise AccountError("You cannot deactivate your own account.")
     user.active = False
     user.session_version += 1
     record("user_deactivated", by, "user", user.id)
@@ -156,3 +158,48 @@ def user_by_email(email: str) -> User | None:
     except AccountError:
         return None
     return db.session.scalar(db.select(User).where(User.email == email))
+
+
+def update_user(
+    user: User,
+    role: str,
+    clinics: list[Clinic],
+    locations: list[Location],
+    name: str,
+    by: User,
+) -> None:
+    """Change an account's role, clinics, location limits and name.
+
+    Locations outside the chosen clinics are dropped. An admin cannot take
+    away their own admin role (someone must be left to manage accounts).
+    Open sessions end when what the account may see changes.
+    """
+    if role not in ROLES:
+        raise AccountError(f"The role must be one of: {', '.join(ROLES)}.")
+    if role == "manager" and not clinics:
+        raise AccountError("A manager needs at least one clinic.")
+    if user.id == by.id and role != "admin":
+        raise AccountError("You cannot take away your own admin role.")
+    clinic_ids = {c.id for c in clinics}
+    if role != "manager":
+        locations = []
+    locations = [loc for loc in locations if loc.clinic_id in clinic_ids]
+    before = (user.role, sorted(c.id for c in user.clinics),
+              sorted(loc.id for loc in user.locations))
+    user.role = role
+    user.name = name.strip()[:120]
+    user.clinics = list(clinics)
+    user.locations = list(locations)
+    after = (role, sorted(clinic_ids), sorted(loc.id for loc in locations))
+    if before != after:
+        if user.id != by.id:
+            user.session_version += 1
+        record("user_changed", by, "user", user.id, role=role, clinic_ids=after[1],
+               location_ids=after[2])
+    db.session.commit()
+
+
+def reactivate(user: User, by: User | None = None) -> None:
+    user.active = True
+    record("user_reactivated", by, "user", user.id)
+    db.session.commit()

@@ -124,7 +124,7 @@ def submit_lead(
 
 def quarantined(user: User, limit: int = 200) -> list[Lead]:
     """The suspected spam ``user`` may see, newest first."""
-    from leads.services.access import visible_leads
+    from leads.services.scope import visible_leads
 
     query = visible_leads(user).where(Lead.status == "spam")
     return list(db.session.scalars(query.order_by(Lead.created_at.desc(), Lead.id.desc())

@@ -1,0 +1,479 @@
+"""The lead inbox: filters, search, keyset pages, counts, duplicates, export.
+
+Every query here starts from :func:`leads.services.scope.visible_leads`;
+filters only ever narrow it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import phonenumbers
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql import Select
+
+from leads.extensions import db
+from leads.models import (
+    ATTRIBUTION_FIELDS,
+    LEAD_STATUSES,
+    Clinic,
+    Lead,
+    LeadEvent,
+    Location,
+    Treatment,
+    User,
+    utcnow,
+)
+from leads.services.audit import record
+from leads.services.scope import (
+    visible_clinics,
+    visible_leads,
+    visible_locations,
+    visible_treatments,
+)
+
+PAGE_SIZE = 50
+DUPLICATE_WINDOW = timedelta(days=90)
+EXPORT_BATCH = 1000
+SEARCH_MAX = 100
+_PHONE_LIKE = re.compile(r"[\d\s()+\-.]+")
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The inbox's filters, already checked against what the user may see:
+    a clinic, location or treatment outside their scope is dropped."""
+
+    status: str = ""
+    clinic_id: int | None = None
+    location_id: int | None = None
+    treatment_id: int | None = None
+    source: str = ""
+    campaign: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str = ""
+    ignored: tuple[str, ...] = field(default=(), compare=False)
+
+    def args(self, **changes: Any) -> dict[str, str]:
+        """Query-string arguments that give these filters again."""
+        current = replace(self, **changes) if changes else self
+        values = {
+            "status": current.status,
+            "clinic": str(current.clinic_id or ""),
+            "location": str(current.location_id or ""),
+            "treatment": str(current.treatment_id or ""),
+            "source": current.source,
+            "campaign": current.campaign,
+            "from": current.date_from.isoformat() if current.date_from else "",
+            "to": current.date_to.isoformat() if current.date_to else "",
+        }
+        # The search text is not here: it may be a patient's name, email or
+        # phone, and those never go into a URL.
+        return {k: v for k, v in values.items() if v}
+
+    def summary(self) -> dict[str, Any]:
+        """For the audit log: which filters were used, never the search text
+        (it may be a patient's name, email or phone)."""
+        out: dict[str, Any] = dict(self.args())
+        if self.q:
+            out["search"] = True
+        return out
+
+    @property
+    def active(self) -> bool:
+        return bool(self.args()) or bool(self.q)
+
+
+def _int(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat((value or "").strip()) if value else None
+    except ValueError:
+        return None
+
+
+def clean_search(text: str | None) -> str:
+    return " ".join((text or "").split())[:SEARCH_MAX]
+
+
+def parse_filters(args: Mapping[str, str], user: User, search: str = "") -> Filters:
+    """Read the filters from a query string (``search`` comes separately, from
+    the session). Values naming a clinic, location or treatment the user may
+    not see are ignored (and listed in ``ignored``)."""
+    ignored: list[str] = []
+    status = (args.get("status") or "").strip()
+    if status and status not in LEAD_STATUSES:
+        ignored.append("status")
+        status = ""
+
+    def pick(name: str, allowed: set[int]) -> int | None:
+        raw = args.get(name)
+        value = _int(raw)
+        if raw and (value is None or value not in allowed):
+            ignored.append(name)
+            return None
+        return value
+
+    clinic_id = pick("clinic", {c.id for c in visible_clinics(user)})
+    location_id = pick("location", {loc.id for loc in visible_locations(user)})
+    treatment_id = pick("treatment", {t.id for t in visible_treatments(user)})
+    date_from, date_to = _date(args.get("from")), _date(args.get("to"))
+    if date_from and date_to and date_from > date_to:
+        date_from, date_to = date_to, date_from
+    return Filters(
+        status=status,
+        clinic_id=clinic_id,
+        location_id=location_id,
+        treatment_id=treatment_id,
+        source=(args.get("source") or "").strip()[:200],
+        campaign=(args.get("campaign") or "").strip()[:200],
+        date_from=date_from,
+        date_to=date_to,
+        q=clean_search(search),
+        ignored=tuple(ignored),
+    )
+
+
+def _phone_condition(query: str) -> sa.ColumnElement[bool] | None:
+    """A phone number typed in any common form: a whole number matches the
+    stored E.164 exactly; a part of one matches by its leading or last digits."""
+    if not _PHONE_LIKE.fullmatch(query):
+        return None
+    digits = re.sub(r"\D", "", query)
+    if len(digits) < 4:
+        return None
+    try:
+        number = phonenumbers.parse(query, "GB")
+        if phonenumbers.is_valid_number(number):
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return Lead.phone == e164
+    except phonenumbers.NumberParseException:
+        pass
+    stripped = query.strip()
+    if stripped.startswith("+"):
+        return Lead.phone.startswith("+" + digits, autoescape=True)
+    if stripped.startswith("00"):
+        return Lead.phone.startswith("+" + digits[2:], autoescape=True)
+    if stripped.startswith("0"):
+        return Lead.phone.startswith("+44" + digits[1:], autoescape=True)
+    return Lead.phone.endswith(digits, autoescape=True)
+
+
+def search_condition(query: str) -> sa.ColumnElement[bool]:
+    """Name, email or phone; case does not matter."""
+    phone = _phone_condition(query)
+    if phone is not None:
+        return phone
+    lowered = query.lower()
+    if "@" in lowered:
+        return sa.func.lower(Lead.email).startswith(lowered, autoescape=True)
+    return sa.or_(
+        sa.func.lower(Lead.full_name).contains(lowered, autoescape=True),
+        sa.func.lower(Lead.email).startswith(lowered, autoescape=True),
+    )
+
+
+def filtered(user: User, filters: Filters, with_status: bool = True) -> Select[tuple[Lead]]:
+    """The user's visible leads narrowed by ``filters``."""
+    stmt = visible_leads(user)
+    if with_status and filters.status:
+        stmt = stmt.where(Lead.status == filters.status)
+    if filters.clinic_id:
+        stmt = stmt.where(Lead.clinic_id == filters.clinic_id)
+    if filters.location_id:
+        stmt = stmt.where(Lead.location_id == filters.location_id)
+    if filters.treatment_id:
+        stmt = stmt.where(Lead.treatment_id == filters.treatment_id)
+    if filters.source:
+        stmt = stmt.where(Lead.utm_source == filters.source)
+    if filters.campaign:
+        stmt = stmt.where(Lead.utm_campaign == filters.campaign)
+    if filters.date_from:
+        start = datetime.combine(filters.date_from, datetime.min.time())
+        stmt = stmt.where(Lead.created_at >= start)
+    if filters.date_to:
+        end = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
+        stmt = stmt.where(Lead.created_at < end)
+    if filters.q:
+        stmt = stmt.where(search_condition(filters.q))
+    return stmt
+
+
+# Keyset pages: newest first on (created_at, id); the cursor is the last row's key.
+
+
+def encode_cursor(lead: Lead) -> str:
+    raw = f"{lead.created_at.isoformat()}|{lead.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, ident = raw.partition("|")
+        return datetime.fromisoformat(stamp), int(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadCursor(cursor) from None
+
+
+Key = tuple[datetime, int]
+Candidate = tuple[int, int, str, str, datetime]
+
+
+def newest_first(stmt: Select[tuple[Lead]], after: Key | None) -> Select[tuple[Lead]]:
+    if after is not None:
+        stmt = stmt.where(sa.tuple_(Lead.created_at, Lead.id) < sa.tuple_(*after))
+    return stmt.order_by(Lead.created_at.desc(), Lead.id.desc())
+
+
+@dataclass
+class Page:
+    leads: list[Lead]
+    next_cursor: str | None
+    counts: dict[str, int]
+    total: int
+    duplicates: set[int]
+    assignees: dict[int, User]
+    newest_id: int
+
+
+def page(user: User, filters: Filters, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
+    """One page of the inbox and the counts per status. Read only: the caller
+    renders it, then calls :func:`record_listing`."""
+    after = decode_cursor(cursor) if cursor else None
+    stmt = newest_first(filtered(user, filters), after).limit(size + 1).options(
+        selectinload(Lead.location), selectinload(Lead.treatment), selectinload(Lead.clinic)
+    )
+    rows = list(db.session.scalars(stmt))
+    more = len(rows) > size
+    rows = rows[:size]
+    counts = status_counts(user, filters)
+    assignee_ids = {lead.assigned_to_id for lead in rows if lead.assigned_to_id}
+    assignees = (
+        {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(assignee_ids)))}
+        if assignee_ids
+        else {}
+    )
+    result = Page(
+        leads=rows,
+        next_cursor=encode_cursor(rows[-1]) if more and rows else None,
+        counts=counts,
+        total=sum(counts.values()) if not filters.status else counts.get(filters.status, 0),
+        duplicates=duplicate_flags(user, rows),
+        assignees=assignees,
+        # Where the page's "new leads" notice starts counting (first page only).
+        newest_id=0 if cursor else max((lead.id for lead in rows), default=0),
+    )
+    return result
+
+
+def record_listing(user: User, filters: Filters, shown: Page, deep: bool) -> None:
+    """Audit a page of the list once it is rendered: committing earlier would
+    expire the page's leads and load each again while rendering."""
+    record("leads_listed", user, "lead", None, lead_ids=[lead.id for lead in shown.leads],
+           filters=filters.summary(), cursor=deep)
+    db.session.commit()
+
+
+def status_counts(user: User, filters: Filters) -> dict[str, int]:
+    """Leads per status under every filter but the status one."""
+    stmt = (
+        filtered(user, filters, with_status=False)
+        .with_only_columns(Lead.status, sa.func.count())
+        .group_by(Lead.status)
+        .order_by(None)
+    )
+    found = {status: count for status, count in db.session.execute(stmt)}
+    return {status: found.get(status, 0) for status in LEAD_STATUSES}
+
+
+def updates(user: User, filters: Filters, since_id: int) -> dict[str, int]:
+    """How many leads under ``filters`` arrived after ``since_id``: for the
+    page's notice. Counts only, so nothing about a patient leaves here."""
+    stmt = filtered(user, filters).where(Lead.id > since_id)
+    count, newest = db.session.execute(
+        stmt.with_only_columns(sa.func.count(), sa.func.max(Lead.id)).order_by(None)
+    ).one()
+    return {"count": count, "newest": newest or since_id}
+
+
+# Possible duplicates: same email (any case) or same phone at the same clinic
+# within 90 days of each other. Computed when read, never stored, never merged.
+
+
+def _duplicate_candidates(user: User, leads: list[Lead]) -> list[Candidate]:
+    if not leads:
+        return []
+    emails = sorted({lead.email.lower() for lead in leads})
+    phones = sorted({lead.phone for lead in leads})
+    clinics = sorted({lead.clinic_id for lead in leads})
+    earliest = min(lead.created_at for lead in leads) - DUPLICATE_WINDOW
+    latest = max(lead.created_at for lead in leads) + DUPLICATE_WINDOW
+    stmt = (
+        visible_leads(user)
+        .with_only_columns(Lead.id, Lead.clinic_id, Lead.email, Lead.phone, Lead.created_at)
+        .where(
+            Lead.clinic_id.in_(clinics),
+            sa.or_(sa.func.lower(Lead.email).in_(emails), Lead.phone.in_(phones)),
+            Lead.created_at >= earliest,
+            Lead.created_at <= latest,
+        )
+    )
+    return [tuple(row) for row in db.session.execute(stmt)]  # type: ignore[misc]
+
+
+def _is_duplicate(lead: Lead, other: Candidate) -> bool:
+    ident, clinic_id, email, phone, created_at = other
+    return (
+        ident != lead.id
+        and clinic_id == lead.clinic_id
+        and (email.lower() == lead.email.lower() or phone == lead.phone)
+        and abs(created_at - lead.created_at) <= DUPLICATE_WINDOW
+    )
+
+
+def duplicate_flags(user: User, leads: list[Lead]) -> set[int]:
+    """The ids among ``leads`` that have a possible duplicate the user can see."""
+    candidates = _duplicate_candidates(user, leads)
+    return {lead.id for lead in leads if any(_is_duplicate(lead, c) for c in candidates)}
+
+
+def duplicates_of(user: User, lead: Lead) -> list[Lead]:
+    """The possible duplicates of ``lead`` that the user can see, newest first."""
+    ids = [c[0] for c in _duplicate_candidates(user, [lead]) if _is_duplicate(lead, c)]
+    if not ids:
+        return []
+    return list(db.session.scalars(newest_first(visible_leads(user).where(Lead.id.in_(ids)), None)))
+
+
+# CSV export
+
+EXPORT_COLUMNS = (
+    "id", "reference", "received_utc", "clinic", "location", "treatment", "status",
+    "lost_reason", "assigned_to", "first_contacted_utc", "full_name", "email", "phone",
+    "contact_method", "contact_time", "message", "consent_enquiry", "consent_version",
+    "consent_utc", "marketing_opt_in", *[f for f in ATTRIBUTION_FIELDS],
+)
+
+
+def neutralise(value: Any) -> str:
+    """A cell a spreadsheet will show as text, never run as a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    text = str(value)
+    if text and text[0] in "=+-@\t\r":
+        return "'" + text
+    return text
+
+
+def start_export(user: User, filters: Filters) -> int:
+    """Record the export in the audit log (count and filters) before any row
+    leaves; returns the count."""
+    count = db.session.scalar(
+        filtered(user, filters).with_only_columns(sa.func.count()).order_by(None)
+    ) or 0
+    record("leads_exported", user, "lead", None, count=count, filters=filters.summary())
+    db.session.commit()
+    return count
+
+
+def export_rows(user: User, filters: Filters) -> Iterator[str]:
+    """The CSV text, a batch at a time; each batch's leads get an ``exported``
+    event on their timeline as it is sent.
+
+    The query is built here, before streaming starts, so the generator holds
+    only a statement and ids, never the signed-in user's object.
+    """
+    base = filtered(user, filters)
+    user_id = user.id
+    names = {
+        "clinic": dict(db.session.execute(sa.select(Clinic.id, Clinic.name)).all()),
+        "location": dict(db.session.execute(sa.select(Location.id, Location.name)).all()),
+        "treatment": dict(db.session.execute(sa.select(Treatment.id, Treatment.name)).all()),
+        "user": dict(db.session.execute(sa.select(User.id, User.email)).all()),
+    }
+    return _csv_batches(base, user_id, names)
+
+
+def _csv_batches(
+    base: Select[tuple[Lead]], user_id: int, names: dict[str, dict[int, str]]
+) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    yield buffer.getvalue()
+    after: Key | None = None
+    while True:
+        batch = list(db.session.scalars(newest_first(base, after).limit(EXPORT_BATCH)))
+        if not batch:
+            break
+        buffer.seek(0)
+        buffer.truncate()
+        for lead in batch:
+            writer.writerow([neutralise(v) for v in _export_values(lead, names)])
+        after = (batch[-1].created_at, batch[-1].id)
+        now = utcnow()
+        db.session.execute(
+            sa.insert(LeadEvent),
+            [{"lead_id": lead.id, "kind": "exported", "user_id": user_id, "data": {},
+              "created_at": now} for lead in batch],
+        )
+        db.session.commit()
+        yield buffer.getvalue()
+        if len(batch) < EXPORT_BATCH:
+            break
+
+
+def _export_values(lead: Lead, names: dict[str, dict[int, str]]) -> list[Any]:
+    return [
+        lead.id, lead.reference, lead.created_at, names["clinic"].get(lead.clinic_id),
+        names["location"].get(lead.location_id), names["treatment"].get(lead.treatment_id or 0),
+        lead.status, lead.lost_reason, names["user"].get(lead.assigned_to_id or 0),
+        lead.first_contacted_at, lead.full_name, lead.email, lead.phone, lead.contact_method,
+        lead.contact_time, lead.message, lead.consent_enquiry, lead.consent_version,
+        lead.consent_at, lead.marketing_opt_in, *[getattr(lead, f) for f in ATTRIBUTION_FIELDS],
+    ]
+
+
+def time_to_first_contact(lead: Lead) -> timedelta | None:
+    if lead.first_contacted_at is None:
+        return None
+    return lead.first_contacted_at - lead.created_at
+
+
+def humanise(delta: timedelta | None) -> str:
+    if delta is None:
+        return ""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} d")
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes or not parts:
+        parts.append(f"{minutes} min")
+    return " ".join(parts)

@@ -1,0 +1,159 @@
+"""Working a lead: status, assignment, notes, and recording who looked at it.
+
+Each function is one transaction: it changes the lead, adds a timeline event
+(``LeadEvent``) and an audit entry, and commits. The caller has already
+found the lead through :mod:`leads.services.scope`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from leads.extensions import db
+from leads.models import LEAD_STATUSES, Lead, LeadEvent, User, utcnow
+from leads.models.user import user_clinics
+from leads.services.audit import record
+from leads.services.scope import can_see, visible_leads
+
+STATUS_LABELS = {
+    "new": "New",
+    "contacted": "Contacted",
+    "booked": "Consultation booked",
+    "treated": "Treated",
+    "lost": "Lost",
+    "spam": "Spam",
+}
+assert tuple(STATUS_LABELS) == LEAD_STATUSES
+
+# Moving a lead to one of these means somebody reached the patient.
+CONTACT_STATUSES = ("contacted", "booked", "treated")
+NOTE_MAX = 2000
+REASON_MAX = 200
+
+
+class PipelineError(ValueError):
+    """A change that cannot be made; the message is for the user."""
+
+
+def _check_status(status: str, reason: str) -> str:
+    if status not in LEAD_STATUSES:
+        raise PipelineError("Choose one of the statuses in the list.")
+    reason = " ".join(reason.split())
+    if status == "lost" and not reason:
+        raise PipelineError("Say why the lead was lost.")
+    if len(reason) > REASON_MAX:
+        raise PipelineError(f"Keep the reason under {REASON_MAX} characters.")
+    return reason if status == "lost" else ""
+
+
+def _apply_status(lead: Lead, status: str, reason: str, user: User, now) -> bool:
+    if lead.status == status and lead.lost_reason == reason:
+        return False
+    previous = lead.status
+    lead.status = status
+    lead.lost_reason = reason
+    if status in CONTACT_STATUSES and lead.first_contacted_at is None:
+        lead.first_contacted_at = now
+    data = {"from": previous, "to": status}
+    if reason:
+        # Written by staff about the outcome, kept with the lead, never in the audit log.
+        data["reason"] = reason
+    db.session.add(LeadEvent(lead_id=lead.id, kind="status_changed", user_id=user.id,
+                             data=data, created_at=now))
+    return True
+
+
+def change_status(lead: Lead, status: str, user: User, reason: str = "") -> bool:
+    """Move ``lead`` to ``status`` (``lost`` needs a reason). The first move to
+    contacted, booked or treated records the time of first contact.
+    Returns whether anything changed."""
+    reason = _check_status(status, reason)
+    now = utcnow()
+    changed = _apply_status(lead, status, reason, user, now)
+    if changed:
+        record("lead_status_changed", user, "lead", lead.id, status=status)
+        db.session.commit()
+    return changed
+
+
+def bulk_change_status(
+    user: User, lead_ids: Sequence[int], status: str, reason: str = ""
+) -> int | None:
+    """Change the status of every lead in ``lead_ids``, all or none.
+
+    Returns the number changed, or None when any id is not a lead ``user`` may
+    see (nothing is changed then, and the caller answers 404).
+    """
+    reason = _check_status(status, reason)
+    wanted = sorted(set(lead_ids))
+    if not wanted:
+        raise PipelineError("Tick at least one lead.")
+    if len(wanted) > 500:
+        raise PipelineError("Change at most 500 leads at once.")
+    leads = list(db.session.scalars(visible_leads(user).where(Lead.id.in_(wanted))))
+    if len(leads) != len(wanted):
+        return None
+    now = utcnow()
+    changed = [lead.id for lead in leads if _apply_status(lead, status, reason, user, now)]
+    if changed:
+        record("leads_bulk_status_changed", user, "lead", None, status=status, lead_ids=changed)
+        db.session.commit()
+    return len(changed)
+
+
+def colleagues(lead: Lead) -> list[User]:
+    """Who ``lead`` may be assigned to: active managers and admins who belong
+    to the lead's clinic and may see the lead."""
+    members = db.session.scalars(
+        sa.select(User)
+        .join(user_clinics, user_clinics.c.user_id == User.id)
+        .where(
+            user_clinics.c.clinic_id == lead.clinic_id,
+            User.active.is_(True),
+            User.role.in_(("manager", "admin")),
+        )
+        .order_by(User.name, User.email)
+    )
+    return [user for user in members if can_see(user, lead)]
+
+
+def assign(lead: Lead, assignee_id: int | None, user: User) -> bool:
+    """Assign ``lead`` to a colleague of its clinic, or to nobody (None)."""
+    if assignee_id is not None and assignee_id not in {u.id for u in colleagues(lead)}:
+        raise PipelineError("Choose a colleague of this clinic.")
+    if lead.assigned_to_id == assignee_id:
+        return False
+    now = utcnow()
+    previous = lead.assigned_to_id
+    lead.assigned_to_id = assignee_id
+    db.session.add(LeadEvent(lead_id=lead.id, kind="assigned", user_id=user.id,
+                             data={"from": previous, "to": assignee_id}, created_at=now))
+    record("lead_assigned", user, "lead", lead.id, assignee_id=assignee_id)
+    db.session.commit()
+    return True
+
+
+def add_note(lead: Lead, text: str, user: User) -> LeadEvent:
+    """A note on the lead's timeline. The text stays with the lead; the audit
+    log only learns that a note was added."""
+    text = text.strip()
+    if not text:
+        raise PipelineError("Write the note first.")
+    if len(text) > NOTE_MAX:
+        raise PipelineError(f"Keep a note under {NOTE_MAX} characters.")
+    event = LeadEvent(lead_id=lead.id, kind="note", user_id=user.id, data={"text": text},
+                      created_at=utcnow())
+    db.session.add(event)
+    record("lead_note_added", user, "lead", lead.id)
+    db.session.commit()
+    return event
+
+
+def record_view(lead: Lead, user: User) -> None:
+    """A staff member opened the lead: on its timeline and in the audit log."""
+    now = utcnow()
+    db.session.add(LeadEvent(lead_id=lead.id, kind="viewed", user_id=user.id, created_at=now))
+    record("lead_viewed", user, "lead", lead.id)
+    db.session.commit()

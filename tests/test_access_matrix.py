@@ -1,0 +1,310 @@
+"""Every route × every kind of visitor, against the answer each must get.
+
+The matrix lists each (endpoint, method) of ``app.url_map``. A route that is
+added without a row here fails ``test_every_route_is_in_the_matrix``: decide
+who may reach it, add its row, and the other tests then check it.
+
+Leads of two clinics are seeded. Managers see their own clinic's lead and get
+404 for the other's, whichever way they ask (URL, bulk action); lists, polling
+and exports never carry the other clinic's patient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from leads.extensions import db
+from leads.models import Clinic, Lead, LeadEvent, Location, Page, User
+from tests.conftest import _hidden
+
+ROLES = ("anonymous", "marketing", "manager_a", "manager_b", "admin")
+LOGIN = "login"  # answered with a redirect to the sign-in page
+ANY = "any"  # reachable; the answer depends on the data sent, never 5xx
+
+NAME_A = "Patient Aurelia-Only"
+NAME_B = "Patient Northfield-Only"
+
+
+def everyone(code: int | str) -> dict[str, int | str]:
+    return dict.fromkeys(ROLES, code)
+
+
+def signed_in(code: int) -> dict[str, int | str]:
+    return {"anonymous": LOGIN, **dict.fromkeys(ROLES[1:], code)}
+
+
+def lead_workers(code: int) -> dict[str, int | str]:
+    """Admins and managers; marketing is refused."""
+    return {"anonymous": LOGIN, "marketing": 403, "manager_a": code, "manager_b": code,
+            "admin": code}
+
+
+def lead_of(clinic: str, code: int) -> dict[str, int | str]:
+    """One clinic's lead: its managers and admins reach it; the other clinic's
+    managers get 404, exactly as for a lead that does not exist."""
+    return {"anonymous": LOGIN, "marketing": 403,
+            "manager_a": code if clinic == "a" else 404,
+            "manager_b": code if clinic == "b" else 404, "admin": code}
+
+
+def editors(code: int) -> dict[str, int | str]:
+    """Marketing and admins; managers are refused."""
+    return {"anonymous": LOGIN, "marketing": code, "manager_a": 403, "manager_b": 403,
+            "admin": code}
+
+
+def admins(code: int) -> dict[str, int | str]:
+    return {"anonymous": LOGIN, "marketing": 403, "manager_a": 403, "manager_b": 403,
+            "admin": code}
+
+
+@dataclass
+class Case:
+    endpoint: str
+    method: str
+    expected: dict[str, int | str]
+    args: dict[str, str] = field(default_factory=dict)  # symbolic values, see ``resolve``
+    query: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in {**self.args, **self.body}.items()
+                         if isinstance(v, str) and v.startswith("@"))
+        return f"{self.method} {self.endpoint}" + (f" [{extra}]" if extra else "")
+
+
+PLACE = {"clinic_slug": "aurelia", "location_slug": "harley-street"}
+
+CASES = [
+    # Public pages
+    Case("public.index", "GET", everyone(200)),
+    Case("public.location_page", "GET", everyone(200), PLACE),
+    Case("public.location_page", "POST", everyone(422), PLACE),
+    Case("public.treatment_page", "GET", everyone(200), {**PLACE, "treatment_slug": "mesotherapy"}),
+    Case("public.treatment_page", "POST", everyone(422),
+         {**PLACE, "treatment_slug": "mesotherapy"}),
+    Case("public.thank_you", "GET", everyone(200), PLACE),
+    Case("public.sitemap", "GET", everyone(200)),
+    Case("public.robots", "GET", everyone(200)),
+    # Signing in and out
+    Case("auth.login", "GET", {"anonymous": 200, **dict.fromkeys(ROLES[1:], 303)}),
+    Case("auth.login", "POST", {"anonymous": 401, **dict.fromkeys(ROLES[1:], 303)},
+         body={"email": "nobody@staff.example.org", "password": "not a password at all"}),
+    Case("auth.logout", "POST", everyone(303)),
+    Case("staff.home", "GET", signed_in(200)),
+    # The inbox
+    Case("inbox.index", "GET", lead_workers(200)),
+    Case("inbox.index", "GET", lead_workers(200), query={"clinic": "@clinic_b"}),
+    Case("inbox.search", "POST", lead_workers(303), body={"q": "patient", "clinic": "@clinic_b"}),
+    Case("inbox.updates", "GET", lead_workers(200), query={"since": "0"}),
+    Case("inbox.export", "GET", lead_workers(200)),
+    Case("inbox.export", "GET", lead_workers(200), query={"clinic": "@clinic_b"}),
+    Case("inbox.lead", "GET", lead_of("a", 200), {"lead_id": "@lead_a"}),
+    Case("inbox.lead", "GET", lead_of("b", 200), {"lead_id": "@lead_b"}),
+    Case("inbox.change_status", "POST", lead_of("a", 303), {"lead_id": "@lead_a"},
+         body={"status": "contacted"}),
+    Case("inbox.change_status", "POST", lead_of("b", 303), {"lead_id": "@lead_b"},
+         body={"status": "contacted"}),
+    Case("inbox.assign", "POST", lead_of("a", 303), {"lead_id": "@lead_a"},
+         body={"assignee": ""}),
+    Case("inbox.assign", "POST", lead_of("b", 303), {"lead_id": "@lead_b"},
+         body={"assignee": ""}),
+    Case("inbox.add_note", "POST", lead_of("a", 303), {"lead_id": "@lead_a"},
+         body={"text": "Left a voicemail."}),
+    Case("inbox.add_note", "POST", lead_of("b", 303), {"lead_id": "@lead_b"},
+         body={"text": "Left a voicemail."}),
+    Case("inbox.bulk", "POST", lead_of("a", 303), body={"status": "new", "lead_id": "@lead_a"}),
+    Case("inbox.bulk", "POST", lead_of("b", 303), body={"status": "new", "lead_id": "@lead_b"}),
+    Case("inbox.bulk", "POST", {"anonymous": LOGIN, "marketing": 403, "manager_a": 404,
+                                "manager_b": 404, "admin": 303},
+         body={"status": "new", "lead_id": ["@lead_a", "@lead_b"]}),
+    # Admin
+    Case("admin.users", "GET", admins(200)),
+    Case("admin.new_user", "GET", admins(200)),
+    Case("admin.new_user", "POST", admins(422), body={"email": "not an address", "role": "admin"}),
+    Case("admin.edit_user", "GET", admins(200), {"user_id": "@target"}),
+    Case("admin.edit_user", "POST", admins(303), {"user_id": "@target"},
+         body={"role": "manager", "clinics": "@clinic_a", "name": "Target"}),
+    Case("admin.reset_password", "POST", admins(303), {"user_id": "@target"},
+         body={"password": "a brand new long passphrase"}),
+    Case("admin.deactivate_user", "POST", admins(303), {"user_id": "@target"}),
+    Case("admin.reactivate_user", "POST", admins(303), {"user_id": "@target"}),
+    Case("admin.audit", "GET", admins(200)),
+    # The page editor
+    Case("editor.index", "GET", editors(200)),
+    Case("editor.create", "GET", editors(200), query={"location": "@location_a"}),
+    Case("editor.create", "POST", editors(422), query={"location": "@location_a"},
+         body={"title": ""}),
+    Case("editor.edit", "GET", editors(200), {"page_id": "@page"}),
+    Case("editor.edit", "POST", editors(422), {"page_id": "@page"}, body={"title": ""}),
+    Case("editor.preview", "GET", editors(200), {"page_id": "@page"}),
+    Case("editor.preview_unsaved", "POST", editors(ANY), {"page_id": "@page"},
+         body={"title": "Draft title"}),
+    Case("editor.publish", "GET", editors(200), {"page_id": "@page"}),
+    Case("editor.publish", "POST", editors(303), {"page_id": "@page"}),
+    Case("editor.unpublish", "POST", editors(303), {"page_id": "@page"}),
+    Case("editor.history", "GET", editors(200), {"page_id": "@page"}),
+    Case("editor.compare", "GET", editors(200), {"page_id": "@page", "number": "1"}),
+    Case("editor.restore", "POST", editors(303), {"page_id": "@page", "number": "1"}),
+    Case("editor.clinic_details", "GET", admins(200), {"clinic_id": "@clinic_a"}),
+    Case("editor.clinic_details", "POST", admins(422), {"clinic_id": "@clinic_a"},
+         body={"name": ""}),
+    Case("editor.location_details", "GET", admins(200), {"location_id": "@location_a"}),
+    Case("editor.location_details", "POST", admins(422), {"location_id": "@location_a"},
+         body={"name": ""}),
+    # Quarantine, subject access, marketing withdrawal
+    Case("privacy.quarantine", "GET", lead_workers(200)),
+    # Roles go in order: once manager B has released it, it is no longer in quarantine.
+    Case("privacy.release", "POST", {"anonymous": LOGIN, "marketing": 403, "manager_a": 404,
+                                     "manager_b": 303, "admin": 404}, {"lead_id": "@spam_b"}),
+    Case("privacy.release", "POST", {"anonymous": LOGIN, "marketing": 403, "manager_a": 303,
+                                     "manager_b": 404, "admin": 404}, {"lead_id": "@spam_a"}),
+    Case("privacy.subject", "GET", admins(200)),
+    Case("privacy.subject", "POST", admins(422), body={"email": "", "phone": ""}),
+    Case("privacy.withdraw", "GET", everyone(404), {"token": "forged-token"}),
+    Case("privacy.withdraw", "POST", everyone(404), {"token": "forged-token"}),
+]
+
+UNLISTED = {"static"}  # files, not views
+
+
+def test_every_route_is_in_the_matrix(app):
+    routes = {
+        (rule.endpoint, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in UNLISTED
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    listed = {(case.endpoint, case.method) for case in CASES}
+    missing = sorted(routes - listed)
+    assert not missing, (
+        f"Routes without a row in the access matrix: {missing}. Add who may reach them to CASES."
+    )
+    assert not sorted(listed - routes), "Rows for routes that no longer exist."
+
+
+@pytest.fixture
+def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
+    """Two clinics' leads, one user per role, one signed-in client per role."""
+    ids = {
+        "lead_a": make_lead(full_name=NAME_A, email="a.patient@example.org"),
+        "lead_b": make_lead("northfield", "edinburgh", full_name=NAME_B,
+                            email="b.patient@example.org", phone="+447911654321"),
+        "target": make_user("manager", ("aurelia",), email="target@staff.example.org"),
+        "spam_a": make_lead(full_name=NAME_A, status="spam"),
+        "spam_b": make_lead("northfield", "edinburgh", full_name=NAME_B, status="spam"),
+    }
+    users = {
+        "marketing": make_user("marketing", ()),
+        "manager_a": make_user("manager", ("aurelia",)),
+        "manager_b": make_user("manager", ("northfield",)),
+        "admin": make_user("admin", ()),
+    }
+    with app.app_context():
+        for slug, key in (("aurelia", "clinic_a"), ("northfield", "clinic_b")):
+            ids[key] = db.session.scalar(db.select(Clinic.id).where(Clinic.slug == slug))
+        location = db.session.scalar(db.select(Location).where(Location.slug == "harley-street"))
+        ids["location_a"] = location.id
+        ids["page"] = db.session.scalar(db.select(Page.id).where(
+            Page.location_id == location.id, Page.treatment_id.isnot(None)))
+    clients = {"anonymous": app.test_client()}
+    for role, user_id in users.items():
+        clients[role] = app.test_client()
+        login(clients[role], user_id)
+    return {"ids": ids, "users": users, "clients": clients, "login": login}
+
+
+def resolve(value: Any, ids: dict[str, int]) -> Any:
+    if isinstance(value, list):
+        return [resolve(v, ids) for v in value]
+    if isinstance(value, str) and value.startswith("@"):
+        return str(ids[value[1:]])
+    return value
+
+
+def url_for_case(app, case: Case, ids: dict[str, int]) -> str:
+    with app.test_request_context():
+        from flask import url_for
+
+        args = {k: resolve(v, ids) for k, v in case.args.items()}
+        query = {k: resolve(v, ids) for k, v in case.query.items()}
+        return url_for(case.endpoint, **args, **query)
+
+
+def csrf_token(client) -> str:
+    page = client.get("/login", follow_redirects=True).get_data(as_text=True)
+    return _hidden(page, "csrf_token")
+
+
+def check(response, expected: int | str, label: str) -> None:
+    if expected == LOGIN:
+        assert response.status_code == 302, (label, response.status_code)
+        assert response.headers["Location"].startswith("/login?next="), label
+    elif expected == ANY:
+        assert response.status_code < 500, (label, response.status_code)
+    else:
+        assert response.status_code == expected, (label, response.status_code)
+
+
+def snapshot(app) -> tuple:
+    """What a GET must never change: leads' working state, the staff's
+    changes on timelines, accounts."""
+    with app.app_context():
+        leads = db.session.execute(db.select(
+            Lead.id, Lead.status, Lead.lost_reason, Lead.assigned_to_id, Lead.first_contacted_at
+        ).order_by(Lead.id)).all()
+        changes = db.session.execute(db.select(LeadEvent.id, LeadEvent.kind).where(
+            LeadEvent.kind.not_in(("viewed", "exported"))).order_by(LeadEvent.id)).all()
+        users = db.session.execute(db.select(
+            User.id, User.role, User.active, User.password_hash, User.session_version
+        ).order_by(User.id)).all()
+        return tuple(leads), tuple(changes), tuple(users)
+
+
+def test_get_routes_answer_each_role_as_expected_and_change_nothing(app, world):
+    ids, clients = world["ids"], world["clients"]
+    before = snapshot(app)
+    for case in (c for c in CASES if c.method == "GET"):
+        url = url_for_case(app, case, ids)
+        for role in ROLES:
+            response = clients[role].get(url)
+            label = f"{case.label} as {role}"
+            check(response, case.expected[role], label)
+            body = response.get_data(as_text=True)
+            if role != "manager_a" and role != "admin":
+                assert NAME_A not in body, label
+            if role != "manager_b" and role != "admin":
+                assert NAME_B not in body, label
+    assert snapshot(app) == before
+
+
+def test_post_routes_refuse_requests_without_csrf(app, world):
+    ids, clients = world["ids"], world["clients"]
+    before = snapshot(app)
+    for case in (c for c in CASES if c.method == "POST"):
+        url = url_for_case(app, case, ids)
+        body = {k: resolve(v, ids) for k, v in case.body.items()}
+        for role in ROLES:
+            response = clients[role].post(url, data=body)
+            assert response.status_code == 400, (f"{case.label} as {role}", response.status_code)
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.method == "POST"], ids=lambda c: c.label)
+def test_post_routes_answer_each_role_as_expected(app, world, case):
+    ids, clients = world["ids"], world["clients"]
+    url = url_for_case(app, case, ids)
+    body = {k: resolve(v, ids) for k, v in case.body.items()}
+    for role in ROLES:
+        before = snapshot(app)
+        response = clients[role].post(url, data={**body, "csrf_token": csrf_token(clients[role])})
+        expected = case.expected[role]
+        check(response, expected, f"{case.label} as {role}")
+        if expected in (LOGIN, 403, 404):
+            assert snapshot(app) == before, f"{case.label} as {role} changed something"
+        if case.endpoint == "auth.logout" and role != "anonymous":
+            world["login"](clients[role], world["users"][role])
