@@ -64,6 +64,7 @@ STAFF_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("privacy.subject", "Subject access", ("admin",)),
     ("admin.users", "Users", ("admin",)),
     ("admin.audit", "Audit log", ("admin",)),
+    ("admin.deliveries_health", "Deliveries", ("admin",)),
 ]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from leads.extensions import db
-from leads.models import Clinic, Lead, LeadEvent, Location, Page, User
+from leads.models import Clinic, Delivery, InboxChannel, Lead, LeadEvent, Location, Page, User
 from tests.conftest import _hidden
 
 ROLES = ("anonymous", "marketing", "manager_a", "manager_b", "admin")
@@ -122,7 +122,22 @@ CASES = [
     Case("inbox.bulk", "POST", {"anonymous": LOGIN, "marketing": 403, "manager_a": 404,
                                 "manager_b": 404, "admin": 303},
          body={"status": "new", "lead_id": ["@lead_a", "@lead_b"]}),
+    Case("inbox.retry_delivery", "POST", lead_of("a", 303),
+         {"lead_id": "@lead_a", "delivery_id": "@delivery_a"}),
+    Case("inbox.retry_delivery", "POST", lead_of("b", 303),
+         {"lead_id": "@lead_b", "delivery_id": "@delivery_b"}),
+    # A delivery of clinic B asked for under clinic A's lead: 404 for everyone.
+    Case("inbox.retry_delivery", "POST", {"anonymous": LOGIN, "marketing": 403, "manager_a": 404,
+                                          "manager_b": 404, "admin": 404},
+         {"lead_id": "@lead_a", "delivery_id": "@delivery_b"}),
     # Admin
+    Case("admin.deliveries_health", "GET", admins(200)),
+    Case("admin.retry_delivery", "POST", admins(303), {"delivery_id": "@delivery_a"}),
+    Case("admin.channels", "GET", admins(200), {"clinic_id": "@clinic_a"}),
+    Case("admin.channels", "POST", admins(422), {"clinic_id": "@clinic_a"},
+         body={"kind": "email", "target": "not an address", "location": ""}),
+    Case("admin.toggle_channel", "POST", admins(303), {"channel_id": "@channel_a"},
+         body={"active": "1"}),
     Case("admin.users", "GET", admins(200)),
     Case("admin.new_user", "GET", admins(200)),
     Case("admin.new_user", "POST", admins(422), body={"email": "not an address", "role": "admin"}),
@@ -209,6 +224,16 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
             ids[key] = db.session.scalar(db.select(Clinic.id).where(Clinic.slug == slug))
         location = db.session.scalar(db.select(Location).where(Location.slug == "harley-street"))
         ids["location_a"] = location.id
+        ids["channel_a"] = db.session.scalar(db.select(InboxChannel.id).where(
+            InboxChannel.clinic_id == ids["clinic_a"]))
+        for name in ("a", "b"):  # a failed delivery on each clinic's lead
+            delivery = Delivery(lead_id=ids[f"lead_{name}"], purpose="inbox", channel="email",
+                                target="x@example.org", status="failed", attempts=4,
+                                last_error="SMTP 550")
+            db.session.add(delivery)
+            db.session.flush()
+            ids[f"delivery_{name}"] = delivery.id
+        db.session.commit()
         ids["page"] = db.session.scalar(db.select(Page.id).where(
             Page.location_id == location.id, Page.treatment_id.isnot(None)))
     clients = {"anonymous": app.test_client()}

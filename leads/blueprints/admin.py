@@ -1,4 +1,5 @@
-"""The admin area: staff accounts and the audit log. Admins only."""
+"""The admin area: staff accounts, the audit log, delivery health and the
+clinics' inbox channels. Admins only."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from wtforms.fields.choices import SelectChoice
 
 from leads.auth import roles_required
 from leads.extensions import db
-from leads.forms.admin import ConfirmForm, NewUserForm, PasswordForm, UserForm
-from leads.models import AuditEntry, Clinic, Location, User
-from leads.services import accounts
+from leads.forms.admin import ChannelForm, ConfirmForm, NewUserForm, PasswordForm, UserForm
+from leads.models import AuditEntry, Clinic, InboxChannel, Location, User
+from leads.services import accounts, deliveries
 from leads.services.accounts import AccountError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -175,3 +176,75 @@ def audit() -> str:
     args = {k: v for k, v in (("action", action), ("user", user_id), ("lead", lead_id)) if v}
     return render_template("admin/audit.html", entries=entries, actions=actions, args=args,
                            next_before=entries[-1].id if more and entries else None)
+
+
+# -- delivery health and inbox channels ---------------------------------------
+
+
+@bp.get("/deliveries")
+def deliveries_health() -> str:
+    return render_template(
+        "admin/deliveries.html",
+        health=deliveries.health(),
+        failed=deliveries.failed_deliveries(),
+        retry_form=ConfirmForm(),
+    )
+
+
+@bp.post("/deliveries/<int:delivery_id>/retry")
+def retry_delivery(delivery_id: int) -> Response:
+    delivery = deliveries.visible_delivery(current_user, delivery_id)
+    if delivery is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        deliveries.retry_by_hand(delivery, current_user)
+        flash(f"Delivery {delivery_id} is being tried again.", "info")
+    except deliveries.DeliveryError as error:
+        flash(str(error), "error")
+    return redirect(url_for(".deliveries_health"), code=303)
+
+
+def _clinic_or_404(clinic_id: int) -> Clinic:
+    clinic = db.session.get(Clinic, clinic_id)
+    if clinic is None:
+        abort(404)
+    return clinic
+
+
+@bp.route("/clinics/<int:clinic_id>/channels", methods=["GET", "POST"])
+def channels(clinic_id: int) -> Response | tuple[str, int]:
+    clinic = _clinic_or_404(clinic_id)
+    form = ChannelForm()
+    form.location.choices = [SelectChoice("", f"All of {clinic.name}")] + [
+        SelectChoice(str(loc.id), f"{loc.name} only") for loc in clinic.locations
+    ]
+    if form.validate_on_submit():
+        location = next((loc for loc in clinic.locations if str(loc.id) == form.location.data),
+                        None)
+        try:
+            deliveries.add_channel(clinic, form.kind.data, form.target.data, current_user,
+                                   location=location, secret=form.secret.data or "")
+        except deliveries.DeliveryError as error:
+            form.target.errors.append(str(error))
+        else:
+            flash("Channel added. New leads go there from now on.", "info")
+            return redirect(url_for(".channels", clinic_id=clinic.id), code=303)
+    rows = sorted(clinic.channels, key=lambda c: (c.location_id or 0, c.id))
+    locations = {loc.id: loc for loc in clinic.locations}
+    html = render_template("admin/channels.html", clinic=clinic, channels=rows,
+                           locations=locations, form=form, toggle_form=ConfirmForm())
+    return html, (422 if form.errors else 200)
+
+
+@bp.post("/channels/<int:channel_id>/active")
+def toggle_channel(channel_id: int) -> Response:
+    channel = db.session.get(InboxChannel, channel_id)
+    if channel is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    deliveries.set_channel_active(channel, request.form.get("active") == "1", current_user)
+    flash("Channel updated.", "info")
+    return redirect(url_for(".channels", clinic_id=channel.clinic_id), code=303)

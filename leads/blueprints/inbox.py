@@ -25,9 +25,10 @@ from wtforms.fields.choices import SelectChoice
 
 from leads.auth import roles_required
 from leads.extensions import db
+from leads.forms.admin import ConfirmForm
 from leads.forms.inbox import AssignForm, BulkStatusForm, NoteForm, StatusForm
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, User, utcnow
-from leads.services import inbox, pipeline
+from leads.services import deliveries, inbox, pipeline
 from leads.services.pipeline import STATUS_LABELS, PipelineError
 from leads.services.scope import (
     lead_or_404,
@@ -218,6 +219,23 @@ def assign(lead_id: int) -> Response:
         if pipeline.assign(found, int(raw) if raw else None, current_user):
             flash("Assignment saved.", "info")
     except PipelineError as error:
+        flash(str(error), "error")
+    return _back(lead_id)
+
+
+@bp.post("/leads/<int:lead_id>/deliveries/<int:delivery_id>/retry")
+@roles_required(*LEAD_ROLES)
+def retry_delivery(lead_id: int, delivery_id: int) -> Response:
+    found = lead_or_404(current_user, lead_id)
+    delivery = deliveries.visible_delivery(current_user, delivery_id)
+    if delivery is None or delivery.lead_id != found.id:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        deliveries.retry_by_hand(delivery, current_user)
+        flash("Trying that delivery again now.", "info")
+    except deliveries.DeliveryError as error:
         flash(str(error), "error")
     return _back(lead_id)
 

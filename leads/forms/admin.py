@@ -50,3 +50,15 @@ class PasswordForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A button with a CSRF token: deactivate, reactivate."""
+
+
+class ChannelForm(FlaskForm):
+    """A new inbox channel for a clinic or one of its locations."""
+
+    kind = SelectField("Kind", choices=[SelectChoice("email", "Email address"),
+                                        SelectChoice("webhook", "Webhook (HTTPS POST)")])
+    target = StringField("Email address or webhook URL",
+                         validators=[DataRequired("Enter where the leads should go."),
+                                     Length(max=500)])
+    location = SelectField("For", coerce=str)
+    secret = StringField("Webhook signing secret (optional)", validators=[Length(max=200)])
