@@ -11,14 +11,11 @@ from urllib.parse import urlsplit
 
 from flask import request, session
 
-TRACKED_PARAMS = (
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "gclid",
-    "fbclid",
+from leads.models import ATTRIBUTION_FIELDS
+
+# The lead's attribution columns that come from the landing URL's query.
+TRACKED_PARAMS = tuple(
+    name for name in ATTRIBUTION_FIELDS if name not in ("referrer", "landing_page")
 )
 SESSION_KEY = "attribution"
 

@@ -7,16 +7,7 @@ from flask import Flask, current_app
 from wtforms import Field
 
 from leads import content
-
-DAY_NAMES = {
-    "Mo": "Monday",
-    "Tu": "Tuesday",
-    "We": "Wednesday",
-    "Th": "Thursday",
-    "Fr": "Friday",
-    "Sa": "Saturday",
-    "Su": "Sunday",
-}
+from leads.seo import SCHEMA_DAYS as DAY_NAMES
 
 
 def phone(e164: str) -> str:
