@@ -95,6 +95,23 @@ def shoot(screenshots: Path) -> Callable[[Page, str], Path]:
 _numbers = itertools.count(1)
 
 
+_summary: list[str] = []
+
+
+@pytest.fixture
+def summary() -> Callable[[str], None]:
+    """Add a line to the report printed at the end of the run (Lighthouse scores)."""
+    return _summary.append
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if _summary:
+        terminalreporter.section("browser checks")
+        for line in _summary:
+            terminalreporter.write_line(line)
+        terminalreporter.write_line(f"Screenshots: {SCREENSHOTS.relative_to(ARTIFACTS.parent)}/")
+
+
 @pytest.fixture
 def patient() -> str:
     """An email address no other test uses, so its mail can be told apart."""

@@ -144,7 +144,7 @@ class Service:
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the child
-        child = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log,  # noqa: S603
+        child = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log,
                                  stderr=subprocess.STDOUT)
         log.close()
         self._children.append(child)

@@ -64,7 +64,7 @@ def blocking(violations: list[dict[str, Any]]) -> list[str]:
 
 def validate_html(files: list[Path]) -> list[str]:
     """Check saved HTML files with vnu; returns its errors, one line each."""
-    completed = subprocess.run(  # noqa: S603 - our own arguments
+    completed = subprocess.run(
         ["java", "-jar", str(tool("vnu-jar/build/dist/vnu.jar")), "--errors-only",
          "--format", "json", *map(str, files)],
         capture_output=True, text=True, timeout=300, check=False,
@@ -87,7 +87,7 @@ CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 def lighthouse(url: str, output: Path) -> dict[str, Any]:
     """Run Lighthouse with its mobile defaults; returns the JSON report."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(  # noqa: S603 - our own arguments
+    subprocess.run(
         [str(tool(".bin/lighthouse")), url, "--quiet", "--output=json",
          f"--output-path={output}", f"--only-categories={','.join(CATEGORIES)}",
          f"--chrome-flags={' '.join(CHROMIUM_FLAGS)}"],

@@ -77,7 +77,13 @@ class _Choice:
 
 
 class ChoiceField(_Choice, SelectField):
-    pass
+    """A select that always has an option chosen. HTML allows its ``required``
+    attribute only with an empty first option, so it is left out; the field is
+    still required (by its validator, and ``aria-required`` for assistive tech)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs["render_kw"] = {"required": False, **(kwargs.get("render_kw") or {})}
+        super().__init__(*args, **kwargs)
 
 
 class RadioChoiceField(_Choice, RadioField):
