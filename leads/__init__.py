@@ -66,7 +66,7 @@ def _normalise_db_url(url: str) -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from leads import auth, queue
+    from leads import auth, page_cache, queue
     from leads.extensions import csrf, db, limiter, migrate
 
     db.init_app(app)
@@ -75,6 +75,7 @@ def register_extensions(app: Flask) -> None:
     queue.init_app(app)
     auth.init_app(app)
     limiter.init_app(app)
+    page_cache.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

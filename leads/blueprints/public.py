@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from leads import attribution
+from leads import attribution, page_cache
 from leads.content import render_revision
 from leads.forms.consultation import ConsultationForm
 from leads.services import pages
@@ -42,9 +42,13 @@ def thank_you(clinic_slug: str, location_slug: str) -> str:
 def _landing(
     clinic_slug: str, location_slug: str, treatment_slug: str | None
 ) -> Response | tuple[str, int]:
-    landing = pages.landing_or_404(clinic_slug, location_slug, treatment_slug)
+    version = None
     if request.method == "GET":
         attribution.capture()
+        html, version = page_cache.get()
+        if html:
+            return html, 200
+    landing = pages.landing_or_404(clinic_slug, location_slug, treatment_slug)
     form = ConsultationForm().setup(landing.location, landing.treatment)
     if form.validate_on_submit():
         submit_lead(
@@ -78,4 +82,6 @@ def _landing(
         treatment_pages=pages.published_treatment_pages(landing.location),
         form=form,
     )
+    if request.method == "GET":
+        page_cache.put(html, version, form.csrf_token.current_token, form.submission_token.data)
     return html, (422 if form.errors else 200)
