@@ -287,7 +287,7 @@ def slow_smtp(bench: Bench, form: dict[str, Any], workers: int = 4) -> list[Row]
         _drop_queued(bench)
     return [
         Row(f"Worker deliveries/s, SMTP 1 s a message, {workers} workers", rate, float(workers),
-            "/s", ">= 0.8", "one a second per worker"),
+            "/s", "", "one a second per worker"),
         Row("Form POST p99 while SMTP is slow", during["p99_ms"], form["p99_ms"], "ms", "<= 1.5",
             "form POST p99 above"),
     ]
@@ -391,12 +391,12 @@ def table(rows: list[Row]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=8, help="client connections")
-    parser.add_argument("--seconds", type=float, default=8, help="length of each GET run")
-    parser.add_argument("--tokens", type=int, default=100,
+    parser.add_argument("--seconds", type=float, default=6, help="length of each GET run")
+    parser.add_argument("--tokens", type=int, default=60,
                         help="form POSTs per client connection")
-    parser.add_argument("--leads", type=int, default=100,
+    parser.add_argument("--leads", type=int, default=75,
                         help="leads whose deliveries the workers drain")
-    parser.add_argument("--probes", type=int, default=40, help="submissions timed to the inbox")
+    parser.add_argument("--probes", type=int, default=30, help="submissions timed to the inbox")
     parser.add_argument("--only", default="", help="comma-separated step names (a word of each)")
     parser.add_argument("--keep", action="store_true", help="keep the service up at the end")
     args = parser.parse_args()

@@ -100,6 +100,10 @@ def submit_lead(
     )
     lead.events.append(LeadEvent(kind="received", data={"page_id": lead.page_id}, created_at=now))
     try:
+        # The ids are known once flushed; read them now, as the commit expires them.
+        db.session.flush()
+        delivery_ids = [d.id for d in lead.deliveries]
+        lead_id = lead.id
         db.session.commit()
     except IntegrityError:
         # The same form posted twice at once: the other request stored it.
@@ -109,8 +113,8 @@ def submit_lead(
             raise
         return existing, False
 
-    log.info("lead %s stored with %s deliveries", lead.id, len(lead.deliveries))
-    outbox.enqueue([d.id for d in lead.deliveries])
+    log.info("lead %s stored with %s deliveries", lead_id, len(delivery_ids))
+    outbox.enqueue(delivery_ids)
     return lead, True
 
 
