@@ -8,8 +8,8 @@ Every value can be changed from the environment without editing it.
 - ``worker_class = "gthread"`` with 2 threads: a request spends part of its
   time waiting on the database and Redis, and a thread covers that wait; the
   threads also keep client (or proxy) connections alive between requests.
-- ``max_requests`` with jitter recycles a process now and then, a guard
-  against slow memory growth that costs nothing measurable.
+- No ``max_requests``: recycling a process throws away its warm caches and
+  costs a second of CPU to boot the next one; there is no leak to guard against.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 keepalive = 5
 timeout = 30
 graceful_timeout = 30
-max_requests = 5000
-max_requests_jitter = 500
 # Behind a proxy: trust its X-Forwarded-* headers only from these addresses.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None

@@ -428,7 +428,6 @@ def main() -> int:
     }
     bench = Bench(instance=instance, env=env, sink=sink, port=free_port(), threads=args.threads,
                   tokens=args.tokens, seconds=args.seconds)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}) if args.keep else None
     started = time.monotonic()
     print(f"Machine: {machine()}")
     print(f"Database: {database_url.split('@')[-1]}; Redis: "
@@ -460,8 +459,13 @@ def main() -> int:
             step()
             print(f"{time.monotonic() - t0:.0f} s", flush=True)
         if args.keep:
-            print(f"The service is at {bench.base_url}; Ctrl-C (SIGINT) stops it.", flush=True)
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            print(f"The service is at {bench.base_url}; Ctrl-C stops it.", flush=True)
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
     finally:
         bench.stop_workers()
         for child in bench.children:
