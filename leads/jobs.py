@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from leads.delivery import PermanentError, TransientError, channel_for
 from leads.extensions import db
@@ -14,6 +15,7 @@ from leads.models import (
     DELIVERY_PENDING,
     DELIVERY_SENT,
     Delivery,
+    Lead,
     LeadEvent,
     utcnow,
 )
@@ -47,6 +49,9 @@ def deliver(delivery_id: int) -> str:
     delivery.due_at = utcnow() + timedelta(seconds=_grace() + current_app.config[
         "DELIVERY_JOB_TIMEOUT"])
     db.session.commit()
+    # The commit expired it: load it again with everything the message shows,
+    # in one statement rather than one lazy load per relationship.
+    delivery = _with_lead(delivery_id)
 
     try:
         channel_for(delivery.channel).send(delivery)
@@ -69,10 +74,24 @@ def deliver(delivery_id: int) -> str:
     delivery.status = DELIVERY_SENT
     delivery.sent_at = utcnow()
     delivery.last_error = ""
+    attempt = delivery.attempts
     _event(delivery, "delivered")
     db.session.commit()
-    log.info("delivery %s: sent on attempt %s", delivery_id, delivery.attempts)
+    log.info("delivery %s: sent on attempt %s", delivery_id, attempt)
     return DELIVERY_SENT
+
+
+def _with_lead(delivery_id: int) -> Delivery:
+    lead = joinedload(Delivery.lead)
+    return db.session.scalars(
+        db.select(Delivery)
+        .where(Delivery.id == delivery_id)
+        .options(
+            lead.joinedload(Lead.clinic),
+            lead.joinedload(Lead.location),
+            lead.joinedload(Lead.treatment),
+        )
+    ).one()
 
 
 def _fail(delivery: Delivery, reason: str) -> None:
