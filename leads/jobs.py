@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import Select
 from sqlalchemy.orm import joinedload
 
 from leads.delivery import PermanentError, TransientError, channel_for
@@ -82,8 +83,13 @@ def deliver(delivery_id: int) -> str:
 
 
 def _with_lead(delivery_id: int) -> Delivery:
+    return db.session.scalars(delivery_with_lead(delivery_id)).one()
+
+
+def delivery_with_lead(delivery_id: int) -> Select:
+    """A delivery with its lead and everything its messages show."""
     lead = joinedload(Delivery.lead)
-    return db.session.scalars(
+    return (
         db.select(Delivery)
         .where(Delivery.id == delivery_id)
         .options(
@@ -91,7 +97,7 @@ def _with_lead(delivery_id: int) -> Delivery:
             lead.joinedload(Lead.location),
             lead.joinedload(Lead.treatment),
         )
-    ).one()
+    )
 
 
 def _fail(delivery: Delivery, reason: str) -> None:

@@ -56,7 +56,7 @@ def warm_up(app: Flask) -> None:
 
     import leads.delivery.email  # noqa: F401 - imported for the forks to inherit
     import leads.delivery.smtp  # noqa: F401
-    import leads.jobs  # noqa: F401
+    from leads.jobs import delivery_with_lead
     from leads.models import Delivery
 
     configure_mappers()
@@ -64,7 +64,9 @@ def warm_up(app: Flask) -> None:
         for name in app.jinja_env.list_templates(filter_func=lambda n: n.startswith("emails/")):
             app.jinja_env.get_template(name)
         try:
-            db.session.get(Delivery, 0)  # compiles the job's first statement
+            # Compile the job's statements once (SQLAlchemy caches them per engine).
+            db.session.get(Delivery, 0, with_for_update=True)
+            db.session.scalars(delivery_with_lead(0)).first()
         except Exception:  # noqa: BLE001 - only a warm-up; the job reports real trouble
             log.warning("warm-up query failed", exc_info=True)
         finally:
