@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from leads.extensions import db
-from leads.models import Location, Page
+from leads.models import Location, Page, Treatment
 from leads.services.editor import publish
 
 URL = "/aurelia/harley-street/mesotherapy/"
@@ -34,9 +34,12 @@ def test_a_page_from_the_cache_has_a_fresh_submission_token_and_a_valid_form(
 def test_a_publish_shows_at_once(app, client, demo):
     assert "Harley Street" in client.get(URL).get_data(as_text=True)
     with app.app_context():
-        page = db.session.scalar(db.select(Page).where(Page.heading.contains("Mesotherapy"))
-                                 .join(Location).where(Location.slug == "harley-street")
-                                 .where(Page.treatment_id.isnot(None)))
+        page = db.session.scalar(
+            db.select(Page)
+            .join(Location, Page.location_id == Location.id)
+            .join(Treatment, Page.treatment_id == Treatment.id)
+            .where(Location.slug == "harley-street", Treatment.slug == "mesotherapy")
+        )
         page.heading = "A heading published just now"
         publish(page, user=None)
         db.session.commit()
