@@ -6,6 +6,8 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
+from sqlalchemy import Select
+from sqlalchemy.orm import joinedload
 
 from leads.delivery import PermanentError, TransientError, channel_for
 from leads.extensions import db
@@ -14,6 +16,7 @@ from leads.models import (
     DELIVERY_PENDING,
     DELIVERY_SENT,
     Delivery,
+    Lead,
     LeadEvent,
     utcnow,
 )
@@ -47,6 +50,9 @@ def deliver(delivery_id: int) -> str:
     delivery.due_at = utcnow() + timedelta(seconds=_grace() + current_app.config[
         "DELIVERY_JOB_TIMEOUT"])
     db.session.commit()
+    # The commit expired it: load it again with everything the message shows,
+    # in one statement rather than one lazy load per relationship.
+    delivery = _with_lead(delivery_id)
 
     try:
         channel_for(delivery.channel).send(delivery)
@@ -79,9 +85,10 @@ def deliver(delivery_id: int) -> str:
     delivery.status = DELIVERY_SENT
     delivery.sent_at = utcnow()
     delivery.last_error = ""
+    attempt = delivery.attempts
     _event(delivery, "delivered")
     db.session.commit()
-    log.info("delivery %s: sent on attempt %s", delivery_id, delivery.attempts)
+    log.info("delivery %s: sent on attempt %s", delivery_id, attempt)
     return DELIVERY_SENT
 
 
@@ -99,6 +106,24 @@ def _where(exc: BaseException) -> str:
         frames.append(f"{tb.tb_frame.f_code.co_filename.rsplit('/', 2)[-1]}:{tb.tb_lineno}")
         tb = tb.tb_next
     return " > ".join(frames[-4:])
+
+
+def _with_lead(delivery_id: int) -> Delivery:
+    return db.session.scalars(delivery_with_lead(delivery_id)).one()
+
+
+def delivery_with_lead(delivery_id: int) -> Select:
+    """A delivery with its lead and everything its messages show."""
+    lead = joinedload(Delivery.lead)
+    return (
+        db.select(Delivery)
+        .where(Delivery.id == delivery_id)
+        .options(
+            lead.joinedload(Lead.clinic),
+            lead.joinedload(Lead.location),
+            lead.joinedload(Lead.treatment),
+        )
+    )
 
 
 def _fail(delivery: Delivery, reason: str) -> None:

@@ -28,7 +28,16 @@ class _AppJobs:
 
 
 class AppWorker(_AppJobs, Worker):
-    """Forks a work horse per job, as RQ does by default."""
+    """Forks a work horse per job, as RQ does by default.
+
+    Whatever the horse would otherwise load for every job (modules, templates,
+    mapper setup, compiled statements) is loaded once here, before the first
+    fork, so each horse inherits it: a delivery then costs its own work only.
+    """
+
+    def work(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        warm_up(self.app)
+        return super().work(*args, **kwargs)
 
     def main_work_horse(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         # The horse is a fork: it must not share the parent's database connections.
@@ -39,6 +48,29 @@ class AppWorker(_AppJobs, Worker):
 
 class AppSimpleWorker(_AppJobs, SimpleWorker):
     """Runs jobs in its own process: for tests and one-off runs."""
+
+
+def warm_up(app: Flask) -> None:
+    """Load, in this process, what every delivery job needs."""
+    from sqlalchemy.orm import configure_mappers
+
+    import leads.delivery.email  # noqa: F401 - imported for the forks to inherit
+    import leads.delivery.smtp  # noqa: F401
+    from leads.jobs import delivery_with_lead
+    from leads.models import Delivery
+
+    configure_mappers()
+    with app.app_context():
+        for name in app.jinja_env.list_templates(filter_func=lambda n: n.startswith("emails/")):
+            app.jinja_env.get_template(name)
+        try:
+            # Compile the job's statements once (SQLAlchemy caches them per engine).
+            db.session.get(Delivery, 0, with_for_update=True)
+            db.session.scalars(delivery_with_lead(0)).first()
+        except Exception:  # noqa: BLE001 - only a warm-up; the job reports real trouble
+            log.warning("warm-up query failed", exc_info=True)
+        finally:
+            db.session.remove()
 
 
 def build_worker(app: Flask, *, fork: bool = True, name: str | None = None) -> Worker:

@@ -196,3 +196,14 @@ def test_two_forms_make_two_leads(app, client, demo, form_page):
     assert client.post(URL, data=form_page(URL)).status_code == 303
     assert client.post(URL, data=form_page(URL, full_name="Sam Lee")).status_code == 303
     assert count(app, Lead) == 2
+
+
+def test_location_page_asks_for_a_treatment_instead_of_picking_one(app, client, demo, form_page):
+    url = "/aurelia/harley-street/"
+    html = client.get(url).get_data(as_text=True)
+    assert '<option value="">Choose a treatment</option>' in html
+    assert "<option selected" not in html.split('id="treatment"', 1)[1].split("</select>", 1)[0]
+    response = client.post(url, data=form_page(url, treatment=""))
+    assert response.status_code == 422
+    assert "Please choose a treatment." in response.get_data(as_text=True)
+    assert count(app, Lead) == 0

@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from leads.delivery.base import TransientError
-from leads.delivery.smtp import SmtpMailer
+from leads.delivery.smtp import SmtpMailer, _tls_context
 from tests.support import MailInbox, free_port
 
 USER, SECRET = "clinic-mailer", "app password 42"
@@ -40,6 +40,7 @@ def _authenticator(server, session, envelope, mechanism, data):
 def tls_server(certificate, monkeypatch):
     cert, key = certificate
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts our test CA
+    _tls_context.cache_clear()  # built once per process; this test changes what it trusts
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(str(cert), str(key))
     inbox = MailInbox()
@@ -86,6 +87,7 @@ def test_server_requiring_tls_refuses_plain_text_login(tls_server):
 def test_untrusted_certificate_is_refused(tls_server, monkeypatch, tmp_path):
     inbox, port = tls_server
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "none.pem"))
+    _tls_context.cache_clear()
     with pytest.raises(TransientError, match="unreachable"):
         SmtpMailer(f"smtp://{USER}:{SECRET}@127.0.0.1:{port}").send(message(), mailbox="x")
     assert inbox.messages == []
@@ -94,6 +96,7 @@ def test_untrusted_certificate_is_refused(tls_server, monkeypatch, tmp_path):
 def test_implicit_tls(certificate, monkeypatch):
     cert, key = certificate
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    _tls_context.cache_clear()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(str(cert), str(key))
     inbox = MailInbox()

