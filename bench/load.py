@@ -27,7 +27,9 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-_HIDDEN = re.compile(r'<input[^>]*name="(csrf_token|submission_token)"[^>]*value="([^"]*)"')
+_HIDDEN = re.compile(
+    r'<input[^>]*name="(csrf_token|submission_token|rendered)"[^>]*value="([^"]*)"'
+)
 
 
 class Visitor:
@@ -57,17 +59,17 @@ class Visitor:
             self.connection.close()
         return response.status, data
 
-    def tokens(self, path: str) -> tuple[str, str]:
+    def tokens(self, path: str) -> dict[str, str]:
+        """The form's hidden values: CSRF token, one-time token, signed render time."""
         status, html = self.request("GET", path)
         if status != 200:
             raise RuntimeError(f"GET {path} answered {status}")
-        found = dict(_HIDDEN.findall(html))
-        return found["csrf_token"], found["submission_token"]
+        return dict(_HIDDEN.findall(html))
 
 
-def form_body(csrf: str, submission: str, email: str) -> str:
+def form_body(hidden: dict[str, str], email: str) -> str:
     return urlencode({
-        "csrf_token": csrf, "submission_token": submission, "full_name": "Bench Patient",
+        **hidden, "full_name": "Bench Patient",
         "email": email, "phone": "07911 123456", "treatment": "mesotherapy",
         "contact_method": "phone", "contact_time": "any",
         "message": "Measuring, please ignore.", "consent_enquiry": "y",
@@ -90,9 +92,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         prepared: list[str] = []
         if mode == "form":
             for i in range(spec["tokens"]):
-                csrf, token = visitor.tokens(spec["path"])
+                hidden = visitor.tokens(spec["path"])
                 email = f"bench-{uuid.uuid4().hex[:12]}-{i}@example.org"
-                prepared.append(form_body(csrf, token, email))
+                prepared.append(form_body(hidden, email))
         elif mode == "post":
             prepared = [urlencode({"note": f"row {n}-{i}"}) for i in range(spec["tokens"])]
         elif mode == "get":
@@ -114,9 +116,9 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 errors[n] += status not in (201, 303)
         elif mode == "probe":
             for _ in range(spec["count"]):
-                csrf, token = visitor.tokens(spec["path"])
+                hidden = visitor.tokens(spec["path"])
                 email = f"probe-{uuid.uuid4().hex[:12]}@example.org"
-                body = form_body(csrf, token, email)
+                body = form_body(hidden, email)
                 probes[email] = time.time()
                 t0 = time.perf_counter()
                 status, _ = visitor.request("POST", spec["path"], body)
