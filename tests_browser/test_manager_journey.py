@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from tests_browser.pages import ask_for_consultation, name_for, sign_in
 from tests_browser.service import STAFF_PASSWORD, Service
 
+EXPORT = re.compile(r"^Export the \d+ matching leads? as CSV$")
 NOTE = "Called at lunchtime, prefers a Saturday visit."
 
 
@@ -34,7 +35,7 @@ def test_a_manager_works_a_new_lead_and_exports_it(
 
     # The export holds the rows the list shows, this patient's among them.
     with page.expect_download() as download_info:
-        page.get_by_role("link", name=re.compile(r"^Export the \d+ matching leads? as CSV$")).click()
+        page.get_by_role("link", name=EXPORT).click()
     download = download_info.value
     assert re.fullmatch(r"leads-\d{8}-\d{4}\.csv", download.suggested_filename)
     with open(download.path(), newline="", encoding="utf-8") as exported:
