@@ -40,3 +40,30 @@ def hidden_value(html: str, name: str) -> str:
     if match is None:
         raise AssertionError(f"no {name} in the page")
     return match.group(1)
+
+
+def sign_in(page: Page, email: str, password: str, then: str = "") -> None:
+    """Sign in at the login page, going on to ``then`` (a path) when given."""
+    page.goto(f"{LOGIN}?next={then}" if then else LOGIN)
+    form = page.locator("form.login-form")
+    form.get_by_role("textbox", name="Email").fill(email)
+    form.get_by_label("Password").fill(password)
+    form.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=f"Sign out {email}").wait_for()
+
+
+def ask_for_consultation(page: Page, name: str, email: str, path: str = FORM_PAGE) -> None:
+    """Send a correct consultation request from a form page, as a patient would."""
+    page.goto(path)
+    page.get_by_role("textbox", name="Full name").fill(name)
+    page.get_by_role("textbox", name="Email").fill(email)
+    page.get_by_role("textbox", name="Phone").fill("07911 123456")
+    page.get_by_label("I agree that the clinic may use the details").check()
+    page.locator("#consult").get_by_role("button").click()
+    page.get_by_role("heading", level=1, name="Thank you, we have your request").wait_for()
+
+
+def name_for(email: str) -> str:
+    """A patient name as unique as the address: letters only, from its hex part."""
+    code = email.split("@")[0].rsplit(".", 1)[-1]
+    return "Robin " + code.translate(str.maketrans("0123456789", "ghijklmnop")).capitalize()
