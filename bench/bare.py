@@ -28,14 +28,15 @@ PAGE = (
 def sqlalchemy_url(url: str) -> str:
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 
 def create_bare_app(database_url: str | None = None) -> Flask:
     app = Flask(__name__)
-    engine = create_engine(sqlalchemy_url(database_url or os.environ["DATABASE_URL"]),
-                           pool_pre_ping=True)
+    engine = create_engine(
+        sqlalchemy_url(database_url or os.environ["DATABASE_URL"]), pool_pre_ping=True
+    )
 
     @app.get("/page")
     def page() -> str:

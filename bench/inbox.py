@@ -63,15 +63,14 @@ def seed(target: int, rng: random.Random) -> None:
     db.session.commit()
     # Fresh statistics and visibility map, as autovacuum would leave them.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(db.text("VACUUM ANALYZE" if db.engine.dialect.name == "postgresql"
-                             else "ANALYZE"))
+        conn.execute(
+            db.text("VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE")
+        )
 
 
 def insert_leads(have: int, target: int, rng: random.Random) -> None:
     locations = list(db.session.scalars(db.select(Location).order_by(Location.id)))
-    treatments = {
-        c.id: [t.id for t in c.treatments] for c in db.session.scalars(db.select(Clinic))
-    }
+    treatments = {c.id: [t.id for t in c.treatments] for c in db.session.scalars(db.select(Clinic))}
     now = utcnow()
     start = time.perf_counter()
     batch: list[dict] = []
@@ -81,30 +80,33 @@ def insert_leads(have: int, target: int, rng: random.Random) -> None:
         source, campaign = rng.choice(SOURCES)
         status = rng.choice(STATUSES)
         created = now - timedelta(seconds=rng.randint(0, 730 * 86400))
-        batch.append({
-            "reference": uuid.uuid4().hex,
-            "submission_token": uuid.uuid4().hex,
-            "clinic_id": location.clinic_id,
-            "location_id": location.id,
-            "treatment_id": rng.choice(treatments[location.clinic_id]),
-            "full_name": f"{first} {last}",
-            "email": f"{first.lower()}.{last.lower()}{n}@example.org",
-            "phone": f"+447{rng.randint(100000000, 999999999)}",
-            "contact_method": "phone",
-            "contact_time": "any",
-            "message": "",
-            "consent_enquiry": True,
-            "consent_version": BENCH_CONSENT,
-            "consent_at": created,
-            "utm_source": source,
-            "utm_campaign": campaign,
-            "status": status,
-            "lost_reason": "Went elsewhere" if status == "lost" else "",
-            "first_contacted_at": created + timedelta(hours=3) if status not in ("new", "spam")
-            else None,
-            "created_at": created,
-            "updated_at": created,
-        })
+        batch.append(
+            {
+                "reference": uuid.uuid4().hex,
+                "submission_token": uuid.uuid4().hex,
+                "clinic_id": location.clinic_id,
+                "location_id": location.id,
+                "treatment_id": rng.choice(treatments[location.clinic_id]),
+                "full_name": f"{first} {last}",
+                "email": f"{first.lower()}.{last.lower()}{n}@example.org",
+                "phone": f"+447{rng.randint(100000000, 999999999)}",
+                "contact_method": "phone",
+                "contact_time": "any",
+                "message": "",
+                "consent_enquiry": True,
+                "consent_version": BENCH_CONSENT,
+                "consent_at": created,
+                "utm_source": source,
+                "utm_campaign": campaign,
+                "status": status,
+                "lost_reason": "Went elsewhere" if status == "lost" else "",
+                "first_contacted_at": created + timedelta(hours=3)
+                if status not in ("new", "spam")
+                else None,
+                "created_at": created,
+                "updated_at": created,
+            }
+        )
         if len(batch) == 5000:
             db.session.execute(db.insert(Lead), batch)
             db.session.commit()
@@ -149,8 +151,13 @@ def main() -> None:
     if not url:
         raise SystemExit("Set DATABASE_URL to a database of the benchmark's own.")
 
-    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": tempfile.mkdtemp(prefix="bench-"),
-                      "RATELIMIT_ENABLED": False})
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": tempfile.mkdtemp(prefix="bench-"),
+            "RATELIMIT_ENABLED": False,
+        }
+    )
     rng = random.Random(20261121)
     with app.app_context():
         from flask_migrate import upgrade
@@ -167,16 +174,24 @@ def main() -> None:
         if manager is None:
             manager = create_user(EMAIL, "manager", PASSWORD, [aurelia])
         visible = db.session.scalar(
-            db.select(db.func.count(Lead.id)).where(Lead.clinic_id == aurelia.id))
+            db.select(db.func.count(Lead.id)).where(Lead.clinic_id == aurelia.id)
+        )
         deep_offset = visible * 3 // 4
-        deep = db.session.scalar(inbox.newest_first(
-            db.select(Lead).where(Lead.clinic_id == aurelia.id), None).offset(deep_offset))
+        deep = db.session.scalar(
+            inbox.newest_first(db.select(Lead).where(Lead.clinic_id == aurelia.id), None).offset(
+                deep_offset
+            )
+        )
         cursor = inbox.encode_cursor(deep)
         manchester = db.session.scalar(db.select(Location.id).where(Location.slug == "manchester"))
-        prp = db.session.scalar(db.select(Treatment.id).where(Treatment.clinic_id == aurelia.id,
-                                                              Treatment.slug == "prp"))
+        prp = db.session.scalar(
+            db.select(Treatment.id).where(
+                Treatment.clinic_id == aurelia.id, Treatment.slug == "prp"
+            )
+        )
         sample_phone = db.session.scalar(
-            db.select(Lead.phone).where(Lead.clinic_id == aurelia.id).offset(visible // 2).limit(1))
+            db.select(Lead.phone).where(Lead.clinic_id == aurelia.id).offset(visible // 2).limit(1)
+        )
         newest = db.session.scalar(db.select(db.func.max(Lead.id)))
         total = db.session.scalar(db.select(db.func.count(Lead.id)))
         dialect = db.engine.dialect.name
@@ -184,8 +199,12 @@ def main() -> None:
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    assert client.post("/login", data={"csrf_token": token, "email": EMAIL,
-                                       "password": PASSWORD}).status_code == 303
+    assert (
+        client.post(
+            "/login", data={"csrf_token": token, "email": EMAIL, "password": PASSWORD}
+        ).status_code
+        == 303
+    )
 
     def searching(text: str) -> Callable[[], object]:
         """Enter the search once (it is kept in the session), then time the list."""
@@ -209,19 +228,27 @@ def main() -> None:
         ("baseline: SELECT 1 round trip", select_one),
         ("baseline: staff home page (signed in)", get(client, "/staff/")),
         ("inbox first page", get(client, "/inbox/")),
-        (f"inbox deep page (cursor at row {deep_offset:,})",
-         get(client, f"/inbox/?after={cursor}")),
-        ("inbox filtered (status + location)",
-         get(client, f"/inbox/?status=contacted&location={manchester}")),
-        ("inbox filtered (treatment + source + dates)",
-         get(client, f"/inbox/?treatment={prp}&source=google&from=2026-01-01&to=2026-06-30")),
+        (
+            f"inbox deep page (cursor at row {deep_offset:,})",
+            get(client, f"/inbox/?after={cursor}"),
+        ),
+        (
+            "inbox filtered (status + location)",
+            get(client, f"/inbox/?status=contacted&location={manchester}"),
+        ),
+        (
+            "inbox filtered (treatment + source + dates)",
+            get(client, f"/inbox/?treatment={prp}&source=google&from=2026-01-01&to=2026-06-30"),
+        ),
         ("new-leads poll (updates)", get(client, f"/inbox/updates?since={newest}")),
         ("phone search, typed '07xxx xxxxxx'", searching(spaced)),
         ("phone search, last 6 digits", searching(sample_phone[-6:])),
         ("name search 'patel'", searching("patel")),
     ]
-    print(f"\n{dialect}: {total:,} leads, {visible:,} visible to the manager; "
-          f"{options.repeat} timed runs each after 3 warm-ups\n")
+    print(
+        f"\n{dialect}: {total:,} leads, {visible:,} visible to the manager; "
+        f"{options.repeat} timed runs each after 3 warm-ups\n"
+    )
     print(f"{'request':48} {'p50 ms':>8} {'p95 ms':>8} {'p50 / home':>11}")
     baseline = None
     for label, run in cases:

@@ -68,12 +68,19 @@ class Visitor:
 
 
 def form_body(hidden: dict[str, str], email: str) -> str:
-    return urlencode({
-        **hidden, "full_name": "Bench Patient",
-        "email": email, "phone": "07911 123456", "treatment": "mesotherapy",
-        "contact_method": "phone", "contact_time": "any",
-        "message": "Measuring, please ignore.", "consent_enquiry": "y",
-    })
+    return urlencode(
+        {
+            **hidden,
+            "full_name": "Bench Patient",
+            "email": email,
+            "phone": "07911 123456",
+            "treatment": "mesotherapy",
+            "contact_method": "phone",
+            "contact_time": "any",
+            "message": "Measuring, please ignore.",
+            "consent_enquiry": "y",
+        }
+    )
 
 
 def run(spec: dict[str, Any]) -> dict[str, Any]:

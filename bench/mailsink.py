@@ -25,8 +25,9 @@ class MailSink:
         if self.slow:
             await asyncio.sleep(1.0)
         now = time.time()
-        headers = email.message_from_bytes(envelope.content, policy=email.policy.compat32,
-                                           _class=email.message.Message)
+        headers = email.message_from_bytes(
+            envelope.content, policy=email.policy.compat32, _class=email.message.Message
+        )
         reply_to = headers.get("Reply-To", "")
         with self.lock:
             self.count += 1

@@ -87,14 +87,20 @@ class Bench:
         spec = {"host": "127.0.0.1", "port": self.port, "threads": self.threads, **spec}
         completed = subprocess.run(
             [sys.executable, "-m", "bench.load", json.dumps(spec)],
-            cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         if completed.returncode:
             raise RuntimeError(f"load generator failed: {completed.stderr[-2000:]}")
         result = json.loads(completed.stdout.strip().splitlines()[-1])
         if result["errors"]:
-            print(f"  ! {result['errors']} of {result['requests']} requests failed ({spec['mode']} "
-                  f"{spec.get('post_path', spec.get('path'))})")
+            print(
+                f"  ! {result['errors']} of {result['requests']} requests failed ({spec['mode']} "
+                f"{spec.get('post_path', spec.get('path'))})"
+            )
         return result
 
     # -- workers ---------------------------------------------------------------
@@ -104,9 +110,15 @@ class Bench:
 
         for _ in range(count):
             log = open(self.instance / f"worker-{len(self.workers)}.log", "ab")  # noqa: SIM115
-            self.workers.append(subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py")], env=self.env, cwd=ROOT,
-                stdout=log, stderr=subprocess.STDOUT))
+            self.workers.append(
+                subprocess.Popen(
+                    [sys.executable, str(ROOT / "worker.py")],
+                    env=self.env,
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             log.close()
         deadline = time.monotonic() + 60
         while len(Worker.all(connection=self.redis())) < count:
@@ -153,11 +165,21 @@ class Bench:
             for _ in range(count):
                 email = f"made-{secrets.token_hex(6)}@example.org"
                 lead, _ = submit_lead(
-                    Enquiry(full_name="Bench Patient", email=email, phone="+447911123456",
-                            treatment=landing.treatment, contact_method="phone",
-                            contact_time="any", message="", consent_enquiry=True,
-                            marketing_opt_in=False, submission_token=secrets.token_urlsafe(24)),
-                    landing.location, landing.page, {},
+                    Enquiry(
+                        full_name="Bench Patient",
+                        email=email,
+                        phone="+447911123456",
+                        treatment=landing.treatment,
+                        contact_method="phone",
+                        contact_time="any",
+                        message="",
+                        consent_enquiry=True,
+                        marketing_opt_in=False,
+                        submission_token=secrets.token_urlsafe(24),
+                    ),
+                    landing.location,
+                    landing.page,
+                    {},
                 )
                 deliveries += len(lead.deliveries)
             db.session.remove()
@@ -175,13 +197,15 @@ def prepare(bench: Bench) -> None:
     from leads.demo import load_demo
     from leads.extensions import db
 
-    bench.app = create_app({
-        "ENV_NAME": "production",
-        "SECRET_KEY": bench.env["SECRET_KEY"],
-        "DATABASE_URL": bench.env["DATABASE_URL"],
-        "REDIS_URL": bench.env["REDIS_URL"],
-        "INSTANCE_PATH": str(bench.instance),
-    })
+    bench.app = create_app(
+        {
+            "ENV_NAME": "production",
+            "SECRET_KEY": bench.env["SECRET_KEY"],
+            "DATABASE_URL": bench.env["DATABASE_URL"],
+            "REDIS_URL": bench.env["REDIS_URL"],
+            "INSTANCE_PATH": str(bench.instance),
+        }
+    )
     with bench.app.app_context():
         if db.engine.dialect.name == "postgresql":
             db.session.execute(db.text("DROP SCHEMA public CASCADE"))
@@ -196,10 +220,24 @@ def prepare(bench: Bench) -> None:
 
 def start_web(bench: Bench) -> None:
     log = open(bench.instance / "gunicorn.log", "ab")  # noqa: SIM115
-    bench.children.append(subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-         "--bind", f"127.0.0.1:{bench.port}", "bench.wsgi:app"],
-        env=bench.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+    bench.children.append(
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{bench.port}",
+                "bench.wsgi:app",
+            ],
+            env=bench.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    )
     log.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -234,8 +272,15 @@ def consultation_form(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     _drop_queued(bench)
     name = "bare route inserting a row"
     return [
-        Row("Consultation form POST, requests/s", real["rps"], bare["rps"], "req/s", ">= 0.5",
-            name, f"{real['requests']} leads"),
+        Row(
+            "Consultation form POST, requests/s",
+            real["rps"],
+            bare["rps"],
+            "req/s",
+            ">= 0.5",
+            name,
+            f"{real['requests']} leads",
+        ),
         Row("Consultation form POST, p99", real["p99_ms"], bare["p99_ms"], "ms", "", name),
     ], real
 
@@ -264,9 +309,17 @@ def deliveries(bench: Bench, workers: int, leads: int) -> list[Row]:
     _wait(lambda: redis.llen("bench:noop") >= expected, 240, "no-op jobs")
     noop = _rate([float(t) for t in redis.lrange("bench:noop", 0, -1)])
     bench.stop_workers()
-    return [Row(f"Worker deliveries/s into SMTP, {workers} worker{'s' * (workers > 1)}",
-                delivered, noop, "/s", ">= 0.5", "RQ no-op jobs/s, same workers",
-                f"{expected} messages")]
+    return [
+        Row(
+            f"Worker deliveries/s into SMTP, {workers} worker{'s' * (workers > 1)}",
+            delivered,
+            noop,
+            "/s",
+            ">= 0.5",
+            "RQ no-op jobs/s, same workers",
+            f"{expected} messages",
+        )
+    ]
 
 
 def slow_smtp(bench: Bench, form: dict[str, Any], workers: int = 4) -> list[Row]:
@@ -286,10 +339,22 @@ def slow_smtp(bench: Bench, form: dict[str, Any], workers: int = 4) -> list[Row]
         bench.sink.slow = False
         _drop_queued(bench)
     return [
-        Row(f"Worker deliveries/s, SMTP 1 s a message, {workers} workers", rate, float(workers),
-            "/s", "", "one a second per worker"),
-        Row("Form POST p99 while SMTP is slow", during["p99_ms"], form["p99_ms"], "ms", "<= 1.5",
-            "form POST p99 above"),
+        Row(
+            f"Worker deliveries/s, SMTP 1 s a message, {workers} workers",
+            rate,
+            float(workers),
+            "/s",
+            "",
+            "one a second per worker",
+        ),
+        Row(
+            "Form POST p99 while SMTP is slow",
+            during["p99_ms"],
+            form["p99_ms"],
+            "ms",
+            "<= 1.5",
+            "form POST p99 above",
+        ),
     ]
 
 
@@ -318,10 +383,22 @@ def submit_to_inbox(bench: Bench, workers: int, count: int) -> list[Row]:
     label = f"{workers} worker{'s' * (workers > 1)}"
     name = "no-op job enqueue to run"
     return [
-        Row(f"Submit to clinic inbox email, p50, {label}", percentile(latencies, 50) * 1000,
-            percentile(noop, 50) * 1000, "ms", "", name),
-        Row(f"Submit to clinic inbox email, p99, {label}", percentile(latencies, 99) * 1000,
-            percentile(noop, 99) * 1000, "ms", "", name),
+        Row(
+            f"Submit to clinic inbox email, p50, {label}",
+            percentile(latencies, 50) * 1000,
+            percentile(noop, 50) * 1000,
+            "ms",
+            "",
+            name,
+        ),
+        Row(
+            f"Submit to clinic inbox email, p99, {label}",
+            percentile(latencies, 99) * 1000,
+            percentile(noop, 99) * 1000,
+            "ms",
+            "",
+            name,
+        ),
     ]
 
 
@@ -331,8 +408,15 @@ def extra_scenarios(bench: Bench) -> list[Row]:
     for name in found:
         rows.extend(importlib.import_module(f"bench.{name}").run(bench))
     if "scenario_inbox" not in found:
-        rows.append(Row("Inbox list and search at 100,000 leads, p95", None, None, "ms",
-                        note="measured apart: bench/inbox.py on PostgreSQL (README)"))
+        rows.append(
+            Row(
+                "Inbox list and search at 100,000 leads, p95",
+                None,
+                None,
+                "ms",
+                note="measured apart: bench/inbox.py on PostgreSQL (README)",
+            )
+        )
     return rows
 
 
@@ -364,27 +448,44 @@ def machine() -> str:
         memory_text = f"{memory / 1024 / 1024:.0f} GiB"
     except (OSError, AttributeError):
         memory_text = "?"
-    return (f"{os.cpu_count()} CPUs ({model}), {memory_text} memory, "
-            f"Python {platform.python_version()}")
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {memory_text} memory, Python {platform.python_version()}"
+    )
 
 
 def table(rows: list[Row]) -> str:
     def num(value: float | None, unit: str = "") -> str:
         if value is None or value != value:
             return "-"
-        text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}" if abs(value) >= 10 \
+        text = (
+            f"{value:,.0f}"
+            if abs(value) >= 100
+            else f"{value:,.1f}"
+            if abs(value) >= 10
             else f"{value:.2f}"
+        )
         return f"{text} {unit}".strip()
 
     header = ["figure", "measured", "baseline", "ratio", "target", "result"]
-    body = [[r.figure, num(r.value, r.unit), f"{num(r.baseline, r.unit)}"
-             + (f" ({r.baseline_name})" if r.baseline_name else ""),
-             num(r.ratio), r.target, r.met or r.note] for r in rows]
+    body = [
+        [
+            r.figure,
+            num(r.value, r.unit),
+            f"{num(r.baseline, r.unit)}" + (f" ({r.baseline_name})" if r.baseline_name else ""),
+            num(r.ratio),
+            r.target,
+            r.met or r.note,
+        ]
+        for r in rows
+    ]
     widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
-    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
-             "-+-".join("-" * w for w in widths)]
-    lines += [" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True))
-              for line in body]
+    lines = [
+        " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+        "-+-".join("-" * w for w in widths),
+    ]
+    lines += [
+        " | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)) for line in body
+    ]
     return "\n".join(lines)
 
 
@@ -392,15 +493,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=8, help="client connections")
     parser.add_argument("--seconds", type=float, default=6, help="length of each GET run")
-    parser.add_argument("--tokens", type=int, default=60,
-                        help="form POSTs per client connection")
-    parser.add_argument("--leads", type=int, default=75,
-                        help="leads whose deliveries the workers drain")
+    parser.add_argument("--tokens", type=int, default=60, help="form POSTs per client connection")
+    parser.add_argument(
+        "--leads", type=int, default=75, help="leads whose deliveries the workers drain"
+    )
     parser.add_argument("--probes", type=int, default=30, help="submissions timed to the inbox")
     parser.add_argument("--only", default="", help="comma-separated step names (a word of each)")
     parser.add_argument("--keep", action="store_true", help="keep the service up at the end")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit 1 when a target is not met")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
     args = parser.parse_args()
 
     from tests.support import free_port
@@ -435,12 +535,21 @@ def main() -> int:
         "SPAM_FORM_LIMIT": "1000000 per hour",
         "FORM_POST_LIMIT": "1000000 per minute",
     }
-    bench = Bench(instance=instance, env=env, sink=sink, port=free_port(), threads=args.threads,
-                  tokens=args.tokens, seconds=args.seconds)
+    bench = Bench(
+        instance=instance,
+        env=env,
+        sink=sink,
+        port=free_port(),
+        threads=args.threads,
+        tokens=args.tokens,
+        seconds=args.seconds,
+    )
     started = time.monotonic()
     print(f"Machine: {machine()}")
-    print(f"Database: {database_url.split('@')[-1]}; Redis: "
-          f"{'embedded' if embedded else redis_url.split('@')[-1]}; logs in {instance}")
+    print(
+        f"Database: {database_url.split('@')[-1]}; Redis: "
+        f"{'embedded' if embedded else redis_url.split('@')[-1]}; logs in {instance}"
+    )
     rows: list[Row] = []
     try:
         prepare(bench)
@@ -452,10 +561,14 @@ def main() -> int:
             ("deliveries, 1 worker", lambda: rows.extend(deliveries(bench, 1, args.leads))),
             ("deliveries, 4 workers", lambda: rows.extend(deliveries(bench, 4, args.leads))),
             ("slow SMTP", lambda: rows.extend(slow_smtp(bench, form))),
-            ("submit to inbox, 1 worker",
-             lambda: rows.extend(submit_to_inbox(bench, 1, args.probes))),
-            ("submit to inbox, 4 workers",
-             lambda: rows.extend(submit_to_inbox(bench, 4, args.probes))),
+            (
+                "submit to inbox, 1 worker",
+                lambda: rows.extend(submit_to_inbox(bench, 1, args.probes)),
+            ),
+            (
+                "submit to inbox, 4 workers",
+                lambda: rows.extend(submit_to_inbox(bench, 4, args.probes)),
+            ),
             ("more scenarios", lambda: rows.extend(extra_scenarios(bench))),
         ]
         form: dict[str, Any] = {}
@@ -488,8 +601,10 @@ def main() -> int:
             embedded.shutdown()
     print()
     print(table(rows))
-    print(f"\nTotal {time.monotonic() - started:.0f} s. Ratio = measured / baseline; "
-          "for times, lower is better.")
+    print(
+        f"\nTotal {time.monotonic() - started:.0f} s. Ratio = measured / baseline; "
+        "for times, lower is better."
+    )
     # A measurement, not a test: the table says which targets are met; the
     # exit status only says whether the run itself worked (--strict: targets too).
     if args.strict:
@@ -505,9 +620,17 @@ def _form_step(bench: Bench, rows: list[Row]) -> dict[str, Any]:
 
 def _gunicorn_settings(bench: Bench) -> str:
     completed = subprocess.run(
-        [sys.executable, "-c", "import runpy; c = runpy.run_path('gunicorn.conf.py'); "
-         "print(c['workers'], c['worker_class'], c['threads'])"],
-        env=bench.env, cwd=ROOT, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import runpy; c = runpy.run_path('gunicorn.conf.py'); "
+            "print(c['workers'], c['worker_class'], c['threads'])",
+        ],
+        env=bench.env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     workers, kind, threads = completed.stdout.split()
     return f"{workers} workers, {kind}, {threads} threads each"

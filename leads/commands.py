@@ -82,7 +82,9 @@ def demo(if_empty: bool) -> None:
         if if_empty:
             click.echo("Clinics exist already; demo data not loaded.")
             return
-        raise click.ClickException("The database has clinics already; demo data goes in an empty one.")
+        raise click.ClickException(
+            "The database has clinics already; demo data goes in an empty one."
+        )
     clinics = load_demo()
     click.echo(f"Loaded {len(clinics)} demo clinics.")
 

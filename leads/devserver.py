@@ -50,8 +50,19 @@ def main() -> int:
 
     children = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-            [sys.executable, "-m", "flask", "--app", "leads", "run",
-             "--host", "127.0.0.1", "--port", str(port), "--no-reload"],
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "--app",
+                "leads",
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-reload",
+            ],
             env=env,
         ),
         subprocess.Popen([sys.executable, str(ROOT / "worker.py")], env=env),  # noqa: S603
@@ -67,9 +78,10 @@ def main() -> int:
 
     mail = os.path.join(app.instance_path, "mail")
     smtp = env.get("SMTP_URL")
+    inboxes = f"SMTP at {smtp.split('@')[-1]}" if smtp else f"one Maildir per clinic in {mail}"
     print(
         f"\n  Clinic Leads is running at http://127.0.0.1:{port}/\n"
-        f"  Leads go to {'SMTP at ' + smtp.split('@')[-1] if smtp else 'one Maildir per clinic in ' + mail}\n"
+        f"  Leads go to {inboxes}\n"
         f"  Database: {app.config['SQLALCHEMY_DATABASE_URI'].split('@')[-1]}\n"
         f"  Queue: {'embedded Redis at ' + env['REDIS_URL'] if embedded else 'Redis'}\n"
         "  Press Ctrl-C to stop.\n",

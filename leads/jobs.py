@@ -47,8 +47,9 @@ def deliver(delivery_id: int) -> str:
 
     delivery.attempts += 1
     # While this attempt runs, the sweep must leave the delivery to it.
-    delivery.due_at = utcnow() + timedelta(seconds=_grace() + current_app.config[
-        "DELIVERY_JOB_TIMEOUT"])
+    delivery.due_at = utcnow() + timedelta(
+        seconds=_grace() + current_app.config["DELIVERY_JOB_TIMEOUT"]
+    )
     db.session.commit()
     # The commit expired it: load it again with everything the message shows,
     # in one statement rather than one lazy load per relationship.
@@ -78,8 +79,7 @@ def deliver(delivery_id: int) -> str:
         # lead, so RQ (which stores the traceback) sees only its type; the log
         # gets where it happened. The attempt is retried like a transient one.
         db.session.rollback()
-        log.error("delivery %s: unexpected %s at %s", delivery_id, type(exc).__name__,
-                  _where(exc))
+        log.error("delivery %s: unexpected %s at %s", delivery_id, type(exc).__name__, _where(exc))
         raise RetryLater(f"delivery {delivery_id}: unexpected {type(exc).__name__}") from None
 
     delivery.status = DELIVERY_SENT

@@ -78,8 +78,9 @@ def read_stamp(value: str | None) -> Stamp | None:
         return None
 
 
-def assess(honeypot: str | None, stamp: Stamp | None, form_key: str,
-           now: float | None = None) -> Verdict:
+def assess(
+    honeypot: str | None, stamp: Stamp | None, form_key: str, now: float | None = None
+) -> Verdict:
     """Judge one valid submission. Counts it against the rate limits."""
     verdict = Verdict()
     if honeypot:

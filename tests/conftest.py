@@ -72,7 +72,9 @@ def _schema(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None
 
 
 @pytest.fixture
-def settings(database_url: str, redis_url: str, smtp_server: SmtpServer, tmp_path) -> dict[str, Any]:
+def settings(
+    database_url: str, redis_url: str, smtp_server: SmtpServer, tmp_path
+) -> dict[str, Any]:
     """The app's settings for one test; a test may change them before ``app`` is built."""
     return {
         "ENV_NAME": "testing",
@@ -196,13 +198,22 @@ def make_user(app: Flask) -> Callable[..., int]:
 
     counter = iter(range(1, 10_000))
 
-    def make(role: str = "manager", clinics: tuple[str, ...] = ("aurelia",), email: str | None = None,
-             password: str = PASSWORD, name: str = "") -> int:
+    def make(
+        role: str = "manager",
+        clinics: tuple[str, ...] = ("aurelia",),
+        email: str | None = None,
+        password: str = PASSWORD,
+        name: str = "",
+    ) -> int:
         with app.app_context():
             rows = [db.session.scalar(db.select(Clinic).where(Clinic.slug == s)) for s in clinics]
-            user = create_user(email or f"{role}{next(counter)}@staff.example.org", role, password,
-                               [c for c in rows if c is not None] if role == "manager" else rows,
-                               name=name)
+            user = create_user(
+                email or f"{role}{next(counter)}@staff.example.org",
+                role,
+                password,
+                [c for c in rows if c is not None] if role == "manager" else rows,
+                name=name,
+            )
             return user.id
 
     return make
@@ -218,8 +229,9 @@ def login(app: Flask) -> Callable[..., Any]:
             email = db.session.get(User, user_id).email
         page = client.get("/login").get_data(as_text=True)
         token = _hidden(page, "csrf_token")
-        response = client.post("/login", data={"csrf_token": token, "email": email,
-                                               "password": password})
+        response = client.post(
+            "/login", data={"csrf_token": token, "email": email, "password": password}
+        )
         assert response.status_code == 303, response.status_code
         return response
 
@@ -252,24 +264,42 @@ def make_lead(app: Flask) -> Callable[..., int]:
 
     from leads.models import Clinic, Lead, LeadEvent, Location, Treatment, utcnow
 
-    def make(clinic: str = "aurelia", location: str = "harley-street",
-             treatment: str | None = "mesotherapy", **fields: Any) -> int:
+    def make(
+        clinic: str = "aurelia",
+        location: str = "harley-street",
+        treatment: str | None = "mesotherapy",
+        **fields: Any,
+    ) -> int:
         with app.app_context():
             place = db.session.scalar(
-                db.select(Location).join(Clinic).where(Clinic.slug == clinic,
-                                                       Location.slug == location))
+                db.select(Location)
+                .join(Clinic)
+                .where(Clinic.slug == clinic, Location.slug == location)
+            )
             assert place is not None, (clinic, location)
-            chosen = db.session.scalar(db.select(Treatment).where(
-                Treatment.clinic_id == place.clinic_id, Treatment.slug == treatment))
+            chosen = db.session.scalar(
+                db.select(Treatment).where(
+                    Treatment.clinic_id == place.clinic_id, Treatment.slug == treatment
+                )
+            )
             values: dict[str, Any] = {
-                "full_name": "Alex Morgan", "email": "alex.morgan@example.org",
-                "phone": "+447911123456", "contact_method": "phone", "contact_time": "any",
-                "consent_enquiry": True, "consent_version": "test", "created_at": utcnow(),
+                "full_name": "Alex Morgan",
+                "email": "alex.morgan@example.org",
+                "phone": "+447911123456",
+                "contact_method": "phone",
+                "contact_time": "any",
+                "consent_enquiry": True,
+                "consent_version": "test",
+                "created_at": utcnow(),
             }
             values.update(fields)
-            lead = Lead(submission_token=uuid.uuid4().hex, clinic_id=place.clinic_id,
-                        location_id=place.id, treatment_id=chosen.id if chosen else None,
-                        **values)
+            lead = Lead(
+                submission_token=uuid.uuid4().hex,
+                clinic_id=place.clinic_id,
+                location_id=place.id,
+                treatment_id=chosen.id if chosen else None,
+                **values,
+            )
             lead.events.append(LeadEvent(kind="received", created_at=values["created_at"]))
             db.session.add(lead)
             db.session.commit()

@@ -38,27 +38,40 @@ def signed_in(code: int) -> dict[str, int | str]:
 
 def lead_workers(code: int) -> dict[str, int | str]:
     """Admins and managers; marketing is refused."""
-    return {"anonymous": LOGIN, "marketing": 403, "manager_a": code, "manager_b": code,
-            "admin": code}
+    return {
+        "anonymous": LOGIN,
+        "marketing": 403,
+        "manager_a": code,
+        "manager_b": code,
+        "admin": code,
+    }
 
 
 def lead_of(clinic: str, code: int) -> dict[str, int | str]:
     """One clinic's lead: its managers and admins reach it; the other clinic's
     managers get 404, exactly as for a lead that does not exist."""
-    return {"anonymous": LOGIN, "marketing": 403,
-            "manager_a": code if clinic == "a" else 404,
-            "manager_b": code if clinic == "b" else 404, "admin": code}
+    return {
+        "anonymous": LOGIN,
+        "marketing": 403,
+        "manager_a": code if clinic == "a" else 404,
+        "manager_b": code if clinic == "b" else 404,
+        "admin": code,
+    }
 
 
 def editors(code: int) -> dict[str, int | str]:
     """Marketing and admins; managers are refused."""
-    return {"anonymous": LOGIN, "marketing": code, "manager_a": 403, "manager_b": 403,
-            "admin": code}
+    return {
+        "anonymous": LOGIN,
+        "marketing": code,
+        "manager_a": 403,
+        "manager_b": 403,
+        "admin": code,
+    }
 
 
 def admins(code: int) -> dict[str, int | str]:
-    return {"anonymous": LOGIN, "marketing": 403, "manager_a": 403, "manager_b": 403,
-            "admin": code}
+    return {"anonymous": LOGIN, "marketing": 403, "manager_a": 403, "manager_b": 403, "admin": code}
 
 
 @dataclass
@@ -72,8 +85,11 @@ class Case:
 
     @property
     def label(self) -> str:
-        extra = ",".join(f"{k}={v}" for k, v in {**self.args, **self.body}.items()
-                         if isinstance(v, str) and v.startswith("@"))
+        extra = ",".join(
+            f"{k}={v}"
+            for k, v in {**self.args, **self.body}.items()
+            if isinstance(v, str) and v.startswith("@")
+        )
         return f"{self.method} {self.endpoint}" + (f" [{extra}]" if extra else "")
 
 
@@ -85,15 +101,20 @@ CASES = [
     Case("public.location_page", "GET", everyone(200), PLACE),
     Case("public.location_page", "POST", everyone(422), PLACE),
     Case("public.treatment_page", "GET", everyone(200), {**PLACE, "treatment_slug": "mesotherapy"}),
-    Case("public.treatment_page", "POST", everyone(422),
-         {**PLACE, "treatment_slug": "mesotherapy"}),
+    Case(
+        "public.treatment_page", "POST", everyone(422), {**PLACE, "treatment_slug": "mesotherapy"}
+    ),
     Case("public.thank_you", "GET", everyone(200), PLACE),
     Case("public.sitemap", "GET", everyone(200)),
     Case("public.robots", "GET", everyone(200)),
     # Signing in and out
     Case("auth.login", "GET", {"anonymous": 200, **dict.fromkeys(ROLES[1:], 303)}),
-    Case("auth.login", "POST", {"anonymous": 401, **dict.fromkeys(ROLES[1:], 303)},
-         body={"email": "nobody@staff.example.org", "password": "not a password at all"}),
+    Case(
+        "auth.login",
+        "POST",
+        {"anonymous": 401, **dict.fromkeys(ROLES[1:], 303)},
+        body={"email": "nobody@staff.example.org", "password": "not a password at all"},
+    ),
     Case("auth.logout", "POST", everyone(303)),
     Case("staff.home", "GET", signed_in(200)),
     # The inbox
@@ -105,60 +126,118 @@ CASES = [
     Case("inbox.export", "GET", lead_workers(200), query={"clinic": "@clinic_b"}),
     Case("inbox.lead", "GET", lead_of("a", 200), {"lead_id": "@lead_a"}),
     Case("inbox.lead", "GET", lead_of("b", 200), {"lead_id": "@lead_b"}),
-    Case("inbox.change_status", "POST", lead_of("a", 303), {"lead_id": "@lead_a"},
-         body={"status": "contacted"}),
-    Case("inbox.change_status", "POST", lead_of("b", 303), {"lead_id": "@lead_b"},
-         body={"status": "contacted"}),
-    Case("inbox.assign", "POST", lead_of("a", 303), {"lead_id": "@lead_a"},
-         body={"assignee": ""}),
-    Case("inbox.assign", "POST", lead_of("b", 303), {"lead_id": "@lead_b"},
-         body={"assignee": ""}),
-    Case("inbox.add_note", "POST", lead_of("a", 303), {"lead_id": "@lead_a"},
-         body={"text": "Left a voicemail."}),
-    Case("inbox.add_note", "POST", lead_of("b", 303), {"lead_id": "@lead_b"},
-         body={"text": "Left a voicemail."}),
+    Case(
+        "inbox.change_status",
+        "POST",
+        lead_of("a", 303),
+        {"lead_id": "@lead_a"},
+        body={"status": "contacted"},
+    ),
+    Case(
+        "inbox.change_status",
+        "POST",
+        lead_of("b", 303),
+        {"lead_id": "@lead_b"},
+        body={"status": "contacted"},
+    ),
+    Case("inbox.assign", "POST", lead_of("a", 303), {"lead_id": "@lead_a"}, body={"assignee": ""}),
+    Case("inbox.assign", "POST", lead_of("b", 303), {"lead_id": "@lead_b"}, body={"assignee": ""}),
+    Case(
+        "inbox.add_note",
+        "POST",
+        lead_of("a", 303),
+        {"lead_id": "@lead_a"},
+        body={"text": "Left a voicemail."},
+    ),
+    Case(
+        "inbox.add_note",
+        "POST",
+        lead_of("b", 303),
+        {"lead_id": "@lead_b"},
+        body={"text": "Left a voicemail."},
+    ),
     Case("inbox.bulk", "POST", lead_of("a", 303), body={"status": "new", "lead_id": "@lead_a"}),
     Case("inbox.bulk", "POST", lead_of("b", 303), body={"status": "new", "lead_id": "@lead_b"}),
-    Case("inbox.bulk", "POST", {"anonymous": LOGIN, "marketing": 403, "manager_a": 404,
-                                "manager_b": 404, "admin": 303},
-         body={"status": "new", "lead_id": ["@lead_a", "@lead_b"]}),
-    Case("inbox.retry_delivery", "POST", lead_of("a", 303),
-         {"lead_id": "@lead_a", "delivery_id": "@delivery_a"}),
-    Case("inbox.retry_delivery", "POST", lead_of("b", 303),
-         {"lead_id": "@lead_b", "delivery_id": "@delivery_b"}),
+    Case(
+        "inbox.bulk",
+        "POST",
+        {"anonymous": LOGIN, "marketing": 403, "manager_a": 404, "manager_b": 404, "admin": 303},
+        body={"status": "new", "lead_id": ["@lead_a", "@lead_b"]},
+    ),
+    Case(
+        "inbox.retry_delivery",
+        "POST",
+        lead_of("a", 303),
+        {"lead_id": "@lead_a", "delivery_id": "@delivery_a"},
+    ),
+    Case(
+        "inbox.retry_delivery",
+        "POST",
+        lead_of("b", 303),
+        {"lead_id": "@lead_b", "delivery_id": "@delivery_b"},
+    ),
     # A delivery of clinic B asked for under clinic A's lead: 404 for everyone.
-    Case("inbox.retry_delivery", "POST", {"anonymous": LOGIN, "marketing": 403, "manager_a": 404,
-                                          "manager_b": 404, "admin": 404},
-         {"lead_id": "@lead_a", "delivery_id": "@delivery_b"}),
+    Case(
+        "inbox.retry_delivery",
+        "POST",
+        {"anonymous": LOGIN, "marketing": 403, "manager_a": 404, "manager_b": 404, "admin": 404},
+        {"lead_id": "@lead_a", "delivery_id": "@delivery_b"},
+    ),
     # Admin
     Case("admin.deliveries_health", "GET", admins(200)),
     Case("admin.retry_delivery", "POST", admins(303), {"delivery_id": "@delivery_a"}),
     Case("admin.channels", "GET", admins(200), {"clinic_id": "@clinic_a"}),
-    Case("admin.channels", "POST", admins(422), {"clinic_id": "@clinic_a"},
-         body={"kind": "email", "target": "not an address", "location": ""}),
-    Case("admin.toggle_channel", "POST", admins(303), {"channel_id": "@channel_a"},
-         body={"active": "1"}),
+    Case(
+        "admin.channels",
+        "POST",
+        admins(422),
+        {"clinic_id": "@clinic_a"},
+        body={"kind": "email", "target": "not an address", "location": ""},
+    ),
+    Case(
+        "admin.toggle_channel",
+        "POST",
+        admins(303),
+        {"channel_id": "@channel_a"},
+        body={"active": "1"},
+    ),
     Case("admin.users", "GET", admins(200)),
     Case("admin.new_user", "GET", admins(200)),
     Case("admin.new_user", "POST", admins(422), body={"email": "not an address", "role": "admin"}),
     Case("admin.edit_user", "GET", admins(200), {"user_id": "@target"}),
-    Case("admin.edit_user", "POST", admins(303), {"user_id": "@target"},
-         body={"role": "manager", "clinics": "@clinic_a", "name": "Target"}),
-    Case("admin.reset_password", "POST", admins(303), {"user_id": "@target"},
-         body={"password": "a brand new long passphrase"}),
+    Case(
+        "admin.edit_user",
+        "POST",
+        admins(303),
+        {"user_id": "@target"},
+        body={"role": "manager", "clinics": "@clinic_a", "name": "Target"},
+    ),
+    Case(
+        "admin.reset_password",
+        "POST",
+        admins(303),
+        {"user_id": "@target"},
+        body={"password": "a brand new long passphrase"},
+    ),
     Case("admin.deactivate_user", "POST", admins(303), {"user_id": "@target"}),
     Case("admin.reactivate_user", "POST", admins(303), {"user_id": "@target"}),
     Case("admin.audit", "GET", admins(200)),
     # The page editor
     Case("editor.index", "GET", editors(200)),
     Case("editor.create", "GET", editors(200), query={"location": "@location_a"}),
-    Case("editor.create", "POST", editors(422), query={"location": "@location_a"},
-         body={"title": ""}),
+    Case(
+        "editor.create", "POST", editors(422), query={"location": "@location_a"}, body={"title": ""}
+    ),
     Case("editor.edit", "GET", editors(200), {"page_id": "@page"}),
     Case("editor.edit", "POST", editors(422), {"page_id": "@page"}, body={"title": ""}),
     Case("editor.preview", "GET", editors(200), {"page_id": "@page"}),
-    Case("editor.preview_unsaved", "POST", editors(ANY), {"page_id": "@page"},
-         body={"title": "Draft title"}),
+    Case(
+        "editor.preview_unsaved",
+        "POST",
+        editors(ANY),
+        {"page_id": "@page"},
+        body={"title": "Draft title"},
+    ),
     Case("editor.publish", "GET", editors(200), {"page_id": "@page"}),
     Case("editor.publish", "POST", editors(303), {"page_id": "@page"}),
     Case("editor.unpublish", "POST", editors(303), {"page_id": "@page"}),
@@ -166,18 +245,32 @@ CASES = [
     Case("editor.compare", "GET", editors(200), {"page_id": "@page", "number": "1"}),
     Case("editor.restore", "POST", editors(303), {"page_id": "@page", "number": "1"}),
     Case("editor.clinic_details", "GET", admins(200), {"clinic_id": "@clinic_a"}),
-    Case("editor.clinic_details", "POST", admins(422), {"clinic_id": "@clinic_a"},
-         body={"name": ""}),
+    Case(
+        "editor.clinic_details", "POST", admins(422), {"clinic_id": "@clinic_a"}, body={"name": ""}
+    ),
     Case("editor.location_details", "GET", admins(200), {"location_id": "@location_a"}),
-    Case("editor.location_details", "POST", admins(422), {"location_id": "@location_a"},
-         body={"name": ""}),
+    Case(
+        "editor.location_details",
+        "POST",
+        admins(422),
+        {"location_id": "@location_a"},
+        body={"name": ""},
+    ),
     # Quarantine, subject access, marketing withdrawal
     Case("privacy.quarantine", "GET", lead_workers(200)),
     # Roles go in order: once manager B has released it, it is no longer in quarantine.
-    Case("privacy.release", "POST", {"anonymous": LOGIN, "marketing": 403, "manager_a": 404,
-                                     "manager_b": 303, "admin": 404}, {"lead_id": "@spam_b"}),
-    Case("privacy.release", "POST", {"anonymous": LOGIN, "marketing": 403, "manager_a": 303,
-                                     "manager_b": 404, "admin": 404}, {"lead_id": "@spam_a"}),
+    Case(
+        "privacy.release",
+        "POST",
+        {"anonymous": LOGIN, "marketing": 403, "manager_a": 404, "manager_b": 303, "admin": 404},
+        {"lead_id": "@spam_b"},
+    ),
+    Case(
+        "privacy.release",
+        "POST",
+        {"anonymous": LOGIN, "marketing": 403, "manager_a": 303, "manager_b": 404, "admin": 404},
+        {"lead_id": "@spam_a"},
+    ),
     Case("privacy.subject", "GET", admins(200)),
     Case("privacy.subject", "POST", admins(422), body={"email": "", "phone": ""}),
     Case("privacy.withdraw", "GET", everyone(404), {"token": "forged-token"}),
@@ -207,8 +300,13 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
     """Two clinics' leads, one user per role, one signed-in client per role."""
     ids = {
         "lead_a": make_lead(full_name=NAME_A, email="a.patient@example.org"),
-        "lead_b": make_lead("northfield", "edinburgh", full_name=NAME_B,
-                            email="b.patient@example.org", phone="+447911654321"),
+        "lead_b": make_lead(
+            "northfield",
+            "edinburgh",
+            full_name=NAME_B,
+            email="b.patient@example.org",
+            phone="+447911654321",
+        ),
         "target": make_user("manager", ("aurelia",), email="target@staff.example.org"),
         "spam_a": make_lead(full_name=NAME_A, status="spam"),
         "spam_b": make_lead("northfield", "edinburgh", full_name=NAME_B, status="spam"),
@@ -224,18 +322,26 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
             ids[key] = db.session.scalar(db.select(Clinic.id).where(Clinic.slug == slug))
         location = db.session.scalar(db.select(Location).where(Location.slug == "harley-street"))
         ids["location_a"] = location.id
-        ids["channel_a"] = db.session.scalar(db.select(InboxChannel.id).where(
-            InboxChannel.clinic_id == ids["clinic_a"]))
+        ids["channel_a"] = db.session.scalar(
+            db.select(InboxChannel.id).where(InboxChannel.clinic_id == ids["clinic_a"])
+        )
         for name in ("a", "b"):  # a failed delivery on each clinic's lead
-            delivery = Delivery(lead_id=ids[f"lead_{name}"], purpose="inbox", channel="email",
-                                target="x@example.org", status="failed", attempts=4,
-                                last_error="SMTP 550")
+            delivery = Delivery(
+                lead_id=ids[f"lead_{name}"],
+                purpose="inbox",
+                channel="email",
+                target="x@example.org",
+                status="failed",
+                attempts=4,
+                last_error="SMTP 550",
+            )
             db.session.add(delivery)
             db.session.flush()
             ids[f"delivery_{name}"] = delivery.id
         db.session.commit()
-        ids["page"] = db.session.scalar(db.select(Page.id).where(
-            Page.location_id == location.id, Page.treatment_id.isnot(None)))
+        ids["page"] = db.session.scalar(
+            db.select(Page.id).where(Page.location_id == location.id, Page.treatment_id.isnot(None))
+        )
     clients = {"anonymous": app.test_client()}
     for role, user_id in users.items():
         clients[role] = app.test_client()
@@ -279,14 +385,21 @@ def snapshot(app) -> tuple:
     """What a GET must never change: leads' working state, the staff's
     changes on timelines, accounts."""
     with app.app_context():
-        leads = db.session.execute(db.select(
-            Lead.id, Lead.status, Lead.lost_reason, Lead.assigned_to_id, Lead.first_contacted_at
-        ).order_by(Lead.id)).all()
-        changes = db.session.execute(db.select(LeadEvent.id, LeadEvent.kind).where(
-            LeadEvent.kind.not_in(("viewed", "exported"))).order_by(LeadEvent.id)).all()
-        users = db.session.execute(db.select(
-            User.id, User.role, User.active, User.password_hash, User.session_version
-        ).order_by(User.id)).all()
+        leads = db.session.execute(
+            db.select(
+                Lead.id, Lead.status, Lead.lost_reason, Lead.assigned_to_id, Lead.first_contacted_at
+            ).order_by(Lead.id)
+        ).all()
+        changes = db.session.execute(
+            db.select(LeadEvent.id, LeadEvent.kind)
+            .where(LeadEvent.kind.not_in(("viewed", "exported")))
+            .order_by(LeadEvent.id)
+        ).all()
+        users = db.session.execute(
+            db.select(
+                User.id, User.role, User.active, User.password_hash, User.session_version
+            ).order_by(User.id)
+        ).all()
         return tuple(leads), tuple(changes), tuple(users)
 
 

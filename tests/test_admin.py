@@ -31,19 +31,40 @@ def test_create_refuses_bad_input_then_creates_a_limited_manager(app, demo, make
     page = client.get("/admin/users/new").get_data(as_text=True)
     csrf = _hidden(page, "csrf_token")
     known = ids(app)
-    weak = client.post("/admin/users/new", data={"csrf_token": csrf, "email": "m@staff.example.org",
-                                                 "role": "manager", "clinics": known["aurelia"],
-                                                 "password": "password1234"})
+    weak = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": csrf,
+            "email": "m@staff.example.org",
+            "role": "manager",
+            "clinics": known["aurelia"],
+            "password": "password1234",
+        },
+    )
     assert weak.status_code == 422 and "too common" in weak.get_data(as_text=True)
-    no_clinic = client.post("/admin/users/new", data={"csrf_token": csrf,
-                                                      "email": "m@staff.example.org",
-                                                      "role": "manager", "password": PASSWORD})
+    no_clinic = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": csrf,
+            "email": "m@staff.example.org",
+            "role": "manager",
+            "password": PASSWORD,
+        },
+    )
     assert no_clinic.status_code == 422
     assert "A manager needs at least one clinic" in no_clinic.get_data(as_text=True)
-    created = client.post("/admin/users/new", data={
-        "csrf_token": csrf, "email": "M@Staff.example.org", "role": "manager", "name": "Mo",
-        "clinics": [known["aurelia"]], "locations": [known["manchester"], known["edinburgh"]],
-        "password": PASSWORD})
+    created = client.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": csrf,
+            "email": "M@Staff.example.org",
+            "role": "manager",
+            "name": "Mo",
+            "clinics": [known["aurelia"]],
+            "locations": [known["manchester"], known["edinburgh"]],
+            "password": PASSWORD,
+        },
+    )
     assert created.status_code == 303
     with app.app_context():
         user = db.session.scalar(db.select(User).where(User.email == "m@staff.example.org"))
@@ -65,8 +86,15 @@ def test_change_role_clinics_reset_password_deactivate(app, demo, make_user, log
     aurelia = known["aurelia"]
     assert re.search(rf'value="{aurelia}"[^>]*checked|checked[^>]*value="{aurelia}"', page)
     csrf = _hidden(page, "csrf_token")
-    saved = client.post(f"/admin/users/{target}", data={
-        "csrf_token": csrf, "role": "manager", "clinics": [known["northfield"]], "name": "Tess"})
+    saved = client.post(
+        f"/admin/users/{target}",
+        data={
+            "csrf_token": csrf,
+            "role": "manager",
+            "clinics": [known["northfield"]],
+            "name": "Tess",
+        },
+    )
     assert saved.status_code == 303
     with app.app_context():
         user = db.session.get(User, target)
@@ -74,11 +102,15 @@ def test_change_role_clinics_reset_password_deactivate(app, demo, make_user, log
     # What the account may see changed: its open sessions ended.
     assert target_client.get("/staff/").status_code == 302
 
-    short = client.post(f"/admin/users/{target}/password",
-                        data={"csrf_token": csrf, "password": "short"}, follow_redirects=True)
+    short = client.post(
+        f"/admin/users/{target}/password",
+        data={"csrf_token": csrf, "password": "short"},
+        follow_redirects=True,
+    )
     assert "Use at least 12 characters" in short.get_data(as_text=True)
-    client.post(f"/admin/users/{target}/password", data={"csrf_token": csrf,
-                                                         "password": NEW_PASSWORD})
+    client.post(
+        f"/admin/users/{target}/password", data={"csrf_token": csrf, "password": NEW_PASSWORD}
+    )
     login(target_client, target, password=NEW_PASSWORD)
 
     client.post(f"/admin/users/{target}/deactivate", data={"csrf_token": csrf})
@@ -89,8 +121,9 @@ def test_change_role_clinics_reset_password_deactivate(app, demo, make_user, log
     login(target_client, target, password=NEW_PASSWORD)
 
     # An admin cannot lock themselves out.
-    self_demote = client.post(f"/admin/users/{admin_id}", data={"csrf_token": csrf,
-                                                                "role": "marketing"})
+    self_demote = client.post(
+        f"/admin/users/{admin_id}", data={"csrf_token": csrf, "role": "marketing"}
+    )
     assert self_demote.status_code == 422
     assert "your own admin role" in self_demote.get_data(as_text=True)
     client.post(f"/admin/users/{admin_id}/deactivate", data={"csrf_token": csrf})
@@ -118,8 +151,12 @@ def test_audit_log_pages_filters_and_holds_ids_only(app, demo, make_user, make_l
         for n in range(120):
             db.session.add(AuditEntry(action="filler", object_type="user", object_id=n))
         db.session.commit()
-        stored = json.dumps([[e.action, e.object_type, e.object_id, e.details]
-                             for e in db.session.scalars(db.select(AuditEntry))])
+        stored = json.dumps(
+            [
+                [e.action, e.object_type, e.object_id, e.details]
+                for e in db.session.scalars(db.select(AuditEntry))
+            ]
+        )
     assert "Quentin" not in stored and "quentin" not in stored
 
     first = client.get("/admin/audit").get_data(as_text=True)

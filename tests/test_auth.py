@@ -15,8 +15,9 @@ def login_form(client) -> str:
 
 def post_login(client, email, password, next_url=None):
     url = "/login" + (f"?next={next_url}" if next_url else "")
-    return client.post(url, data={"csrf_token": login_form(client), "email": email,
-                                  "password": password})
+    return client.post(
+        url, data={"csrf_token": login_form(client), "email": email, "password": password}
+    )
 
 
 @pytest.mark.parametrize(
@@ -29,9 +30,19 @@ def post_login(client, email, password, next_url=None):
     ],
 )
 def test_weak_passwords_are_refused(app, demo, password, message):
-    result = app.test_cli_runner().invoke(args=[
-        "users", "create", "manager.person@staff.example.org", "--role", "manager", "--clinic", "aurelia",
-        "--password", password])
+    result = app.test_cli_runner().invoke(
+        args=[
+            "users",
+            "create",
+            "manager.person@staff.example.org",
+            "--role",
+            "manager",
+            "--clinic",
+            "aurelia",
+            "--password",
+            password,
+        ]
+    )
     assert result.exit_code != 0
     assert message in result.output
     with app.app_context():
@@ -40,26 +51,51 @@ def test_weak_passwords_are_refused(app, demo, password, message):
 
 def test_cli_refuses_unknown_clinic_bad_role_and_manager_without_clinic(app, demo):
     runner = app.test_cli_runner()
-    bad_clinic = runner.invoke(args=["users", "create", "a@staff.example.org", "--role", "manager",
-                                     "--clinic", "nowhere", "--password", PASSWORD])
+    bad_clinic = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "a@staff.example.org",
+            "--role",
+            "manager",
+            "--clinic",
+            "nowhere",
+            "--password",
+            PASSWORD,
+        ]
+    )
     assert bad_clinic.exit_code != 0 and "No clinic with the slug 'nowhere'" in bad_clinic.output
-    bad_role = runner.invoke(args=["users", "create", "a@staff.example.org", "--role", "owner",
-                                   "--password", PASSWORD])
+    bad_role = runner.invoke(
+        args=["users", "create", "a@staff.example.org", "--role", "owner", "--password", PASSWORD]
+    )
     assert bad_role.exit_code != 0
-    no_clinic = runner.invoke(args=["users", "create", "a@staff.example.org", "--role", "manager",
-                                    "--password", PASSWORD])
+    no_clinic = runner.invoke(
+        args=["users", "create", "a@staff.example.org", "--role", "manager", "--password", PASSWORD]
+    )
     assert no_clinic.exit_code != 0 and "A manager needs at least one clinic" in no_clinic.output
 
 
 def test_cli_creates_lists_and_deactivates_with_argon2id(app, demo):
     runner = app.test_cli_runner()
-    created = runner.invoke(args=["users", "create", "Sam@Staff.example.org", "--role", "manager",
-                                  "--clinic", "aurelia", "--clinic", "northfield"],
-                            input=f"{PASSWORD}\n{PASSWORD}\n")
+    created = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "Sam@Staff.example.org",
+            "--role",
+            "manager",
+            "--clinic",
+            "aurelia",
+            "--clinic",
+            "northfield",
+        ],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+    )
     assert created.exit_code == 0, created.output
     assert "Created manager sam@staff.example.org" in created.output
-    duplicate = runner.invoke(args=["users", "create", "sam@staff.example.org", "--role", "admin",
-                                    "--password", PASSWORD])
+    duplicate = runner.invoke(
+        args=["users", "create", "sam@staff.example.org", "--role", "admin", "--password", PASSWORD]
+    )
     assert duplicate.exit_code != 0 and "exists already" in duplicate.output
     listed = runner.invoke(args=["users", "list"])
     assert "sam@staff.example.org\tmanager\taurelia,northfield\tactive" in listed.output
@@ -78,16 +114,25 @@ def test_unknown_email_and_wrong_password_get_the_same_answer(client, demo, make
     unknown = post_login(client, "nobody@staff.example.org", PASSWORD)
     wrong = post_login(client, "known@staff.example.org", "not the right password")
     assert unknown.status_code == wrong.status_code == 401
-    strip = lambda r: r.get_data(as_text=True).replace('value="nobody@staff.example.org"', "").replace(  # noqa: E731
-        'value="known@staff.example.org"', "")
+
+    def strip(response):
+        return (
+            response.get_data(as_text=True)
+            .replace('value="nobody@staff.example.org"', "")
+            .replace('value="known@staff.example.org"', "")
+        )
+
     import re
+
     token = re.compile(r'name="csrf_token" type="hidden" value="[^"]+"')
     assert token.sub("", strip(unknown)) == token.sub("", strip(wrong))
 
 
 def test_login_without_csrf_is_refused(client, demo, make_user):
     make_user(email="known@staff.example.org")
-    response = client.post("/login", data={"email": "known@staff.example.org", "password": PASSWORD})
+    response = client.post(
+        "/login", data={"email": "known@staff.example.org", "password": PASSWORD}
+    )
     assert response.status_code == 400
 
 
@@ -117,7 +162,9 @@ def test_logged_out_cookie_is_refused(app, client, demo, make_user, login):
     login(client, user_id)
     stolen = client.get_cookie("session").value
     page = client.get("/staff/").get_data(as_text=True)
-    assert client.post("/logout", data={"csrf_token": _hidden(page, "csrf_token")}).status_code == 303
+    assert (
+        client.post("/logout", data={"csrf_token": _hidden(page, "csrf_token")}).status_code == 303
+    )
     thief = app.test_client()
     thief.set_cookie("session", stolen)
     assert thief.get("/staff/").status_code == 302
@@ -129,6 +176,7 @@ def test_deactivated_users_cookie_is_refused(app, client, demo, make_user, login
     assert client.get("/staff/").status_code == 200
     with app.app_context():
         from leads.services.accounts import deactivate
+
         deactivate(db.session.get(User, user_id))
     assert client.get("/staff/").status_code == 302
     assert post_login(client, "manager1@staff.example.org", PASSWORD).status_code == 401
@@ -136,8 +184,14 @@ def test_deactivated_users_cookie_is_refused(app, client, demo, make_user, login
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/", "/\\evil.example", "\\\\evil.example",
-     "javascript:alert(1)", "http:/evil.example"],
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "http:/evil.example",
+    ],
 )
 def test_next_never_leaves_the_site(client, demo, make_user, target):
     make_user(email="known@staff.example.org")
@@ -166,7 +220,9 @@ def test_failed_logins_are_limited_per_account(app, client, demo, make_user):
 def test_failed_logins_are_limited_per_address(app, client, demo, make_user):
     app.config["LOGIN_LIMIT_PER_ADDRESS"] = "4 per 10 minutes"
     for n in range(4):
-        assert post_login(client, f"nobody{n}@staff.example.org", "wrong password!").status_code == 401
+        assert (
+            post_login(client, f"nobody{n}@staff.example.org", "wrong password!").status_code == 401
+        )
     make_user(email="known@staff.example.org")
     assert post_login(client, "known@staff.example.org", PASSWORD).status_code == 429
 

@@ -15,7 +15,9 @@ def test_production_refuses_the_default_secret_key(tmp_path, monkeypatch):
 
 def test_production_refuses_a_short_secret_key(tmp_path):
     with pytest.raises(RuntimeError, match="at least 32 characters"):
-        create_app({"ENV_NAME": "production", "SECRET_KEY": "short", "INSTANCE_PATH": str(tmp_path)})
+        create_app(
+            {"ENV_NAME": "production", "SECRET_KEY": "short", "INSTANCE_PATH": str(tmp_path)}
+        )
 
 
 def test_settings_come_from_the_environment(tmp_path, monkeypatch):

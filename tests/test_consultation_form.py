@@ -36,11 +36,16 @@ def count(app, model) -> int:
         ({"contact_method": "pigeon"}, "Please choose one of the options."),
         ({"contact_time": "midnight"}, "Please choose one of the options."),
         ({"message": "x" * 1001}, "Please keep your message under 1,000 characters."),
-        ({"full_name": "Alex\r\nBcc: victim@example.org"}, "Please use letters, spaces and punctuation only."),
+        (
+            {"full_name": "Alex\r\nBcc: victim@example.org"},
+            "Please use letters, spaces and punctuation only.",
+        ),
         ({"email": "alex@example.org\r\nBcc: victim@example.org"}, "Please use letters, spaces"),
     ],
 )
-def test_invalid_field_gives_the_form_back_and_stores_nothing(app, client, demo, form_page, changes, message):
+def test_invalid_field_gives_the_form_back_and_stores_nothing(
+    app, client, demo, form_page, changes, message
+):
     data = form_page(URL, **changes)
     response = client.post(URL, data=data)
     assert response.status_code == 422
@@ -86,8 +91,15 @@ def test_csrf_token_from_another_session_is_refused(app, client, demo, form_page
 
 @pytest.mark.parametrize(
     "phone",
-    ["07911 123456", "07911123456", "+44 7911 123456", "+44 (0)7911 123456", "0044 7911 123456",
-     "(07911) 123 456", "+447911123456"],
+    [
+        "07911 123456",
+        "07911123456",
+        "+44 7911 123456",
+        "+44 (0)7911 123456",
+        "0044 7911 123456",
+        "(07911) 123 456",
+        "+447911123456",
+    ],
 )
 def test_uk_mobile_in_any_common_writing_is_stored_in_e164(app, client, demo, form_page, phone):
     assert client.post(URL, data=form_page(URL, phone=phone)).status_code == 303
@@ -97,8 +109,12 @@ def test_uk_mobile_in_any_common_writing_is_stored_in_e164(app, client, demo, fo
 
 @pytest.mark.parametrize(
     ("phone", "e164"),
-    [("020 7123 4567", "+442071234567"), ("+44 (0)20 7123 4567", "+442071234567"),
-     ("0161 234 5678", "+441612345678"), ("0131 225 1234", "+441312251234")],
+    [
+        ("020 7123 4567", "+442071234567"),
+        ("+44 (0)20 7123 4567", "+442071234567"),
+        ("0161 234 5678", "+441612345678"),
+        ("0131 225 1234", "+441312251234"),
+    ],
 )
 def test_uk_landlines_are_accepted(app, client, demo, form_page, phone, e164):
     assert client.post(URL, data=form_page(URL, phone=phone)).status_code == 303
@@ -107,10 +123,17 @@ def test_uk_landlines_are_accepted(app, client, demo, form_page, phone, e164):
 
 
 def test_valid_submission_stores_one_lead_with_outbox_rows_and_event(app, client, demo, form_page):
-    client.get(URL + "?utm_source=google&utm_medium=cpc&utm_campaign=hair-spring&gclid=abc123",
-                headers={"Referer": "https://www.google.com/"})
-    data = form_page(URL, email="Alex.Morgan@Example.org", marketing_opt_in="y",
-                     contact_method="email", contact_time="evening")
+    client.get(
+        URL + "?utm_source=google&utm_medium=cpc&utm_campaign=hair-spring&gclid=abc123",
+        headers={"Referer": "https://www.google.com/"},
+    )
+    data = form_page(
+        URL,
+        email="Alex.Morgan@Example.org",
+        marketing_opt_in="y",
+        contact_method="email",
+        contact_time="evening",
+    )
     response = client.post(URL, data=data)
     assert response.status_code == 303
     assert response.headers["Location"].endswith("/aurelia/harley-street/thank-you/")
@@ -127,7 +150,11 @@ def test_valid_submission_stores_one_lead_with_outbox_rows_and_event(app, client
         assert lead.consent_enquiry and lead.marketing_opt_in and lead.consent_version
         assert lead.page_id is not None and lead.page_revision_id is not None
         assert (lead.utm_source, lead.utm_medium, lead.utm_campaign, lead.gclid) == (
-            "google", "cpc", "hair-spring", "abc123")
+            "google",
+            "cpc",
+            "hair-spring",
+            "abc123",
+        )
         assert lead.referrer == "https://www.google.com/"
         assert lead.landing_page.startswith(URL + "?utm_source=google")
         kinds = sorted((d.purpose, d.channel, d.target, d.status) for d in lead.deliveries)
@@ -150,13 +177,21 @@ def test_location_override_inbox_is_used(app, client, demo, form_page):
     url = "/aurelia/manchester/mesotherapy/"
     assert client.post(url, data=form_page(url)).status_code == 303
     with app.app_context():
-        targets = {d.target for d in db.session.scalars(db.select(Delivery)) if d.purpose == "inbox"}
+        targets = {
+            d.target for d in db.session.scalars(db.select(Delivery)) if d.purpose == "inbox"
+        }
         assert targets == {"manchester@aurelia-hair.example"}
 
 
 def test_attribution_comes_from_the_visit_not_from_posted_fields(app, client, demo, form_page):
-    data = form_page(URL, utm_source="forged", utm_campaign="forged", gclid="forged",
-                     landing_page="https://evil.example/", referrer="https://evil.example/")
+    data = form_page(
+        URL,
+        utm_source="forged",
+        utm_campaign="forged",
+        gclid="forged",
+        landing_page="https://evil.example/",
+        referrer="https://evil.example/",
+    )
     assert client.post(URL, data=data).status_code == 303
     with app.app_context():
         lead = db.session.scalars(db.select(Lead)).one()
@@ -168,11 +203,23 @@ def test_attribution_comes_from_the_visit_not_from_posted_fields(app, client, de
 def test_posted_status_clinic_and_location_change_nothing(app, client, demo, form_page):
     with app.app_context():
         from leads.models import Clinic, Location
+
         other_clinic = db.session.scalar(db.select(Clinic.id).where(Clinic.slug == "northfield"))
-        other_location = db.session.scalar(db.select(Location.id).where(Location.slug == "edinburgh"))
-    data = form_page(URL, status="booked", clinic_id=str(other_clinic), location_id=str(other_location),
-                     clinic="northfield", location="edinburgh", id="999", reference="x",
-                     assigned_to_id="1", consent_version="forged")
+        other_location = db.session.scalar(
+            db.select(Location.id).where(Location.slug == "edinburgh")
+        )
+    data = form_page(
+        URL,
+        status="booked",
+        clinic_id=str(other_clinic),
+        location_id=str(other_location),
+        clinic="northfield",
+        location="edinburgh",
+        id="999",
+        reference="x",
+        assigned_to_id="1",
+        consent_version="forged",
+    )
     assert client.post(URL, data=data).status_code == 303
     with app.app_context():
         lead = db.session.scalars(db.select(Lead)).one()

@@ -38,19 +38,42 @@ def submit(client, form_page, url=URL, **changes):
 def test_clinic_inbox_gets_one_email_with_every_field_and_patient_an_acknowledgement(
     app, client, demo, form_page, run_worker, mail
 ):
-    client.get(URL + "?utm_source=newsletter&utm_medium=email&utm_campaign=autumn&utm_term=thinning"
-               "&utm_content=hero&fbclid=fb42")
-    submit(client, form_page, message="Thinning at the crown.\nSince last spring.",
-           contact_method="sms", contact_time="afternoon", marketing_opt_in="y")
+    client.get(
+        URL + "?utm_source=newsletter&utm_medium=email&utm_campaign=autumn&utm_term=thinning"
+        "&utm_content=hero&fbclid=fb42"
+    )
+    submit(
+        client,
+        form_page,
+        message="Thinning at the crown.\nSince last spring.",
+        contact_method="sms",
+        contact_time="afternoon",
+        marketing_opt_in="y",
+    )
     run_worker()
 
     [notice] = mail.to(CLINIC_INBOX)
     body = notice.get_content().replace("\r\n", "\n")
-    for expected in ["Alex Morgan", "alex.morgan@example.org", "+447911123456",
-                     "Mesotherapy for hair loss", "Text message", "Afternoon (12pm to 5pm)",
-                     "Thinning at the crown.\nSince last spring.", "Marketing emails: yes",
-                     "utm_source:", "newsletter", "email", "autumn", "thinning", "hero", "fb42",
-                     URL, "Harley Street, London", "http://leads.test/inbox/leads/"]:
+    for expected in [
+        "Alex Morgan",
+        "alex.morgan@example.org",
+        "+447911123456",
+        "Mesotherapy for hair loss",
+        "Text message",
+        "Afternoon (12pm to 5pm)",
+        "Thinning at the crown.\nSince last spring.",
+        "Marketing emails: yes",
+        "utm_source:",
+        "newsletter",
+        "email",
+        "autumn",
+        "thinning",
+        "hero",
+        "fb42",
+        URL,
+        "Harley Street, London",
+        "http://leads.test/inbox/leads/",
+    ]:
         assert expected in body, expected
     assert notice["Reply-To"] == "Alex Morgan <alex.morgan@example.org>"
     assert "Harley Street" in notice["Subject"]
@@ -79,7 +102,9 @@ def test_cr_lf_in_a_field_injects_no_header(app, client, demo, form_page, run_wo
     for message in mail.messages:
         assert message["Bcc"] is None
         assert "hacked" not in message["Subject"]
-    assert all("victim@example.org" not in rcpts for _, rcpts in mail.envelopes for rcpts in [rcpts])
+    assert all(
+        "victim@example.org" not in rcpts for _, rcpts in mail.envelopes for rcpts in [rcpts]
+    )
     assert len(mail.messages) == 2
 
 
@@ -90,8 +115,9 @@ def test_maildir_inbox_is_the_embedded_default(request, settings, form_page_for)
     app = request.getfixturevalue("app")
     request.getfixturevalue("demo")
     client = app.test_client()
-    data = form_page_for(client)(URL, full_name="Jo Maildir", email="jo@example.org",
-                                 treatment="prp")
+    data = form_page_for(client)(
+        URL, full_name="Jo Maildir", email="jo@example.org", treatment="prp"
+    )
     assert client.post(URL, data=data).status_code == 303
     request.getfixturevalue("run_worker")()
 
@@ -168,6 +194,7 @@ def test_redis_down_at_submit_keeps_the_lead_and_the_sweep_delivers_it(
 
     with app.app_context():  # the sweep too survives Redis being down
         from leads.services.outbox import sweep
+
         assert sweep() == 0
 
     app.config["REDIS_URL"] = redis_url  # Redis is back
@@ -224,10 +251,15 @@ def test_worker_killed_after_sending_before_recording_resends_same_message_id(
     )
     submit(client, form_page)
     worker = subprocess.Popen(
-        [sys.executable, "-c",
-         "from leads import create_app; from leads.worker import build_worker; "
-         "app = create_app(); build_worker(app, fork=False).work(burst=True)"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-c",
+            "from leads import create_app; from leads.worker import build_worker; "
+            "app = create_app(); build_worker(app, fork=False).work(burst=True)",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
     def kill_worker(message):
@@ -247,6 +279,7 @@ def test_worker_killed_after_sending_before_recording_resends_same_message_id(
         db.session.execute(db.update(Delivery).values(due_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
         from leads.services.outbox import sweep
+
         assert sweep() >= 1
     run_worker()
 

@@ -43,13 +43,26 @@ def get(opener, url):
 @pytest.mark.slow
 def test_launcher_runs_web_worker_and_redis_then_stops_cleanly(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "DATABASE_URL", "SMTP_URL", "CLINIC_LEADS_ENV")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "DATABASE_URL", "SMTP_URL", "CLINIC_LEADS_ENV")
+    }
     # This client posts as soon as the page arrives: let the time trap allow it.
-    env.update(INSTANCE_PATH=str(tmp_path / "instance"), PORT=str(port), SWEEP_INTERVAL_SECONDS="5",
-               SPAM_MIN_FILL_SECONDS="0")
-    launcher = subprocess.Popen([sys.executable, "-m", "leads.devserver"], cwd=ROOT, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    env.update(
+        INSTANCE_PATH=str(tmp_path / "instance"),
+        PORT=str(port),
+        SWEEP_INTERVAL_SECONDS="5",
+        SPAM_MIN_FILL_SECONDS="0",
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "leads.devserver"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -61,17 +74,29 @@ def test_launcher_runs_web_worker_and_redis_then_stops_cleanly(tmp_path):
         assert "flask" in names and "worker.py" in names
         worker = next(p for p in family if "worker.py" in " ".join(p.cmdline()))
         redis_socket = worker.environ()["REDIS_URL"].removeprefix("unix://")
-        family += [p for p in psutil.process_iter(["cmdline"])
-                   if "redis-server" in " ".join(p.info["cmdline"] or [])
-                   and redis_socket in " ".join(p.info["cmdline"] or [])]
+        family += [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if "redis-server" in " ".join(p.info["cmdline"] or [])
+            and redis_socket in " ".join(p.info["cmdline"] or [])
+        ]
         assert any("redis-server" in " ".join(p.cmdline()) for p in family)
 
-        fields = {name: re.search(rf'name="{name}"[^>]*value="([^"]+)"', html).group(1)
-                  for name in ("csrf_token", "submission_token", "rendered")}
-        fields.update(full_name="Robin Example", email="robin@example.org", phone="07911 123456",
-                      treatment="prp", contact_method="phone", contact_time="any",
-                      consent_enquiry="y")
-        request = urllib.request.Request(url, data=urllib.parse.urlencode(fields).encode())
+        fields = {
+            name: re.search(rf'name="{name}"[^>]*value="([^"]+)"', html).group(1)
+            for name in ("csrf_token", "submission_token", "rendered")
+        }
+        fields.update(
+            full_name="Robin Example",
+            email="robin@example.org",
+            phone="07911 123456",
+            treatment="prp",
+            contact_method="phone",
+            contact_time="any",
+            consent_enquiry="y",
+        )
+        body = urllib.parse.urlencode(fields).encode()
+        request = urllib.request.Request(url, data=body)  # noqa: S310 - our loopback URL
         with opener.open(request, timeout=10) as response:
             assert response.url.endswith("/thank-you/")
         inbox = tmp_path / "instance" / "mail" / "aurelia" / "new"

@@ -36,8 +36,9 @@ def listed_ids(response) -> list[int]:
 
 def search(client, text: str, **filters: str):
     """Use the filter form; returns the list it leads to."""
-    response = client.post("/inbox/search", data={"csrf_token": token(client, "/inbox/"),
-                                                  "q": text, **filters})
+    response = client.post(
+        "/inbox/search", data={"csrf_token": token(client, "/inbox/"), "q": text, **filters}
+    )
     assert response.status_code == 303
     assert not text or text.lower() not in response.headers["Location"].lower()
     return client.get(response.headers["Location"])
@@ -45,8 +46,10 @@ def search(client, text: str, **filters: str):
 
 def audit_details(app) -> list[dict]:
     with app.app_context():
-        return [{"action": e.action, "object_id": e.object_id, "details": e.details}
-                for e in db.session.scalars(db.select(AuditEntry).order_by(AuditEntry.id))]
+        return [
+            {"action": e.action, "object_id": e.object_id, "details": e.details}
+            for e in db.session.scalars(db.select(AuditEntry).order_by(AuditEntry.id))
+        ]
 
 
 # Who may open the inbox at all
@@ -79,8 +82,9 @@ def test_manager_sees_only_their_clinics_leads_and_counts(client, manager_a, mak
     assert re.search(r"Contacted <span class=\"count\">1</span>", html)
 
 
-def test_location_limit_and_foreign_filters_are_ignored(app, client, demo, make_user, make_lead,
-                                                        login):
+def test_location_limit_and_foreign_filters_are_ignored(
+    app, client, demo, make_user, make_lead, login
+):
     harley = make_lead(full_name="Harley Patient")
     manchester = make_lead(location="manchester", full_name="Manchester Patient")
     edinburgh = make_lead("northfield", "edinburgh", full_name="Edinburgh Patient")
@@ -112,7 +116,8 @@ def test_another_clinics_lead_is_a_404_like_a_missing_one(client, manager_a, mak
 
 
 def test_email_link_opens_the_lead_for_its_clinics_manager_only(
-        app, demo, form_page, client, run_worker, mail, make_user, login):
+    app, demo, form_page, client, run_worker, mail, make_user, login
+):
     response = client.post("/aurelia/harley-street/mesotherapy/", data=form_page())
     assert response.status_code == 303
     run_worker()
@@ -127,9 +132,14 @@ def test_email_link_opens_the_lead_for_its_clinics_manager_only(
     manager = make_user("manager", ("aurelia",), email="anna@staff.example.org")
     other = make_user("manager", ("northfield",), email="ben@staff.example.org")
     page = anonymous.get("/login").get_data(as_text=True)
-    signed_in = anonymous.post(f"/login?next={link}", data={
-        "csrf_token": _hidden(page, "csrf_token"), "email": "anna@staff.example.org",
-        "password": PASSWORD})
+    signed_in = anonymous.post(
+        f"/login?next={link}",
+        data={
+            "csrf_token": _hidden(page, "csrf_token"),
+            "email": "anna@staff.example.org",
+            "password": PASSWORD,
+        },
+    )
     assert signed_in.headers["Location"] == link
     lead_page = anonymous.get(link)
     assert lead_page.status_code == 200
@@ -144,8 +154,9 @@ def test_email_link_opens_the_lead_for_its_clinics_manager_only(
 # The pipeline
 
 
-def test_lost_needs_a_reason_and_first_contact_is_recorded_once(app, client, manager_a,
-                                                                 make_lead, login):
+def test_lost_needs_a_reason_and_first_contact_is_recorded_once(
+    app, client, manager_a, make_lead, login
+):
     lead_id = make_lead(created_at=utcnow() - timedelta(hours=3))
     login(client, manager_a)
     csrf = token(client, f"/inbox/leads/{lead_id}")
@@ -165,14 +176,18 @@ def test_lost_needs_a_reason_and_first_contact_is_recorded_once(app, client, man
     with app.app_context():
         lead = db.session.get(Lead, lead_id)
         assert (lead.status, lead.lost_reason, lead.first_contacted_at) == (
-            "lost", "Chose another clinic", first)
+            "lost",
+            "Chose another clinic",
+            first,
+        )
     html = client.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
     assert "First contact after 3 h" in html
     assert "Anna changed the status from consultation booked to lost (Chose another clinic)" in html
 
 
-def test_assignment_only_to_a_colleague_of_the_same_clinic(app, client, demo, manager_a, manager_b,
-                                                           make_user, make_lead, login):
+def test_assignment_only_to_a_colleague_of_the_same_clinic(
+    app, client, demo, manager_a, manager_b, make_user, make_lead, login
+):
     colleague = make_user("manager", ("aurelia",), email="cara@staff.example.org", name="Cara")
     marketing = make_user("marketing", ())
     lead_id = make_lead()
@@ -182,8 +197,9 @@ def test_assignment_only_to_a_colleague_of_the_same_clinic(app, client, demo, ma
     csrf = _hidden(page, "csrf_token")
     url = f"/inbox/leads/{lead_id}/assign"
     for outsider in (manager_b, marketing, 424242, "x"):
-        response = client.post(url, data={"csrf_token": csrf, "assignee": str(outsider)},
-                               follow_redirects=True)
+        response = client.post(
+            url, data={"csrf_token": csrf, "assignee": str(outsider)}, follow_redirects=True
+        )
         assert "Choose a colleague of this clinic" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Lead, lead_id).assigned_to_id is None
@@ -197,16 +213,22 @@ def test_assignment_only_to_a_colleague_of_the_same_clinic(app, client, demo, ma
         assert db.session.get(Lead, lead_id).assigned_to_id is None
 
 
-def test_notes_stay_on_the_timeline_and_out_of_the_audit_log(app, client, manager_a, make_lead,
-                                                             login):
+def test_notes_stay_on_the_timeline_and_out_of_the_audit_log(
+    app, client, manager_a, make_lead, login
+):
     lead_id = make_lead(full_name="Jo Patient", email="jo@example.org")
     login(client, manager_a)
     csrf = token(client, f"/inbox/leads/{lead_id}")
-    empty = client.post(f"/inbox/leads/{lead_id}/notes", data={"csrf_token": csrf, "text": "  "},
-                        follow_redirects=True)
+    empty = client.post(
+        f"/inbox/leads/{lead_id}/notes",
+        data={"csrf_token": csrf, "text": "  "},
+        follow_redirects=True,
+    )
     assert "Write the note first" in empty.get_data(as_text=True)
-    client.post(f"/inbox/leads/{lead_id}/notes",
-                data={"csrf_token": csrf, "text": "Called Jo, asked to ring back on Friday."})
+    client.post(
+        f"/inbox/leads/{lead_id}/notes",
+        data={"csrf_token": csrf, "text": "Called Jo, asked to ring back on Friday."},
+    )
     html = client.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
     assert 'Anna wrote: <span class="note">Called Jo, asked to ring back on Friday.</span>' in html
     assert "Anna opened it" in html
@@ -216,28 +238,39 @@ def test_notes_stay_on_the_timeline_and_out_of_the_audit_log(app, client, manage
     assert "lead_note_added" in actions and "lead_viewed" in actions
 
 
-def test_bulk_change_is_all_or_nothing_and_refuses_foreign_ids(app, client, manager_a, make_lead,
-                                                               login):
+def test_bulk_change_is_all_or_nothing_and_refuses_foreign_ids(
+    app, client, manager_a, make_lead, login
+):
     mine = [make_lead(), make_lead()]
     theirs = make_lead("northfield", "edinburgh")
     login(client, manager_a)
     csrf = token(client, "/inbox/")
-    mixed = client.post("/inbox/bulk", data={"csrf_token": csrf, "status": "spam",
-                                             "lead_id": [str(i) for i in [*mine, theirs]]})
+    mixed = client.post(
+        "/inbox/bulk",
+        data={"csrf_token": csrf, "status": "spam", "lead_id": [str(i) for i in [*mine, theirs]]},
+    )
     assert mixed.status_code == 404
-    missing = client.post("/inbox/bulk", data={"csrf_token": csrf, "status": "spam",
-                                               "lead_id": [str(mine[0]), "999999"]})
+    missing = client.post(
+        "/inbox/bulk",
+        data={"csrf_token": csrf, "status": "spam", "lead_id": [str(mine[0]), "999999"]},
+    )
     assert missing.status_code == 404
-    assert client.post("/inbox/bulk", data={"status": "spam",
-                                            "lead_id": [str(mine[0])]}).status_code == 400
+    assert (
+        client.post("/inbox/bulk", data={"status": "spam", "lead_id": [str(mine[0])]}).status_code
+        == 400
+    )
     with app.app_context():
         assert {db.session.get(Lead, i).status for i in [*mine, theirs]} == {"new"}
-    lost = client.post("/inbox/bulk", data={"csrf_token": csrf, "status": "lost",
-                                            "lead_id": [str(i) for i in mine]},
-                       follow_redirects=True)
+    lost = client.post(
+        "/inbox/bulk",
+        data={"csrf_token": csrf, "status": "lost", "lead_id": [str(i) for i in mine]},
+        follow_redirects=True,
+    )
     assert "Say why the lead was lost" in lost.get_data(as_text=True)
-    done = client.post("/inbox/bulk?status=new", data={"csrf_token": csrf, "status": "contacted",
-                                                      "lead_id": [str(i) for i in mine]})
+    done = client.post(
+        "/inbox/bulk?status=new",
+        data={"csrf_token": csrf, "status": "contacted", "lead_id": [str(i) for i in mine]},
+    )
     assert done.status_code == 303 and done.headers["Location"] == "/inbox/?status=new"
     with app.app_context():
         assert [db.session.get(Lead, i).status for i in mine] == ["contacted", "contacted"]
@@ -249,9 +282,19 @@ def test_bulk_change_is_all_or_nothing_and_refuses_foreign_ids(app, client, mana
 # Search, filters, pages, polling
 
 
-@pytest.mark.parametrize("query", ["07911 123456", "+44 7911 123456", "0044 7911 123456",
-                                   "(07911) 123-456", "+447911123456", "123456", "07911 123",
-                                   "7911 123456"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "07911 123456",
+        "+44 7911 123456",
+        "0044 7911 123456",
+        "(07911) 123-456",
+        "+447911123456",
+        "123456",
+        "07911 123",
+        "7911 123456",
+    ],
+)
 def test_a_phone_in_any_common_form_finds_the_lead(client, manager_a, make_lead, login, query):
     wanted = make_lead(phone="+447911123456")
     make_lead(phone="+447911654321", full_name="Someone Else", email="else@example.org")
@@ -270,25 +313,30 @@ def test_name_and_email_search_ignore_case(client, manager_a, make_lead, login):
     # The search text is kept for the list's next pages until cleared.
     search(client, "priya")
     assert listed_ids(client.get("/inbox/")) == [wanted]
-    cleared = client.post("/inbox/search", data={"csrf_token": token(client, "/inbox/"),
-                                                 "q": "x", "clear": "1"})
+    cleared = client.post(
+        "/inbox/search", data={"csrf_token": token(client, "/inbox/"), "q": "x", "clear": "1"}
+    )
     assert cleared.headers["Location"] == "/inbox/"
     assert len(listed_ids(client.get("/inbox/"))) == 2
     assert "q=" not in client.get("/inbox/").get_data(as_text=True)
 
 
-def test_filters_by_status_treatment_source_campaign_and_dates(app, client, manager_a, make_lead,
-                                                               login):
+def test_filters_by_status_treatment_source_campaign_and_dates(
+    app, client, manager_a, make_lead, login
+):
     now = utcnow()
-    old = make_lead(created_at=now - timedelta(days=40), utm_source="google",
-                    utm_campaign="spring")
+    old = make_lead(created_at=now - timedelta(days=40), utm_source="google", utm_campaign="spring")
     prp = make_lead(treatment="prp", utm_source="facebook", utm_campaign="spring")
     booked = make_lead(status="booked", utm_source="google", utm_campaign="autumn")
     login(client, manager_a)
     with app.app_context():
         from leads.models import Treatment
-        prp_id = db.session.scalar(db.select(Treatment.id).where(Treatment.slug == "prp",
-                                                                Treatment.clinic.has(slug="aurelia")))
+
+        prp_id = db.session.scalar(
+            db.select(Treatment.id).where(
+                Treatment.slug == "prp", Treatment.clinic.has(slug="aurelia")
+            )
+        )
     get = lambda **args: listed_ids(client.get("/inbox/", query_string=args))  # noqa: E731
     assert get(status="booked") == [booked]
     assert get(status="nonsense") == [booked, prp, old]
@@ -339,16 +387,18 @@ def test_updates_count_only_new_visible_leads(client, manager_a, make_lead, logi
 # Duplicates
 
 
-def test_possible_duplicates_are_flagged_and_linked_never_merged(client, manager_a, make_lead,
-                                                                 login):
+def test_possible_duplicates_are_flagged_and_linked_never_merged(
+    client, manager_a, make_lead, login
+):
     now = utcnow()
     ago = lambda days: now - timedelta(days=days)  # noqa: E731
     first = make_lead(email="Dana@Example.org", phone="+447911000001", created_at=ago(30))
     second = make_lead(email="dana@example.org", phone="+447911000002", created_at=now)
     by_phone = make_lead(email="other@example.org", phone="+447911000001", created_at=ago(10))
     too_old = make_lead(email="dana@example.org", phone="+447911000003", created_at=ago(200))
-    other_clinic = make_lead("northfield", "edinburgh", email="dana@example.org",
-                             phone="+447911000004")
+    other_clinic = make_lead(
+        "northfield", "edinburgh", email="dana@example.org", phone="+447911000004"
+    )
     alone = make_lead(email="solo@example.org", phone="+447911000005")
     login(client, manager_a)
     html = client.get("/inbox/").get_data(as_text=True)
@@ -367,10 +417,15 @@ def test_possible_duplicates_are_flagged_and_linked_never_merged(client, manager
 # Export
 
 
-def test_export_streams_the_filtered_list_neutralised_and_audited(app, client, manager_a, make_lead,
-                                                                   login):
-    evil = make_lead(full_name="=HYPERLINK(\"http://evil.example\")", message="@SUM(A1)",
-                     utm_campaign="-2+3", utm_source="\tcmd")
+def test_export_streams_the_filtered_list_neutralised_and_audited(
+    app, client, manager_a, make_lead, login
+):
+    evil = make_lead(
+        full_name='=HYPERLINK("http://evil.example")',
+        message="@SUM(A1)",
+        utm_campaign="-2+3",
+        utm_source="\tcmd",
+    )
     plain = make_lead(full_name="Plain Patient", email="plain@example.org", phone="+447911654321")
     make_lead(status="spam", full_name="Spam Patient")
     make_lead("northfield", "edinburgh", full_name="Northfield Patient")
@@ -388,7 +443,7 @@ def test_export_streams_the_filtered_list_neutralised_and_audited(app, client, m
     rows = list(csv.DictReader(io.StringIO(everything.get_data(as_text=True))))
     assert [int(r["id"]) for r in rows] == [plain, evil]
     bad = rows[1]
-    assert bad["full_name"] == "'=HYPERLINK(\"http://evil.example\")"
+    assert bad["full_name"] == '\'=HYPERLINK("http://evil.example")'
     assert bad["message"] == "'@SUM(A1)"
     assert bad["utm_campaign"] == "'-2+3"
     assert bad["utm_source"] == "'\tcmd"
@@ -402,5 +457,6 @@ def test_export_streams_the_filtered_list_neutralised_and_audited(app, client, m
     assert "patient" not in json.dumps(audit_details(app)).lower()
     with app.app_context():
         exported = db.session.scalars(
-            db.select(LeadEvent.lead_id).where(LeadEvent.kind == "exported"))
+            db.select(LeadEvent.lead_id).where(LeadEvent.kind == "exported")
+        )
         assert sorted(exported) == sorted([plain, plain, evil])

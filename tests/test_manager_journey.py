@@ -11,17 +11,31 @@ from leads.models import Clinic, Lead, Location, User
 from tests.conftest import PASSWORD, _hidden
 
 
-def test_cli_manager_works_a_lead_and_never_reaches_another_clinic(app, demo, make_lead,
-                                                                    make_user):
+def test_cli_manager_works_a_lead_and_never_reaches_another_clinic(app, demo, make_lead, make_user):
     runner = app.test_cli_runner()
-    for email, clinic in (("mia@staff.example.org", "aurelia"),
-                          ("raj@staff.example.org", "aurelia"),
-                          ("neil@staff.example.org", "northfield")):
-        result = runner.invoke(args=["users", "create", email, "--role", "manager",
-                                     "--clinic", clinic, "--password", PASSWORD])
+    for email, clinic in (
+        ("mia@staff.example.org", "aurelia"),
+        ("raj@staff.example.org", "aurelia"),
+        ("neil@staff.example.org", "northfield"),
+    ):
+        result = runner.invoke(
+            args=[
+                "users",
+                "create",
+                email,
+                "--role",
+                "manager",
+                "--clinic",
+                clinic,
+                "--password",
+                PASSWORD,
+            ]
+        )
         assert result.exit_code == 0, result.output
-    ours = [make_lead(full_name="Olive Ours"), make_lead(location="manchester",
-                                                         full_name="Oscar Ours")]
+    ours = [
+        make_lead(full_name="Olive Ours"),
+        make_lead(location="manchester", full_name="Oscar Ours"),
+    ]
     theirs = make_lead("northfield", "edinburgh", full_name="Thea Theirs")
     with app.app_context():
         northfield = db.session.scalar(db.select(Clinic.id).where(Clinic.slug == "northfield"))
@@ -29,8 +43,14 @@ def test_cli_manager_works_a_lead_and_never_reaches_another_clinic(app, demo, ma
 
     client = app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    signed_in = client.post("/login", data={"csrf_token": _hidden(page, "csrf_token"),
-                                            "email": "mia@staff.example.org", "password": PASSWORD})
+    signed_in = client.post(
+        "/login",
+        data={
+            "csrf_token": _hidden(page, "csrf_token"),
+            "email": "mia@staff.example.org",
+            "password": PASSWORD,
+        },
+    )
     assert signed_in.status_code == 303
 
     inbox = client.get("/inbox/").get_data(as_text=True)
@@ -44,13 +64,20 @@ def test_cli_manager_works_a_lead_and_never_reaches_another_clinic(app, demo, ma
         raj = db.session.scalar(db.select(User.id).where(User.email == "raj@staff.example.org"))
     for status in ("contacted", "booked", "treated"):
         client.post(f"/inbox/leads/{lead_id}/status", data={"csrf_token": csrf, "status": status})
-    client.post(f"/inbox/leads/{lead_id}/notes", data={"csrf_token": csrf,
-                                                       "text": "Course of eight sessions booked."})
+    client.post(
+        f"/inbox/leads/{lead_id}/notes",
+        data={"csrf_token": csrf, "text": "Course of eight sessions booked."},
+    )
     client.post(f"/inbox/leads/{lead_id}/assign", data={"csrf_token": csrf, "assignee": str(raj)})
     html = client.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
-    for expected in ("changed the status from new to contacted", "to consultation booked",
-                     "to treated", "Course of eight sessions booked.", "assigned it to",
-                     "First contact after"):
+    for expected in (
+        "changed the status from new to contacted",
+        "to consultation booked",
+        "to treated",
+        "Course of eight sessions booked.",
+        "assigned it to",
+        "First contact after",
+    ):
         assert expected in html, expected
 
     exported = client.get("/inbox/export.csv").get_data(as_text=True)
@@ -61,17 +88,21 @@ def test_cli_manager_works_a_lead_and_never_reaches_another_clinic(app, demo, ma
     # Every way of asking for the other clinic's lead.
     assert client.get(f"/inbox/leads/{theirs}").status_code == 404
     for action in ("status", "notes", "assign"):
-        response = client.post(f"/inbox/leads/{theirs}/{action}",
-                               data={"csrf_token": csrf, "status": "spam", "text": "x",
-                                     "assignee": ""})
+        response = client.post(
+            f"/inbox/leads/{theirs}/{action}",
+            data={"csrf_token": csrf, "status": "spam", "text": "x", "assignee": ""},
+        )
         assert response.status_code == 404, action
-    assert client.post("/inbox/bulk", data={"csrf_token": csrf, "status": "spam",
-                                            "lead_id": [str(theirs)]}).status_code == 404
+    assert (
+        client.post(
+            "/inbox/bulk", data={"csrf_token": csrf, "status": "spam", "lead_id": [str(theirs)]}
+        ).status_code
+        == 404
+    )
     for query in (f"clinic={northfield}", f"location={edinburgh}"):
         assert "Thea" not in client.get(f"/inbox/?{query}").get_data(as_text=True)
         assert "Thea" not in client.get(f"/inbox/export.csv?{query}").get_data(as_text=True)
-    client.post("/inbox/search", data={"csrf_token": csrf, "q": "Thea",
-                                       "clinic": str(northfield)})
+    client.post("/inbox/search", data={"csrf_token": csrf, "q": "Thea", "clinic": str(northfield)})
     assert "Thea Theirs" not in client.get("/inbox/").get_data(as_text=True)
     assert "Thea" not in client.get("/inbox/export.csv").get_data(as_text=True)
     client.post("/inbox/search", data={"csrf_token": csrf, "clear": "1"})

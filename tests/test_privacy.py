@@ -38,8 +38,9 @@ def all_leads(app) -> list[Lead]:
 
 def audit_entries(app, action: str) -> list[AuditEntry]:
     with app.app_context():
-        rows = db.session.scalars(db.select(AuditEntry).where(AuditEntry.action == action)
-                                  .order_by(AuditEntry.id)).all()
+        rows = db.session.scalars(
+            db.select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        ).all()
         db.session.expunge_all()
         return rows
 
@@ -165,15 +166,27 @@ def test_canary_values_reach_no_log_job_redis_key_or_url(
     urls.append(URL + "?utm_source=ads")
     # The clinic's server refuses once, quoting the patient's address back.
     mail.replies.append(f"451 4.7.1 <{CANARIES['email']}> greylisted, try later")
-    response = submit(client, form_page, full_name=CANARIES["name"], email=CANARIES["email"],
-                      phone=CANARIES["phone_national"], message=CANARIES["message"],
-                      marketing_opt_in="y")
+    response = submit(
+        client,
+        form_page,
+        full_name=CANARIES["name"],
+        email=CANARIES["email"],
+        phone=CANARIES["phone_national"],
+        message=CANARIES["message"],
+        marketing_opt_in="y",
+    )
     urls.append(response.headers["Location"])
     build_worker(app, fork=False).work(burst=True, logging_level="DEBUG")
 
     # Another lead's delivery fails for good (the database error quotes it).
-    submit(client, form_page, full_name=CANARIES["name"] + " Second", email=CANARIES["email"],
-           phone=CANARIES["phone_national"], message=CANARIES["message"])
+    submit(
+        client,
+        form_page,
+        full_name=CANARIES["name"] + " Second",
+        email=CANARIES["email"],
+        phone=CANARIES["phone_national"],
+        message=CANARIES["message"],
+    )
     mail.replies.append(f"550 5.1.1 <{CANARIES['email']}> {CANARIES['name']} unknown")
     build_worker(app, fork=False).work(burst=True, logging_level="DEBUG")
 
@@ -215,8 +228,11 @@ def test_failed_jobs_keep_ids_only_and_expire(app):
 
 def age(app, lead_id: int, days: int) -> None:
     with app.app_context():
-        db.session.execute(db.update(Lead).where(Lead.id == lead_id)
-                           .values(created_at=utcnow() - timedelta(days=days)))
+        db.session.execute(
+            db.update(Lead)
+            .where(Lead.id == lead_id)
+            .values(created_at=utcnow() - timedelta(days=days))
+        )
         db.session.commit()
 
 
@@ -230,16 +246,25 @@ def test_purge_anonymises_expired_leads_with_their_events_deliveries_and_jobs_tw
     submit(client, form_page, full_name="Old Patient", email="old.patient@example.org")
     submit(client, form_page, full_name="Recent Patient", email="recent@example.org")
     edinburgh = "/northfield/edinburgh/prp/"
-    submit(client, form_page, url=edinburgh, treatment="prp", full_name="Scottish Patient",
-           email="scot@example.org", utm_campaign=None)
+    submit(
+        client,
+        form_page,
+        url=edinburgh,
+        treatment="prp",
+        full_name="Scottish Patient",
+        email="scot@example.org",
+        utm_campaign=None,
+    )
     old, recent, scottish = (lead.id for lead in all_leads(app))
-    age(app, old, 25 * 31)        # past the 24-month default
-    age(app, recent, 200)         # within the default
-    age(app, scottish, 7 * 31)    # past Northfield's 6 months
+    age(app, old, 25 * 31)  # past the 24-month default
+    age(app, recent, 200)  # within the default
+    age(app, scottish, 7 * 31)  # past Northfield's 6 months
     redis = Redis.from_url(settings["REDIS_URL"])
     with app.app_context():
-        old_jobs = [f"rq:job:delivery-{d.id}" for d in
-                    db.session.scalars(db.select(Delivery).where(Delivery.lead_id == old))]
+        old_jobs = [
+            f"rq:job:delivery-{d.id}"
+            for d in db.session.scalars(db.select(Delivery).where(Delivery.lead_id == old))
+        ]
     assert all(redis.exists(key) for key in old_jobs)  # still queued, never run
 
     runner = app.test_cli_runner()
@@ -266,7 +291,10 @@ def test_purge_anonymises_expired_leads_with_their_events_deliveries_and_jobs_tw
     assert second.exit_code == 0 and "Anonymised 0 leads" in second.output
     assert len(audit_entries(app, "retention_purge")) == 2
     assert {lead.id: lead.full_name for lead in all_leads(app)} == {
-        old: "", recent: "Recent Patient", scottish: ""}
+        old: "",
+        recent: "Recent Patient",
+        scottish: "",
+    }
     run_worker()  # only the recent lead's messages go out
     assert {str(m["To"]) for m in mail.messages} == {CLINIC_INBOX, "recent@example.org"}
 
@@ -309,10 +337,22 @@ def test_the_worker_runs_the_purge_on_a_schedule(app, client, demo, form_page):
 @pytest.fixture
 def subject(app, client, demo, form_page) -> dict[str, int]:
     """Two requests by one person (one by phone only), and someone else's."""
-    submit(client, form_page, full_name="Sam Subject", email="Sam.Subject@example.org",
-           phone="07911 123458")
-    submit(client, form_page, url="/northfield/edinburgh/prp/", treatment="prp",
-           full_name="Sam S", email="another.address@example.org", phone="+44 7911 123458")
+    submit(
+        client,
+        form_page,
+        full_name="Sam Subject",
+        email="Sam.Subject@example.org",
+        phone="07911 123458",
+    )
+    submit(
+        client,
+        form_page,
+        url="/northfield/edinburgh/prp/",
+        treatment="prp",
+        full_name="Sam S",
+        email="another.address@example.org",
+        phone="+44 7911 123458",
+    )
     submit(client, form_page, full_name="Other Person", email="other@example.org")
     ids = [lead.id for lead in all_leads(app)]
     return {"first": ids[0], "second": ids[1], "other": ids[2]}
@@ -348,14 +388,16 @@ def test_admin_finds_and_exports_everything_held_about_a_person(
     app, subject, admin_client, run_worker
 ):
     run_worker()
-    found = subject_post(admin_client, action="search", email="sam.subject@EXAMPLE.org",
-                         phone="07911123458")
+    found = subject_post(
+        admin_client, action="search", email="sam.subject@EXAMPLE.org", phone="07911123458"
+    )
     assert found.status_code == 200
     assert found.headers["Cache-Control"] == "no-store"
     assert "2 records found" in found.get_data(as_text=True)
 
-    export = subject_post(admin_client, action="export", email="sam.subject@example.org",
-                          phone="07911 123458")
+    export = subject_post(
+        admin_client, action="export", email="sam.subject@example.org", phone="07911 123458"
+    )
     assert export.mimetype == "application/json"
     assert "attachment" in export.headers["Content-Disposition"]
     assert "sam" not in export.headers["Content-Disposition"].lower()
@@ -382,27 +424,46 @@ def test_erasure_removes_leads_events_deliveries_and_queued_jobs(
 ):
     redis = Redis.from_url(settings["REDIS_URL"])
     with app.app_context():
-        theirs = [d.id for d in db.session.scalars(db.select(Delivery).where(
-            Delivery.lead_id.in_([subject["first"], subject["second"]])))]
+        theirs = [
+            d.id
+            for d in db.session.scalars(
+                db.select(Delivery).where(
+                    Delivery.lead_id.in_([subject["first"], subject["second"]])
+                )
+            )
+        ]
     assert len(theirs) == 4 and all(redis.exists(f"rq:job:delivery-{i}") for i in theirs)
 
-    unconfirmed = subject_post(admin_client, action="erase", email="sam.subject@example.org",
-                               phone="07911 123458")
+    unconfirmed = subject_post(
+        admin_client, action="erase", email="sam.subject@example.org", phone="07911 123458"
+    )
     assert unconfirmed.status_code == 422
     assert len(all_leads(app)) == 3
 
-    erased = subject_post(admin_client, action="erase", email="sam.subject@example.org",
-                          phone="07911 123458", confirm="y")
+    erased = subject_post(
+        admin_client,
+        action="erase",
+        email="sam.subject@example.org",
+        phone="07911 123458",
+        confirm="y",
+    )
     assert erased.status_code == 303
     assert "Erased 2 leads, 4 deliveries and 4 queued jobs" in admin_client.get(
-        erased.headers["Location"]).get_data(as_text=True)
+        erased.headers["Location"]
+    ).get_data(as_text=True)
 
     assert [lead.id for lead in all_leads(app)] == [subject["other"]]
     with app.app_context():
-        assert db.session.scalar(db.select(db.func.count(LeadEvent.id))
-                                 .where(LeadEvent.lead_id != subject["other"])) == 0
-        assert db.session.scalar(db.select(db.func.count(Delivery.id))
-                                 .where(Delivery.id.in_(theirs))) == 0
+        assert (
+            db.session.scalar(
+                db.select(db.func.count(LeadEvent.id)).where(LeadEvent.lead_id != subject["other"])
+            )
+            == 0
+        )
+        assert (
+            db.session.scalar(db.select(db.func.count(Delivery.id)).where(Delivery.id.in_(theirs)))
+            == 0
+        )
     assert not any(redis.exists(f"rq:job:delivery-{i}") for i in theirs)
     text = "\n".join(redis_dump(settings["REDIS_URL"])).lower()
     assert "sam" not in text
@@ -414,9 +475,7 @@ def test_erasure_removes_leads_events_deliveries_and_queued_jobs(
     assert {str(m["To"]) for m in mail.messages} == {CLINIC_INBOX, "other@example.org"}
 
 
-def test_a_delivery_job_whose_lead_was_erased_does_nothing(
-    app, subject, run_worker, mail
-):
+def test_a_delivery_job_whose_lead_was_erased_does_nothing(app, subject, run_worker, mail):
     from leads.services import outbox, privacy
     from leads.worker import build_worker
 
@@ -434,7 +493,11 @@ def test_a_delivery_job_whose_lead_was_erased_does_nothing(
         from leads.queue import get_queue
 
         queue = get_queue()
-        results = {Job.fetch(f"delivery-{i}", connection=queue.connection,
-                             serializer=queue.serializer).return_value() for i in delivery_ids}
+        results = {
+            Job.fetch(
+                f"delivery-{i}", connection=queue.connection, serializer=queue.serializer
+            ).return_value()
+            for i in delivery_ids
+        }
     assert results == {"gone"}
     assert "sam.subject@example.org" not in {str(m["To"]).lower() for m in mail.messages}

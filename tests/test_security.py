@@ -205,9 +205,18 @@ def test_check_deploy_names_every_unsafe_setting_and_fails(tmp_path):
     )
     result = app.test_cli_runner().invoke(args=["check-deploy"])
     assert result.exit_code == 1
-    for name in ["DEBUG", "SECRET_KEY", "SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE",
-                 "DATABASE_URL", "SMTP_URL", "REDIS_URL", "TRUSTED_HOSTS", "HSTS_SECONDS",
-                 "PUBLIC_BASE_URL"]:
+    for name in [
+        "DEBUG",
+        "SECRET_KEY",
+        "SESSION_COOKIE_SECURE",
+        "REMEMBER_COOKIE_SECURE",
+        "DATABASE_URL",
+        "SMTP_URL",
+        "REDIS_URL",
+        "TRUSTED_HOSTS",
+        "HSTS_SECONDS",
+        "PUBLIC_BASE_URL",
+    ]:
         assert f"UNSAFE {name}:" in result.output, name
     assert "has no password" in result.output
 

@@ -22,17 +22,35 @@ def certificate(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
 
 def _authenticator(server, session, envelope, mechanism, data):
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
-        USER.encode(), SECRET.encode())
+        USER.encode(),
+        SECRET.encode(),
+    )
     return AuthResult(success=ok, handled=False)
 
 
@@ -45,9 +63,15 @@ def tls_server(certificate, monkeypatch):
     context.load_cert_chain(str(cert), str(key))
     inbox = MailInbox()
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context,
-                            require_starttls=True, authenticator=_authenticator,
-                            auth_required=True)
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=_authenticator,
+        auth_required=True,
+    )
     controller.start()
     yield inbox, port
     controller.stop()
@@ -66,7 +90,8 @@ def message():
 def test_starttls_and_login(tls_server):
     inbox, port = tls_server
     SmtpMailer(f"smtp://{USER}:{SECRET.replace(' ', '%20')}@127.0.0.1:{port}").send(
-        message(), mailbox="x")
+        message(), mailbox="x"
+    )
     assert [m["Subject"] for m in inbox.messages] == ["hello"]
 
 
@@ -101,12 +126,19 @@ def test_implicit_tls(certificate, monkeypatch):
     context.load_cert_chain(str(cert), str(key))
     inbox = MailInbox()
     port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context,
-                            authenticator=_authenticator, auth_require_tls=False)
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        ssl_context=context,
+        authenticator=_authenticator,
+        auth_require_tls=False,
+    )
     controller.start()
     try:
         SmtpMailer(f"smtps://{USER}:{SECRET.replace(' ', '%20')}@127.0.0.1:{port}").send(
-            message(), mailbox="x")
+            message(), mailbox="x"
+        )
     finally:
         controller.stop()
     assert len(inbox.messages) == 1

@@ -69,7 +69,7 @@ def test_filled_honeypot_gets_thank_you_and_is_quarantined_not_delivered(
 def test_honeypot_is_hidden_from_people_screen_readers_and_keyboard(client, demo):
     html = client.get(URL).get_data(as_text=True)
     start = html.index('class="hp-field"')
-    wrapper = html[html.rindex("<div", 0, start):html.index("</div>", start)]
+    wrapper = html[html.rindex("<div", 0, start) : html.index("</div>", start)]
     assert 'aria-hidden="true"' in wrapper
     assert 'tabindex="-1"' in wrapper and 'autocomplete="off"' in wrapper
     with client.get("/static/site.css") as css:
@@ -87,8 +87,7 @@ def test_form_sent_faster_than_a_person_could_is_quarantined(
     assert mail.messages == []
 
 
-@pytest.mark.parametrize("rendered", [None, "", "not-a-stamp",
-                                      '{"t": 0}.forged-signature'])
+@pytest.mark.parametrize("rendered", [None, "", "not-a-stamp", '{"t": 0}.forged-signature'])
 def test_missing_or_forged_render_time_is_quarantined(
     app, client, demo, form_page, slow_form, rendered
 ):
@@ -120,10 +119,12 @@ def test_hundreds_of_people_at_human_speed_are_never_quarantined(app, client, de
     8 seconds to 10 minutes, with the production trap and limit settings."""
     from config import Config
 
-    app.config.update(SPAM_MIN_FILL_SECONDS=Config.SPAM_MIN_FILL_SECONDS,
-                      SPAM_ADDRESS_LIMIT=Config.SPAM_ADDRESS_LIMIT,
-                      SPAM_FORM_LIMIT=Config.SPAM_FORM_LIMIT,
-                      FORM_POST_LIMIT=Config.FORM_POST_LIMIT)
+    app.config.update(
+        SPAM_MIN_FILL_SECONDS=Config.SPAM_MIN_FILL_SECONDS,
+        SPAM_ADDRESS_LIMIT=Config.SPAM_ADDRESS_LIMIT,
+        SPAM_FORM_LIMIT=Config.SPAM_FORM_LIMIT,
+        FORM_POST_LIMIT=Config.FORM_POST_LIMIT,
+    )
     forms = {
         "/aurelia/harley-street/": ["mesotherapy", "prp", "not-sure"],
         "/aurelia/harley-street/mesotherapy/": ["mesotherapy"],
@@ -159,8 +160,9 @@ def test_hundreds_of_people_at_human_speed_are_never_quarantined(app, client, de
         response = client.post(url, data=data, environ_base={"REMOTE_ADDR": address})
         assert response.status_code == 303, (n, response.status_code)
     with app.app_context():
-        statuses = dict(db.session.execute(
-            db.select(Lead.status, db.func.count()).group_by(Lead.status)).all())
+        statuses = dict(
+            db.session.execute(db.select(Lead.status, db.func.count()).group_by(Lead.status)).all()
+        )
     assert statuses == {"new": 320}
 
 
@@ -174,15 +176,21 @@ def test_over_the_address_limit_is_quarantined_not_refused(app, client, demo, fo
     other = app.test_client()
     other.post(URL, data=form_page_for_other(other), environ_base={"REMOTE_ADDR": "192.0.2.7"})
     assert [(lead.status, lead.spam_reasons) for lead in leads(app)] == [
-        ("new", []), ("new", []), ("spam", ["address_rate"]), ("new", [])]
+        ("new", []),
+        ("new", []),
+        ("spam", ["address_rate"]),
+        ("new", []),
+    ]
 
 
 def test_over_the_form_limit_is_quarantined_whatever_the_address(app, client, demo, form_page):
     app.config["SPAM_FORM_LIMIT"] = "2 per hour"
     for n in range(3):
         client.post(URL, data=form_page(URL), environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"})
-    client.post("/aurelia/harley-street/prp/", data=form_page("/aurelia/harley-street/prp/",
-                                                              treatment="prp"))
+    client.post(
+        "/aurelia/harley-street/prp/",
+        data=form_page("/aurelia/harley-street/prp/", treatment="prp"),
+    )
     assert [lead.spam_reasons for lead in leads(app)] == [[], [], ["form_rate"], []]
 
 
@@ -230,10 +238,19 @@ print(json.dumps({"codes": codes, "statuses": statuses}))
 
 def run_child(settings, posts: int, **changes) -> dict:
     """Another web process: its own interpreter, its own app, the same settings."""
-    env = {**os.environ, "CHILD_SETTINGS": json.dumps({**settings, **changes}),
-           "CHILD_POSTS": str(posts)}
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    env = {
+        **os.environ,
+        "CHILD_SETTINGS": json.dumps({**settings, **changes}),
+        "CHILD_POSTS": str(posts),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -258,8 +275,9 @@ def test_redis_outage_does_not_turn_the_form_into_errors(settings, demo, app):
     # the process's memory, so the second, over the address limit, waits in quarantine.
     assert result["statuses"] == ["new", "spam"]
     with app.app_context():
-        pending = db.session.scalar(db.select(db.func.count(Delivery.id))
-                                    .where(Delivery.status == "pending"))
+        pending = db.session.scalar(
+            db.select(db.func.count(Delivery.id)).where(Delivery.status == "pending")
+        )
     assert pending == 2  # the quarantined one has none until released
 
 
@@ -271,11 +289,15 @@ def test_forged_x_forwarded_for_does_not_dodge_the_limit(app_with, demo, app):
     codes = []
     for n in range(3):
         forged = f"10.9.9.{n}, 203.0.113.50"  # the client's invention, then the proxy's entry
-        codes.append(client.post(URL, data=page_again(client, page),
-                                 headers={"X-Forwarded-For": forged}).status_code)
+        codes.append(
+            client.post(
+                URL, data=page_again(client, page), headers={"X-Forwarded-For": forged}
+            ).status_code
+        )
     assert codes == [303, 303, 429]
-    other = client.post(URL, data=page_again(client, page),
-                        headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.51"})
+    other = client.post(
+        URL, data=page_again(client, page), headers={"X-Forwarded-For": "10.9.9.9, 203.0.113.51"}
+    )
     assert other.status_code == 303
 
 
@@ -283,9 +305,12 @@ def test_without_trusted_proxies_x_forwarded_for_is_ignored(app_with, demo, app)
     direct = app_with(FORM_POST_LIMIT="2 per minute")
     client = direct.test_client()
     page = form_page_for_other(client)
-    codes = [client.post(URL, data=page_again(client, page),
-                         headers={"X-Forwarded-For": f"10.8.8.{n}"}).status_code
-             for n in range(3)]
+    codes = [
+        client.post(
+            URL, data=page_again(client, page), headers={"X-Forwarded-For": f"10.8.8.{n}"}
+        ).status_code
+        for n in range(3)
+    ]
     assert codes == [303, 303, 429]
 
 
@@ -326,8 +351,10 @@ def test_a_manager_of_another_clinic_neither_sees_nor_releases(
     page = other.get("/privacy/quarantine/").get_data(as_text=True)
     assert "Jordan Caught" not in page and "Nothing in quarantine" in page
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
-    assert other.post(f"/privacy/quarantine/{caught}/release",
-                      data={"csrf_token": token}).status_code == 404
+    assert (
+        other.post(f"/privacy/quarantine/{caught}/release", data={"csrf_token": token}).status_code
+        == 404
+    )
     run_worker()
     assert leads(app)[0].status == "spam" and mail.messages == []
 
@@ -355,10 +382,15 @@ def test_manager_releases_a_lead_which_is_then_delivered(
     with app.app_context():
         event = db.session.scalars(db.select(LeadEvent).where(LeadEvent.kind == "released")).one()
         assert event.user_id == manager_id
-        entry = db.session.scalars(db.select(AuditEntry)
-                                   .where(AuditEntry.action == "lead_released")).one()
+        entry = db.session.scalars(
+            db.select(AuditEntry).where(AuditEntry.action == "lead_released")
+        ).one()
         assert (entry.user_id, entry.object_id) == (manager_id, caught)
         assert "Jordan" not in json.dumps(entry.details)
     # Releasing again does nothing more.
-    assert manager.post(f"/privacy/quarantine/{caught}/release",
-                        data={"csrf_token": token}).status_code == 404
+    assert (
+        manager.post(
+            f"/privacy/quarantine/{caught}/release", data={"csrf_token": token}
+        ).status_code
+        == 404
+    )

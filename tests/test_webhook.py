@@ -40,8 +40,9 @@ def webhook_delivery(app) -> Delivery:
         return row
 
 
-def test_webhook_gets_the_lead_signed_with_an_idempotency_key(app, client, hooked, form_page,
-                                                             run_worker, mail):
+def test_webhook_gets_the_lead_signed_with_an_idempotency_key(
+    app, client, hooked, form_page, run_worker, mail
+):
     client.get(URL + "?utm_campaign=scalp")
     assert client.post(URL, data=form_page(URL, treatment="prp")).status_code == 303
     run_worker()
@@ -50,8 +51,13 @@ def test_webhook_gets_the_lead_signed_with_an_idempotency_key(app, client, hooke
     lead = data["lead"]
     assert data["event"] == "lead.created"
     assert (lead["full_name"], lead["phone"], lead["treatment"]["slug"]) == (
-        "Alex Morgan", "+447911123456", "prp")
-    assert lead["location"]["slug"] == "edinburgh" and lead["attribution"]["utm_campaign"] == "scalp"
+        "Alex Morgan",
+        "+447911123456",
+        "prp",
+    )
+    assert (
+        lead["location"]["slug"] == "edinburgh" and lead["attribution"]["utm_campaign"] == "scalp"
+    )
     assert lead["url"].startswith("http://leads.test/inbox/leads/")
     delivery = webhook_delivery(app)
     assert headers["Idempotency-Key"].startswith(f"delivery-{delivery.id}-")
@@ -83,8 +89,9 @@ def test_webhook_refusal_is_permanent(app, client, hooked, form_page, run_worker
 def test_webhook_unreachable_gives_up_after_retries(app, client, demo, form_page, run_worker):
     with app.app_context():
         clinic = db.session.scalar(db.select(Clinic).where(Clinic.slug == "northfield"))
-        clinic.channels.append(InboxChannel(kind="webhook",
-                                            target=f"http://127.0.0.1:{free_port()}/x"))
+        clinic.channels.append(
+            InboxChannel(kind="webhook", target=f"http://127.0.0.1:{free_port()}/x")
+        )
         db.session.commit()
     assert client.post(URL, data=form_page(URL)).status_code == 303
     run_worker()

@@ -23,8 +23,12 @@ from tests_browser.tools import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
 
 SCREENSHOTS = ARTIFACTS / "screenshots"
 VIEWPORTS = {
-    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
-              "is_mobile": True, "has_touch": True},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
     "desktop": {"viewport": {"width": 1366, "height": 900}},
 }
 
@@ -53,8 +57,9 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 def _context(browser: Browser, service: Service, kind: str) -> BrowserContext:
-    context = browser.new_context(base_url=service.base_url, locale="en-GB",
-                                  timezone_id="Europe/London", **VIEWPORTS[kind])
+    context = browser.new_context(
+        base_url=service.base_url, locale="en-GB", timezone_id="Europe/London", **VIEWPORTS[kind]
+    )
     context.set_default_timeout(10_000)
     return context
 

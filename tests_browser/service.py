@@ -64,9 +64,21 @@ class Service:
         self._prepare()
         self._spawn(
             "web",
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-             "--threads", "4", "--no-control-socket", "--access-logfile", "-",
-             "leads:create_app()"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--no-control-socket",
+                "--access-logfile",
+                "-",
+                "leads:create_app()",
+            ],
         )
         self._spawn("worker", [sys.executable, str(ROOT / "worker.py")])
         self._wait_until_up()
@@ -127,12 +139,14 @@ class Service:
         from leads.services.accounts import create_user
 
         Redis.from_url(self.env["REDIS_URL"]).flushdb()
-        app = create_app({
-            "ENV_NAME": "development",
-            "DATABASE_URL": self.env["DATABASE_URL"],
-            "REDIS_URL": self.env["REDIS_URL"],
-            "INSTANCE_PATH": str(self.instance),
-        })
+        app = create_app(
+            {
+                "ENV_NAME": "development",
+                "DATABASE_URL": self.env["DATABASE_URL"],
+                "REDIS_URL": self.env["REDIS_URL"],
+                "INSTANCE_PATH": str(self.instance),
+            }
+        )
         with app.app_context():
             if db.engine.dialect.name == "postgresql":
                 db.session.execute(db.text("DROP SCHEMA public CASCADE"))
@@ -150,8 +164,7 @@ class Service:
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the child
-        child = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log,
-                                 stderr=subprocess.STDOUT)
+        child = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self._children.append(child)
 

@@ -22,12 +22,19 @@ def test_the_public_pages_are_valid_html(desktop: Page) -> None:
 
     # The form as it comes back with errors: only a POST shows it.
     html = desktop.request.get(FORM_PAGE).text()
-    response = desktop.request.post(FORM_PAGE, form={
-        "csrf_token": hidden_value(html, "csrf_token"),
-        "submission_token": hidden_value(html, "submission_token"),
-        "full_name": "Jo Lee", "email": "jo.lee@", "phone": "12345",
-        "treatment": "mesotherapy", "contact_method": "phone", "contact_time": "any",
-    })
+    response = desktop.request.post(
+        FORM_PAGE,
+        form={
+            "csrf_token": hidden_value(html, "csrf_token"),
+            "submission_token": hidden_value(html, "submission_token"),
+            "full_name": "Jo Lee",
+            "email": "jo.lee@",
+            "phone": "12345",
+            "treatment": "mesotherapy",
+            "contact_method": "phone",
+            "contact_time": "any",
+        },
+    )
     assert response.status == 422
     files.append(_save("form-with-errors", response.text()))
 

@@ -14,7 +14,8 @@ TARGET = 95
 
 
 @pytest.mark.parametrize(
-    "path", ["/aurelia/harley-street/", "/aurelia/harley-street/mesotherapy/"],
+    "path",
+    ["/aurelia/harley-street/", "/aurelia/harley-street/mesotherapy/"],
     ids=["location", "treatment"],
 )
 def test_lighthouse_scores(service: Service, path: str, summary: Callable[[str], None]) -> None:

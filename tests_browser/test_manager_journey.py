@@ -17,7 +17,10 @@ NOTE = "Called at lunchtime, prefers a Saturday visit."
 
 
 def test_a_manager_works_a_new_lead_and_exports_it(
-    desktop: Page, phone: Page, service: Service, patient: str,
+    desktop: Page,
+    phone: Page,
+    service: Service,
+    patient: str,
     shoot: Callable[[Page, str], Path],
 ) -> None:
     name = name_for(patient)
@@ -71,14 +74,16 @@ def test_a_manager_works_a_new_lead_and_exports_it(
     timeline = page.get_by_role("region", name="Timeline").get_by_role("listitem")
     # Newest first; the openings and the mail deliveries (the worker's, on
     # its own time) are left out.
-    expect(timeline.filter(has_not_text=re.compile("opened it|Sent to|Sending to"))).to_have_text([
-        re.compile(r"Demo manager assigned it to Demo manager\."),
-        re.compile(rf"Demo manager wrote: {re.escape(NOTE)}"),
-        re.compile(r"Demo manager changed the status from contacted to consultation booked\."),
-        re.compile(r"Demo manager changed the status from new to contacted\."),
-        re.compile(r"Demo manager exported it\."),
-        re.compile(r"Received from the website\."),
-    ])
+    expect(timeline.filter(has_not_text=re.compile("opened it|Sent to|Sending to"))).to_have_text(
+        [
+            re.compile(r"Demo manager assigned it to Demo manager\."),
+            re.compile(rf"Demo manager wrote: {re.escape(NOTE)}"),
+            re.compile(r"Demo manager changed the status from contacted to consultation booked\."),
+            re.compile(r"Demo manager changed the status from new to contacted\."),
+            re.compile(r"Demo manager exported it\."),
+            re.compile(r"Received from the website\."),
+        ]
+    )
     shoot(page, "desktop-lead")
 
     page.get_by_role("link", name="Back to the leads").click()

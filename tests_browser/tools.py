@@ -45,9 +45,7 @@ def axe(page: Page) -> list[dict[str, Any]]:
         # Evaluated through the DevTools protocol, which the page's CSP (no inline
         # script) does not govern, so the page is checked under its real policy.
         page.evaluate(tool("axe-core/axe.min.js").read_text() + "\n;undefined")
-    result = page.evaluate(
-        "() => axe.run(document, {resultTypes: ['violations']})"
-    )
+    result = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     return result["violations"]
 
 
@@ -67,9 +65,19 @@ def blocking(violations: list[dict[str, Any]]) -> list[str]:
 def validate_html(files: list[Path]) -> list[str]:
     """Check saved HTML files with vnu; returns its errors, one line each."""
     completed = subprocess.run(
-        ["java", "-jar", str(tool("vnu-jar/build/dist/vnu.jar")), "--errors-only",
-         "--format", "json", *map(str, files)],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            "java",
+            "-jar",
+            str(tool("vnu-jar/build/dist/vnu.jar")),
+            "--errors-only",
+            "--format",
+            "json",
+            *map(str, files),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     # vnu writes its report to stderr and exits 1 when it found errors.
     report = json.loads(completed.stderr or "{}")
@@ -90,11 +98,19 @@ def lighthouse(url: str, output: Path) -> dict[str, Any]:
     """Run Lighthouse with its mobile defaults; returns the JSON report."""
     output.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [str(tool(".bin/lighthouse")), url, "--quiet", "--output=json",
-         f"--output-path={output}", f"--only-categories={','.join(CATEGORIES)}",
-         f"--chrome-flags={' '.join(CHROMIUM_FLAGS)}"],
+        [
+            str(tool(".bin/lighthouse")),
+            url,
+            "--quiet",
+            "--output=json",
+            f"--output-path={output}",
+            f"--only-categories={','.join(CATEGORIES)}",
+            f"--chrome-flags={' '.join(CHROMIUM_FLAGS)}",
+        ],
         env={**os.environ, "CHROME_PATH": CHROMIUM},
-        check=True, timeout=300, capture_output=True,
+        check=True,
+        timeout=300,
+        capture_output=True,
     )
     return json.loads(output.read_text())
 

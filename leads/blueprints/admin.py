@@ -44,8 +44,9 @@ def _user_or_404(user_id: int) -> User:
 def _fill_choices(form: UserForm) -> None:
     clinics = list(db.session.scalars(db.select(Clinic).order_by(Clinic.name)))
     form.clinics.choices = [SelectChoice(c.id, c.name) for c in clinics]
-    form.locations.choices = [SelectChoice(loc.id, f"{loc.name} ({c.name})") for c in clinics
-                              for loc in c.locations]
+    form.locations.choices = [
+        SelectChoice(loc.id, f"{loc.name} ({c.name})") for c in clinics for loc in c.locations
+    ]
 
 
 def _chosen(form: UserForm) -> tuple[list[Clinic], list[Location]]:
@@ -69,9 +70,14 @@ def new_user() -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         clinics, locations = _chosen(form)
         try:
-            user = accounts.create_user(form.email.data, form.role.data, form.password.data,
-                                        clinics if form.role.data != "marketing" else [],
-                                        name=form.name.data or "", by=current_user)
+            user = accounts.create_user(
+                form.email.data,
+                form.role.data,
+                form.password.data,
+                clinics if form.role.data != "marketing" else [],
+                name=form.name.data or "",
+                by=current_user,
+            )
             if locations and form.role.data == "manager":
                 accounts.update_user(user, user.role, clinics, locations, user.name, current_user)
         except AccountError as error:
@@ -91,17 +97,27 @@ def edit_user(user_id: int) -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         clinics, locations = _chosen(form)
         try:
-            accounts.update_user(user, form.role.data,
-                                 clinics if form.role.data != "marketing" else [],
-                                 locations, form.name.data or "", current_user)
+            accounts.update_user(
+                user,
+                form.role.data,
+                clinics if form.role.data != "marketing" else [],
+                locations,
+                form.name.data or "",
+                current_user,
+            )
         except AccountError as error:
             form.form_errors.append(str(error))
         else:
             flash("Account saved.", "info")
             return redirect(url_for("admin.edit_user", user_id=user.id), code=303)
     status = 422 if form.errors or form.form_errors else 200
-    return render_template("admin/user_form.html", form=form, user=user,
-                           password_form=PasswordForm(), confirm_form=ConfirmForm()), status
+    return render_template(
+        "admin/user_form.html",
+        form=form,
+        user=user,
+        password_form=PasswordForm(),
+        confirm_form=ConfirmForm(),
+    ), status
 
 
 class _Defaults:
@@ -110,8 +126,12 @@ class _Defaults:
 
 
 def _defaults(user: User) -> _Defaults:
-    return _Defaults(name=user.name, role=user.role, clinics=[c.id for c in user.clinics],
-                     locations=[loc.id for loc in user.locations])
+    return _Defaults(
+        name=user.name,
+        role=user.role,
+        clinics=[c.id for c in user.clinics],
+        locations=[loc.id for loc in user.locations],
+    )
 
 
 @bp.post("/users/<int:user_id>/password")
@@ -171,11 +191,17 @@ def audit() -> str:
     entries = list(db.session.scalars(stmt.limit(AUDIT_PAGE + 1)))
     more = len(entries) > AUDIT_PAGE
     entries = entries[:AUDIT_PAGE]
-    actions = list(db.session.scalars(db.select(AuditEntry.action).distinct()
-                                      .order_by(AuditEntry.action)))
+    actions = list(
+        db.session.scalars(db.select(AuditEntry.action).distinct().order_by(AuditEntry.action))
+    )
     args = {k: v for k, v in (("action", action), ("user", user_id), ("lead", lead_id)) if v}
-    return render_template("admin/audit.html", entries=entries, actions=actions, args=args,
-                           next_before=entries[-1].id if more and entries else None)
+    return render_template(
+        "admin/audit.html",
+        entries=entries,
+        actions=actions,
+        args=args,
+        next_before=entries[-1].id if more and entries else None,
+    )
 
 
 # -- delivery health and inbox channels ---------------------------------------
@@ -221,11 +247,18 @@ def channels(clinic_id: int) -> Response | tuple[str, int]:
         SelectChoice(str(loc.id), f"{loc.name} only") for loc in clinic.locations
     ]
     if form.validate_on_submit():
-        location = next((loc for loc in clinic.locations if str(loc.id) == form.location.data),
-                        None)
+        location = next(
+            (loc for loc in clinic.locations if str(loc.id) == form.location.data), None
+        )
         try:
-            deliveries.add_channel(clinic, form.kind.data, form.target.data, current_user,
-                                   location=location, secret=form.secret.data or "")
+            deliveries.add_channel(
+                clinic,
+                form.kind.data,
+                form.target.data,
+                current_user,
+                location=location,
+                secret=form.secret.data or "",
+            )
         except deliveries.DeliveryError as error:
             form.target.errors.append(str(error))
         else:
@@ -233,8 +266,14 @@ def channels(clinic_id: int) -> Response | tuple[str, int]:
             return redirect(url_for(".channels", clinic_id=clinic.id), code=303)
     rows = sorted(clinic.channels, key=lambda c: (c.location_id or 0, c.id))
     locations = {loc.id: loc for loc in clinic.locations}
-    html = render_template("admin/channels.html", clinic=clinic, channels=rows,
-                           locations=locations, form=form, toggle_form=ConfirmForm())
+    html = render_template(
+        "admin/channels.html",
+        clinic=clinic,
+        channels=rows,
+        locations=locations,
+        form=form,
+        toggle_form=ConfirmForm(),
+    )
     return html, (422 if form.errors else 200)
 
 

@@ -12,12 +12,21 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: ("Something in that request was not right", "Please go back, reload the page and try again."),
-    404: ("We could not find that page", "The page may have moved, or the address may be mistyped."),
+    400: (
+        "Something in that request was not right",
+        "Please go back, reload the page and try again.",
+    ),
+    404: (
+        "We could not find that page",
+        "The page may have moved, or the address may be mistyped.",
+    ),
     405: ("That action is not available here", "Please go back and use the page's own buttons."),
     413: ("That was more than we can accept", "Please shorten what you sent and try again."),
     429: ("Too many attempts", "Please wait a minute and try again."),
-    500: ("Something went wrong on our side", "Your details have not been lost. Please try again in a moment."),
+    500: (
+        "Something went wrong on our side",
+        "Your details have not been lost. Please try again in a moment.",
+    ),
 }
 
 
@@ -29,7 +38,10 @@ def register(app: Flask) -> None:
                 "errors/error.html",
                 code=400,
                 title="This form has expired",
-                detail="For your security the form times out. Please reload the page and send it again.",
+                detail=(
+                    "For your security the form times out. "
+                    "Please reload the page and send it again."
+                ),
             ),
             400,
         )

@@ -135,15 +135,19 @@ def bulk() -> Response:
     if not all(value.isdigit() and len(value) < 12 for value in raw):
         abort(404)
     try:
-        changed = pipeline.bulk_change_status(current_user, [int(v) for v in raw],
-                                              form.status.data, form.reason.data or "")
+        changed = pipeline.bulk_change_status(
+            current_user, [int(v) for v in raw], form.status.data, form.reason.data or ""
+        )
     except PipelineError as error:
         flash(str(error), "error")
         return back
     if changed is None:
         abort(404)
-    flash(f"{changed} lead{'s' if changed != 1 else ''} changed to "
-          f"{STATUS_LABELS[form.status.data].lower()}.", "info")
+    flash(
+        f"{changed} lead{'s' if changed != 1 else ''} changed to "
+        f"{STATUS_LABELS[form.status.data].lower()}.",
+        "info",
+    )
     return back
 
 
@@ -159,8 +163,13 @@ def lead(lead_id: int) -> str:
         SelectChoice(str(u.id), u.name or u.email) for u in colleagues
     ]
     people_ids = {e.user_id for e in found.events if e.user_id}
-    people_ids |= {e.data.get(k) for e in found.events if e.kind == "assigned"
-                   for k in ("from", "to") if e.data.get(k)}
+    people_ids |= {
+        e.data.get(k)
+        for e in found.events
+        if e.kind == "assigned"
+        for k in ("from", "to")
+        if e.data.get(k)
+    }
     if found.assigned_to_id:
         people_ids.add(found.assigned_to_id)
     people = (
@@ -246,8 +255,9 @@ def add_note(lead_id: int) -> Response:
     found = lead_or_404(current_user, lead_id)
     form = NoteForm()
     if not form.validate_on_submit():
-        flash(next(iter(form.errors.values()))[0] if form.errors else "Write the note first.",
-              "error")
+        flash(
+            next(iter(form.errors.values()))[0] if form.errors else "Write the note first.", "error"
+        )
         return _back(lead_id)
     try:
         pipeline.add_note(found, form.text.data, current_user)

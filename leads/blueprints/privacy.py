@@ -44,21 +44,27 @@ def subject() -> str | Response | tuple[str, int]:
     form = SubjectForm()
     if not form.validate_on_submit():
         return render_template("privacy/subject.html", form=form, leads=None), (
-            422 if form.errors else 200)
+            422 if form.errors else 200
+        )
     email, phone = form.email.data or "", form.phone.data or ""
     leads = privacy.subject_leads(email, phone)
     if form.action.data == "export":
-        body = json.dumps(privacy.export_subject(leads, current_user), indent=2,
-                          ensure_ascii=False)
-        return Response(body, mimetype="application/json", headers={
-            "Content-Disposition": 'attachment; filename="subject-access.json"'})
+        body = json.dumps(privacy.export_subject(leads, current_user), indent=2, ensure_ascii=False)
+        return Response(
+            body,
+            mimetype="application/json",
+            headers={"Content-Disposition": 'attachment; filename="subject-access.json"'},
+        )
     if form.action.data == "erase":
         if not form.confirm.data:
             form.confirm.errors = ["Tick the box to confirm the erasure."]
             return render_template("privacy/subject.html", form=form, leads=leads), 422
         counts = privacy.erase_subject(leads, current_user)
-        flash(f"Erased {counts['leads']} leads, {counts['deliveries']} deliveries and "
-              f"{counts['jobs']} queued jobs.", "info")
+        flash(
+            f"Erased {counts['leads']} leads, {counts['deliveries']} deliveries and "
+            f"{counts['jobs']} queued jobs.",
+            "info",
+        )
         return redirect(url_for(".subject"), code=303)
     privacy.record_search(leads, current_user)
     return render_template("privacy/subject.html", form=form, leads=leads)

@@ -36,7 +36,5 @@ class EmailChannel:
         except KeyError:
             raise PermanentError(f"no email for purpose {delivery.purpose!r}") from None
         message: EmailMessage = build(delivery)
-        mailbox = (
-            delivery.lead.clinic.slug if delivery.purpose == "inbox" else PATIENT_MAILBOX
-        )
+        mailbox = delivery.lead.clinic.slug if delivery.purpose == "inbox" else PATIENT_MAILBOX
         mailer().send(message, mailbox=mailbox)

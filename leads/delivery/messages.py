@@ -69,8 +69,9 @@ def acknowledgement_message(delivery: Delivery) -> EmailMessage:
     msg = _base_message(delivery, subject, delivery.target)
     from leads.services.privacy import withdrawal_url
 
-    msg.set_content(render_template("emails/acknowledgement.txt", lead=lead,
-                                    withdraw_url=withdrawal_url(lead)))
+    msg.set_content(
+        render_template("emails/acknowledgement.txt", lead=lead, withdraw_url=withdrawal_url(lead))
+    )
     return msg
 
 

@@ -31,13 +31,12 @@ class SmtpMailer:
 
     def _connect(self) -> smtplib.SMTP:
         if self.ssl:
-            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
-                                    context=_tls_context())
+            return smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=_tls_context()
+            )
         client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
         client.ehlo()
-        if self.starttls == "require" or (
-            self.starttls == "auto" and client.has_extn("starttls")
-        ):
+        if self.starttls == "require" or (self.starttls == "auto" and client.has_extn("starttls")):
             client.starttls(context=_tls_context())
             client.ehlo()
         return client

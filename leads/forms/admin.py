@@ -26,26 +26,36 @@ class UserForm(FlaskForm):
     """Role, clinics and locations; the view fills in the choices."""
 
     name = StringField("Name", validators=[Optional(), Length(max=120)])
-    role = SelectField("Role", choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES],
-                       validators=[DataRequired("Choose a role.")])
+    role = SelectField(
+        "Role",
+        choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES],
+        validators=[DataRequired("Choose a role.")],
+    )
     clinics = CheckboxesField("Clinics (managers)", coerce=int, choices=[])
     locations = CheckboxesField(
         "Only these locations (leave all unticked for every location of the clinics)",
-        coerce=int, choices=[])
+        coerce=int,
+        choices=[],
+    )
 
 
 class NewUserForm(UserForm):
-    email = EmailField("Email", validators=[DataRequired("Enter the email address."),
-                                            Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired("Choose a password."),
-                                                     Length(max=256)],
-                             render_kw={"autocomplete": "new-password"})
+    email = EmailField(
+        "Email", validators=[DataRequired("Enter the email address."), Length(max=254)]
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Choose a password."), Length(max=256)],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class PasswordForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired("Choose a password."),
-                                                         Length(max=256)],
-                             render_kw={"autocomplete": "new-password"})
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired("Choose a password."), Length(max=256)],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class ConfirmForm(FlaskForm):
@@ -55,10 +65,16 @@ class ConfirmForm(FlaskForm):
 class ChannelForm(FlaskForm):
     """A new inbox channel for a clinic or one of its locations."""
 
-    kind = SelectField("Kind", choices=[SelectChoice("email", "Email address"),
-                                        SelectChoice("webhook", "Webhook (HTTPS POST)")])
-    target = StringField("Email address or webhook URL",
-                         validators=[DataRequired("Enter where the leads should go."),
-                                     Length(max=500)])
+    kind = SelectField(
+        "Kind",
+        choices=[
+            SelectChoice("email", "Email address"),
+            SelectChoice("webhook", "Webhook (HTTPS POST)"),
+        ],
+    )
+    target = StringField(
+        "Email address or webhook URL",
+        validators=[DataRequired("Enter where the leads should go."), Length(max=500)],
+    )
     location = SelectField("For", coerce=str)
     secret = StringField("Webhook signing secret (optional)", validators=[Length(max=200)])

@@ -43,9 +43,7 @@ def _email(form: FlaskForm, field: StringField) -> None:
     try:
         result = validate_email(field.data or "", check_deliverability=False)
     except EmailNotValidError:
-        raise ValidationError(
-            "Please enter an email address like name@example.com."
-        ) from None
+        raise ValidationError("Please enter an email address like name@example.com.") from None
     field.data = result.normalized
 
 

@@ -13,25 +13,31 @@ STATUS_CHOICES = [SelectChoice(value, label) for value, label in STATUS_LABELS.i
 
 
 class StatusForm(FlaskForm):
-    status = SelectField("Status", choices=STATUS_CHOICES,
-                         validators=[DataRequired("Choose a status.")])
+    status = SelectField(
+        "Status", choices=STATUS_CHOICES, validators=[DataRequired("Choose a status.")]
+    )
     reason = StringField("Reason (when lost)", validators=[Optional(), Length(max=REASON_MAX)])
 
 
 class AssignForm(FlaskForm):
     # Choices are the lead's colleagues, filled in by the view; "" is nobody.
-    assignee = SelectField("Assigned to", choices=[SelectChoice("", "Nobody")],
-                           validate_choice=False)
+    assignee = SelectField(
+        "Assigned to", choices=[SelectChoice("", "Nobody")], validate_choice=False
+    )
 
 
 class NoteForm(FlaskForm):
-    text = TextAreaField("Note", validators=[DataRequired("Write the note first."),
-                                             Length(max=NOTE_MAX)])
+    text = TextAreaField(
+        "Note", validators=[DataRequired("Write the note first."), Length(max=NOTE_MAX)]
+    )
 
 
 class BulkStatusForm(FlaskForm):
     """The ticked leads come as repeated ``lead_id`` fields, read by the view."""
 
-    status = SelectField("Change the ticked leads to", choices=STATUS_CHOICES,
-                         validators=[DataRequired("Choose a status.")])
+    status = SelectField(
+        "Change the ticked leads to",
+        choices=STATUS_CHOICES,
+        validators=[DataRequired("Choose a status.")],
+    )
     reason = StringField("Reason (when lost)", validators=[Optional(), Length(max=REASON_MAX)])

@@ -184,8 +184,11 @@ def update_user(
     if role != "manager":
         locations = []
     locations = [loc for loc in locations if loc.clinic_id in clinic_ids]
-    before = (user.role, sorted(c.id for c in user.clinics),
-              sorted(loc.id for loc in user.locations))
+    before = (
+        user.role,
+        sorted(c.id for c in user.clinics),
+        sorted(loc.id for loc in user.locations),
+    )
     user.role = role
     user.name = name.strip()[:120]
     user.clinics = list(clinics)
@@ -194,8 +197,15 @@ def update_user(
     if before != after:
         if user.id != by.id:
             user.session_version += 1
-        record("user_changed", by, "user", user.id, role=role, clinic_ids=after[1],
-               location_ids=after[2])
+        record(
+            "user_changed",
+            by,
+            "user",
+            user.id,
+            role=role,
+            clinic_ids=after[1],
+            location_ids=after[2],
+        )
     db.session.commit()
 
 

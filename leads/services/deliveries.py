@@ -49,9 +49,19 @@ def retry_by_hand(delivery: Delivery, user: User) -> None:
     delivery.status = DELIVERY_PENDING
     delivery.attempts = 0
     delivery.due_at = now
-    db.session.add(LeadEvent(lead_id=delivery.lead_id, kind="delivery_retried", user_id=user.id,
-                             data={"delivery_id": delivery.id, "purpose": delivery.purpose,
-                                   "channel": delivery.channel}, created_at=now))
+    db.session.add(
+        LeadEvent(
+            lead_id=delivery.lead_id,
+            kind="delivery_retried",
+            user_id=user.id,
+            data={
+                "delivery_id": delivery.id,
+                "purpose": delivery.purpose,
+                "channel": delivery.channel,
+            },
+            created_at=now,
+        )
+    )
     record("delivery_retried", user, "delivery", delivery.id, lead_id=delivery.lead_id)
     db.session.commit()
     outbox.enqueue([delivery.id])
@@ -84,25 +94,37 @@ def health() -> list[ClinicHealth]:
     result = []
     for clinic in db.session.scalars(sa.select(Clinic).order_by(Clinic.name)):
         mine = counts.get(clinic.id, {})
-        result.append(ClinicHealth(
-            clinic=clinic,
-            pending=mine.get("pending", (0, None))[0],
-            failed=mine.get("failed", (0, None))[0],
-            sent=mine.get("sent", (0, None))[0],
-            oldest_pending=mine.get("pending", (0, None))[1],
-        ))
+        result.append(
+            ClinicHealth(
+                clinic=clinic,
+                pending=mine.get("pending", (0, None))[0],
+                failed=mine.get("failed", (0, None))[0],
+                sent=mine.get("sent", (0, None))[0],
+                oldest_pending=mine.get("pending", (0, None))[1],
+            )
+        )
     return result
 
 
 def failed_deliveries(limit: int = 200) -> list[Delivery]:
-    return list(db.session.scalars(
-        sa.select(Delivery).where(Delivery.status == DELIVERY_FAILED)
-        .order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit)
-    ))
+    return list(
+        db.session.scalars(
+            sa.select(Delivery)
+            .where(Delivery.status == DELIVERY_FAILED)
+            .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+            .limit(limit)
+        )
+    )
 
 
-def add_channel(clinic: Clinic, kind: str, target: str, user: User,
-                location: Location | None = None, secret: str = "") -> InboxChannel:
+def add_channel(
+    clinic: Clinic,
+    kind: str,
+    target: str,
+    user: User,
+    location: Location | None = None,
+    secret: str = "",
+) -> InboxChannel:
     """A new inbox channel for a clinic, or for one location (which then uses its own)."""
     if kind not in CHANNELS:
         raise DeliveryError(f"The kind must be one of: {', '.join(CHANNELS)}.")
@@ -116,8 +138,13 @@ def add_channel(clinic: Clinic, kind: str, target: str, user: User,
         raise DeliveryError("A webhook address must start with https:// (or http://).")
     if location is not None and location.clinic_id != clinic.id:
         raise DeliveryError("That location belongs to another clinic.")
-    channel = InboxChannel(clinic_id=clinic.id, location_id=location.id if location else None,
-                           kind=kind, target=target[:500], secret=secret or None)
+    channel = InboxChannel(
+        clinic_id=clinic.id,
+        location_id=location.id if location else None,
+        kind=kind,
+        target=target[:500],
+        secret=secret or None,
+    )
     db.session.add(channel)
     db.session.flush()
     record("channel_added", user, "inbox_channel", channel.id, clinic_id=clinic.id, kind=kind)
@@ -127,6 +154,11 @@ def add_channel(clinic: Clinic, kind: str, target: str, user: User,
 
 def set_channel_active(channel: InboxChannel, active: bool, user: User) -> None:
     channel.active = active
-    record("channel_enabled" if active else "channel_disabled", user, "inbox_channel",
-           channel.id, clinic_id=channel.clinic_id)
+    record(
+        "channel_enabled" if active else "channel_disabled",
+        user,
+        "inbox_channel",
+        channel.id,
+        clinic_id=channel.clinic_id,
+    )
     db.session.commit()

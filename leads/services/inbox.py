@@ -259,8 +259,12 @@ def page(user: User, filters: Filters, cursor: str | None = None, size: int = PA
     """One page of the inbox and the counts per status. Read only: the caller
     renders it, then calls :func:`record_listing`."""
     after = decode_cursor(cursor) if cursor else None
-    stmt = newest_first(filtered(user, filters), after).limit(size + 1).options(
-        selectinload(Lead.location), selectinload(Lead.treatment), selectinload(Lead.clinic)
+    stmt = (
+        newest_first(filtered(user, filters), after)
+        .limit(size + 1)
+        .options(
+            selectinload(Lead.location), selectinload(Lead.treatment), selectinload(Lead.clinic)
+        )
     )
     rows = list(db.session.scalars(stmt))
     more = len(rows) > size
@@ -288,8 +292,15 @@ def page(user: User, filters: Filters, cursor: str | None = None, size: int = PA
 def record_listing(user: User, filters: Filters, shown: Page, deep: bool) -> None:
     """Audit a page of the list once it is rendered: committing earlier would
     expire the page's leads and load each again while rendering."""
-    record("leads_listed", user, "lead", None, lead_ids=[lead.id for lead in shown.leads],
-           filters=filters.summary(), cursor=deep)
+    record(
+        "leads_listed",
+        user,
+        "lead",
+        None,
+        lead_ids=[lead.id for lead in shown.leads],
+        filters=filters.summary(),
+        cursor=deep,
+    )
     db.session.commit()
 
 
@@ -367,10 +378,27 @@ def duplicates_of(user: User, lead: Lead) -> list[Lead]:
 # CSV export
 
 EXPORT_COLUMNS = (
-    "id", "reference", "received_utc", "clinic", "location", "treatment", "status",
-    "lost_reason", "assigned_to", "first_contacted_utc", "full_name", "email", "phone",
-    "contact_method", "contact_time", "message", "consent_enquiry", "consent_version",
-    "consent_utc", "marketing_opt_in", *[f for f in ATTRIBUTION_FIELDS],
+    "id",
+    "reference",
+    "received_utc",
+    "clinic",
+    "location",
+    "treatment",
+    "status",
+    "lost_reason",
+    "assigned_to",
+    "first_contacted_utc",
+    "full_name",
+    "email",
+    "phone",
+    "contact_method",
+    "contact_time",
+    "message",
+    "consent_enquiry",
+    "consent_version",
+    "consent_utc",
+    "marketing_opt_in",
+    *[f for f in ATTRIBUTION_FIELDS],
 )
 
 
@@ -391,9 +419,10 @@ def neutralise(value: Any) -> str:
 def start_export(user: User, filters: Filters) -> int:
     """Record the export in the audit log (count and filters) before any row
     leaves; returns the count."""
-    count = db.session.scalar(
-        filtered(user, filters).with_only_columns(sa.func.count()).order_by(None)
-    ) or 0
+    count = (
+        db.session.scalar(filtered(user, filters).with_only_columns(sa.func.count()).order_by(None))
+        or 0
+    )
     record("leads_exported", user, "lead", None, count=count, filters=filters.summary())
     db.session.commit()
     return count
@@ -437,8 +466,16 @@ def _csv_batches(
         now = utcnow()
         db.session.execute(
             sa.insert(LeadEvent),
-            [{"lead_id": lead.id, "kind": "exported", "user_id": user_id, "data": {},
-              "created_at": now} for lead in batch],
+            [
+                {
+                    "lead_id": lead.id,
+                    "kind": "exported",
+                    "user_id": user_id,
+                    "data": {},
+                    "created_at": now,
+                }
+                for lead in batch
+            ],
         )
         db.session.commit()
         yield buffer.getvalue()
@@ -448,12 +485,27 @@ def _csv_batches(
 
 def _export_values(lead: Lead, names: dict[str, dict[int, str]]) -> list[Any]:
     return [
-        lead.id, lead.reference, lead.created_at, names["clinic"].get(lead.clinic_id),
-        names["location"].get(lead.location_id), names["treatment"].get(lead.treatment_id or 0),
-        lead.status, lead.lost_reason, names["user"].get(lead.assigned_to_id or 0),
-        lead.first_contacted_at, lead.full_name, lead.email, lead.phone, lead.contact_method,
-        lead.contact_time, lead.message, lead.consent_enquiry, lead.consent_version,
-        lead.consent_at, lead.marketing_opt_in, *[getattr(lead, f) for f in ATTRIBUTION_FIELDS],
+        lead.id,
+        lead.reference,
+        lead.created_at,
+        names["clinic"].get(lead.clinic_id),
+        names["location"].get(lead.location_id),
+        names["treatment"].get(lead.treatment_id or 0),
+        lead.status,
+        lead.lost_reason,
+        names["user"].get(lead.assigned_to_id or 0),
+        lead.first_contacted_at,
+        lead.full_name,
+        lead.email,
+        lead.phone,
+        lead.contact_method,
+        lead.contact_time,
+        lead.message,
+        lead.consent_enquiry,
+        lead.consent_version,
+        lead.consent_at,
+        lead.marketing_opt_in,
+        *[getattr(lead, f) for f in ATTRIBUTION_FIELDS],
     ]
 
 

@@ -91,16 +91,18 @@ def submit_lead(
         spam_score=verdict.score if verdict else 0,
         spam_reasons=list(verdict.reasons) if verdict else [],
         created_at=now,
-        **{name: str(attribution.get(name) or "")[:_limit(name)] for name in ATTRIBUTION_FIELDS},
+        **{name: str(attribution.get(name) or "")[: _limit(name)] for name in ATTRIBUTION_FIELDS},
     )
     db.session.add(lead)
     lead.events.append(LeadEvent(kind="received", data={"page_id": lead.page_id}, created_at=now))
     if suspect:
-        lead.events.append(LeadEvent(
-            kind="quarantined",
-            data={"score": lead.spam_score, "reasons": lead.spam_reasons},
-            created_at=now,
-        ))
+        lead.events.append(
+            LeadEvent(
+                kind="quarantined",
+                data={"score": lead.spam_score, "reasons": lead.spam_reasons},
+                created_at=now,
+            )
+        )
     else:
         _add_deliveries(lead, location, now)
     try:
@@ -118,8 +120,12 @@ def submit_lead(
         return existing, False
 
     if suspect:
-        log.info("lead %s quarantined as suspected spam (score %s: %s)",
-                 lead_id, lead.spam_score, ",".join(lead.spam_reasons))
+        log.info(
+            "lead %s quarantined as suspected spam (score %s: %s)",
+            lead_id,
+            lead.spam_score,
+            ",".join(lead.spam_reasons),
+        )
     else:
         log.info("lead %s stored with %s deliveries", lead_id, len(delivery_ids))
     outbox.enqueue(delivery_ids)
@@ -131,8 +137,9 @@ def quarantined(user: User, limit: int = 200) -> list[Lead]:
     from leads.services.scope import visible_leads
 
     query = visible_leads(user).where(Lead.status == "spam")
-    return list(db.session.scalars(query.order_by(Lead.created_at.desc(), Lead.id.desc())
-                                    .limit(limit)))
+    return list(
+        db.session.scalars(query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit))
+    )
 
 
 def release_lead(lead: Lead, user: User | None) -> list[int]:
@@ -145,10 +152,14 @@ def release_lead(lead: Lead, user: User | None) -> list[int]:
     now = utcnow()
     lead.status = "new"
     created = _add_deliveries(lead, lead.location, now)
-    lead.events.append(LeadEvent(
-        kind="released", user_id=user.id if user else None,
-        data={"score": lead.spam_score, "reasons": lead.spam_reasons}, created_at=now,
-    ))
+    lead.events.append(
+        LeadEvent(
+            kind="released",
+            user_id=user.id if user else None,
+            data={"score": lead.spam_score, "reasons": lead.spam_reasons},
+            created_at=now,
+        )
+    )
     audit.record("lead_released", user, "lead", lead.id, score=lead.spam_score)
     db.session.commit()
     ids = [d.id for d in created]
@@ -170,8 +181,15 @@ def _add_deliveries(lead: Lead, location: Location, now: datetime) -> list[Deliv
         )
         for channel in channels_for(location)
     ]
-    rows.append(Delivery(purpose="acknowledgement", channel="email", target=lead.email,
-                         due_at=now, created_at=now))
+    rows.append(
+        Delivery(
+            purpose="acknowledgement",
+            channel="email",
+            target=lead.email,
+            due_at=now,
+            created_at=now,
+        )
+    )
     lead.deliveries.extend(rows)
     return rows
 

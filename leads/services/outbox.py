@@ -52,8 +52,9 @@ def enqueue(delivery_ids: Iterable[int]) -> int:
         ]
         queue.enqueue_many(jobs)  # one pipeline
     except RedisError as exc:
-        log.warning("queue unavailable, %s deliveries left to the sweep: %s",
-                    len(ids), type(exc).__name__)
+        log.warning(
+            "queue unavailable, %s deliveries left to the sweep: %s", len(ids), type(exc).__name__
+        )
         return 0
     return len(ids)
 

@@ -67,9 +67,7 @@ def landing_or_404(
             abort(404)
         query = request.query_string.decode("utf-8", "replace")
         abort(redirect(moved + (f"?{query}" if query else ""), code=301))
-    same_treatment = (
-        Page.treatment_id == treatment.id if treatment else Page.treatment_id.is_(None)
-    )
+    same_treatment = Page.treatment_id == treatment.id if treatment else Page.treatment_id.is_(None)
     page = db.session.scalar(
         db.select(Page)
         .where(Page.location_id == location.id, same_treatment)

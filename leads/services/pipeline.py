@@ -60,8 +60,11 @@ def _apply_status(lead: Lead, status: str, reason: str, user: User, now) -> bool
     if reason:
         # Written by staff about the outcome, kept with the lead, never in the audit log.
         data["reason"] = reason
-    db.session.add(LeadEvent(lead_id=lead.id, kind="status_changed", user_id=user.id,
-                             data=data, created_at=now))
+    db.session.add(
+        LeadEvent(
+            lead_id=lead.id, kind="status_changed", user_id=user.id, data=data, created_at=now
+        )
+    )
     return True
 
 
@@ -128,8 +131,15 @@ def assign(lead: Lead, assignee_id: int | None, user: User) -> bool:
     now = utcnow()
     previous = lead.assigned_to_id
     lead.assigned_to_id = assignee_id
-    db.session.add(LeadEvent(lead_id=lead.id, kind="assigned", user_id=user.id,
-                             data={"from": previous, "to": assignee_id}, created_at=now))
+    db.session.add(
+        LeadEvent(
+            lead_id=lead.id,
+            kind="assigned",
+            user_id=user.id,
+            data={"from": previous, "to": assignee_id},
+            created_at=now,
+        )
+    )
     record("lead_assigned", user, "lead", lead.id, assignee_id=assignee_id)
     db.session.commit()
     return True
@@ -143,8 +153,9 @@ def add_note(lead: Lead, text: str, user: User) -> LeadEvent:
         raise PipelineError("Write the note first.")
     if len(text) > NOTE_MAX:
         raise PipelineError(f"Keep a note under {NOTE_MAX} characters.")
-    event = LeadEvent(lead_id=lead.id, kind="note", user_id=user.id, data={"text": text},
-                      created_at=utcnow())
+    event = LeadEvent(
+        lead_id=lead.id, kind="note", user_id=user.id, data={"text": text}, created_at=utcnow()
+    )
     db.session.add(event)
     record("lead_note_added", user, "lead", lead.id)
     db.session.commit()

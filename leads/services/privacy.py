@@ -57,8 +57,11 @@ def discard_jobs(delivery_ids: Iterable[int]) -> int:
         queue = get_queue()
         for delivery_id in delivery_ids:
             try:
-                job = Job.fetch(f"delivery-{delivery_id}", connection=queue.connection,
-                                serializer=queue.serializer)
+                job = Job.fetch(
+                    f"delivery-{delivery_id}",
+                    connection=queue.connection,
+                    serializer=queue.serializer,
+                )
             except NoSuchJobError:
                 continue
             job.delete()
@@ -109,28 +112,35 @@ def purge(now: datetime | None = None) -> PurgeReport:
     delivery_ids: list[int] = []
     for clinic in db.session.scalars(db.select(Clinic).order_by(Clinic.id)):
         cutoff = retention_cutoff(clinic, now)
-        lead_ids = list(db.session.scalars(
-            db.select(Lead.id).where(
-                Lead.clinic_id == clinic.id,
-                Lead.created_at < cutoff,
-                Lead.anonymised_at.is_(None),
+        lead_ids = list(
+            db.session.scalars(
+                db.select(Lead.id).where(
+                    Lead.clinic_id == clinic.id,
+                    Lead.created_at < cutoff,
+                    Lead.anonymised_at.is_(None),
+                )
             )
-        ))
+        )
         if not lead_ids:
             continue
-        ids = list(db.session.scalars(
-            db.select(Delivery.id).where(Delivery.lead_id.in_(lead_ids))
-        ))
+        ids = list(db.session.scalars(db.select(Delivery.id).where(Delivery.lead_id.in_(lead_ids))))
         events = db.session.execute(
             db.delete(LeadEvent).where(LeadEvent.lead_id.in_(lead_ids))
         ).rowcount
         db.session.execute(db.delete(Delivery).where(Delivery.id.in_(ids)))
         db.session.execute(
-            db.update(Lead).where(Lead.id.in_(lead_ids))
-            .values(anonymised_at=now, **ANONYMISED)
+            db.update(Lead).where(Lead.id.in_(lead_ids)).values(anonymised_at=now, **ANONYMISED)
         )
-        audit.record("retention_purge", None, "clinic", clinic.id, leads=len(lead_ids),
-                     events=events, deliveries=len(ids), cutoff=cutoff.isoformat())
+        audit.record(
+            "retention_purge",
+            None,
+            "clinic",
+            clinic.id,
+            leads=len(lead_ids),
+            events=events,
+            deliveries=len(ids),
+            cutoff=cutoff.isoformat(),
+        )
         report.leads += len(lead_ids)
         report.events += events
         report.deliveries += len(ids)
@@ -139,8 +149,12 @@ def purge(now: datetime | None = None) -> PurgeReport:
     db.session.commit()
     report.jobs = discard_jobs(delivery_ids)
     if report.leads:
-        log.info("purge: anonymised %s leads, removed %s deliveries and %s jobs",
-                 report.leads, report.deliveries, report.jobs)
+        log.info(
+            "purge: anonymised %s leads, removed %s deliveries and %s jobs",
+            report.leads,
+            report.deliveries,
+            report.jobs,
+        )
     return report
 
 
@@ -168,9 +182,11 @@ def subject_leads(email: str = "", phone: str = "") -> list[Lead]:
         conditions.append(Lead.phone == e164)
     if not conditions:
         return []
-    return list(db.session.scalars(
-        db.select(Lead).where(sa.or_(*conditions)).order_by(Lead.created_at, Lead.id)
-    ))
+    return list(
+        db.session.scalars(
+            db.select(Lead).where(sa.or_(*conditions)).order_by(Lead.created_at, Lead.id)
+        )
+    )
 
 
 def record_search(leads: list[Lead], user: User | None) -> None:
@@ -241,20 +257,26 @@ def erase_subject(leads: list[Lead], user: User | None) -> dict[str, int]:
     lead_ids = [lead.id for lead in leads]
     if not lead_ids:
         return {"leads": 0, "deliveries": 0, "jobs": 0}
-    delivery_ids = list(db.session.scalars(
-        db.select(Delivery.id).where(Delivery.lead_id.in_(lead_ids))
-    ))
+    delivery_ids = list(
+        db.session.scalars(db.select(Delivery.id).where(Delivery.lead_id.in_(lead_ids)))
+    )
     db.session.execute(db.delete(LeadEvent).where(LeadEvent.lead_id.in_(lead_ids)))
     db.session.execute(db.delete(Delivery).where(Delivery.lead_id.in_(lead_ids)))
     db.session.execute(db.delete(Lead).where(Lead.id.in_(lead_ids)))
-    entry = audit.record("subject_erased", user, "lead", None, leads=lead_ids,
-                         deliveries=len(delivery_ids))
+    entry = audit.record(
+        "subject_erased", user, "lead", None, leads=lead_ids, deliveries=len(delivery_ids)
+    )
     db.session.commit()
     entry_id = entry.id
     db.session.expunge_all()  # the erased rows' objects must not linger in the session
     jobs = discard_jobs(delivery_ids)
-    log.info("erased %s leads, %s deliveries, %s queued jobs (audit %s)",
-             len(lead_ids), len(delivery_ids), jobs, entry_id)
+    log.info(
+        "erased %s leads, %s deliveries, %s queued jobs (audit %s)",
+        len(lead_ids),
+        len(delivery_ids),
+        jobs,
+        entry_id,
+    )
     return {"leads": len(lead_ids), "deliveries": len(delivery_ids), "jobs": jobs}
 
 
@@ -291,9 +313,11 @@ def withdraw_marketing(lead: Lead) -> int:
     now = utcnow()
     leads = [lead]
     if lead.email:
-        leads = list(db.session.scalars(
-            db.select(Lead).where(sa.func.lower(Lead.email) == lead.email.lower())
-        ))
+        leads = list(
+            db.session.scalars(
+                db.select(Lead).where(sa.func.lower(Lead.email) == lead.email.lower())
+            )
+        )
     changed = 0
     for row in leads:
         if row.marketing_withdrawn_at is None or row.marketing_opt_in:

@@ -86,9 +86,7 @@ def lead_or_404(user: User | None, lead_id: int) -> Lead:
 
 def can_see(user: User | None, lead: Lead) -> bool:
     """Whether ``user`` (not necessarily the one signed in) may see ``lead``."""
-    found = db.session.scalar(
-        sa.select(Lead.id).where(lead_condition(user), Lead.id == lead.id)
-    )
+    found = db.session.scalar(sa.select(Lead.id).where(lead_condition(user), Lead.id == lead.id))
     return found is not None
 
 
