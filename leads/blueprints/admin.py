@@ -213,7 +213,6 @@ def deliveries_health() -> str:
         "admin/deliveries.html",
         health=deliveries.health(),
         failed=deliveries.failed_deliveries(),
-        retry_form=ConfirmForm(),
     )
 
 
@@ -272,7 +271,6 @@ def channels(clinic_id: int) -> Response | tuple[str, int]:
         channels=rows,
         locations=locations,
         form=form,
-        toggle_form=ConfirmForm(),
     )
     return html, (422 if form.errors else 200)
 
