@@ -54,13 +54,19 @@ def _authenticator(server, session, envelope, mechanism, data):
     return AuthResult(success=ok, handled=False)
 
 
-@pytest.fixture
-def tls_server(certificate, monkeypatch):
+def _server_context(certificate, monkeypatch) -> ssl.SSLContext:
+    """The server's TLS context; the client is made to trust the test certificate."""
     cert, key = certificate
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts our test CA
-    _tls_context.cache_clear()  # built once per process; this test changes what it trusts
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    _tls_context.cache_clear()  # built once per process; these tests change what it trusts
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+@pytest.fixture
+def tls_server(certificate, monkeypatch):
+    context = _server_context(certificate, monkeypatch)
     inbox = MailInbox()
     port = free_port()
     controller = Controller(
@@ -119,11 +125,7 @@ def test_untrusted_certificate_is_refused(tls_server, monkeypatch, tmp_path):
 
 
 def test_implicit_tls(certificate, monkeypatch):
-    cert, key = certificate
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    _tls_context.cache_clear()
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert), str(key))
+    context = _server_context(certificate, monkeypatch)
     inbox = MailInbox()
     port = free_port()
     controller = Controller(
