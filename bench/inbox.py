@@ -33,16 +33,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flask.testing import FlaskClient  # noqa: E402
+from flask.testing import FlaskClient
 
-from leads import create_app  # noqa: E402
-from leads.extensions import db  # noqa: E402
-from leads.models import Clinic, Lead, Location, Treatment, User, utcnow  # noqa: E402
-from leads.services import inbox  # noqa: E402
+from leads import create_app
+from leads.extensions import db
+from leads.models import Clinic, Lead, Location, Treatment, User, utcnow
+from leads.services import inbox
 
 BENCH_CONSENT = "bench"  # marks the leads this script made
 EMAIL = "bench.manager@staff.example.org"
-PASSWORD = "bench manager long passphrase"  # noqa: S105 - a throwaway benchmark account
+PASSWORD = "bench manager long passphrase"
 FIRST = ["Alex", "Sam", "Priya", "Jordan", "Chris", "Morgan", "Jamie", "Taylor", "Robin", "Dana"]
 LAST = ["Smith", "Jones", "Patel", "Brown", "Taylor", "Wilson", "Khan", "Evans", "Walker", "Wright"]
 SOURCES = [("google", "spring-hair"), ("facebook", "autumn-meso"), ("", ""), ("newsletter", "prp")]

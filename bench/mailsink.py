@@ -21,7 +21,7 @@ class MailSink:
         self.inbox_arrivals: dict[str, float] = {}
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server, session, envelope):
         if self.slow:
             await asyncio.sleep(1.0)
         now = time.time()

@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, request
+from flask import Flask, abort
 from flask_login import current_user
 
 from leads.extensions import db, login_manager
@@ -69,7 +69,3 @@ def safe_next(target: str | None, default: str) -> str:
     if any(ord(ch) < 32 for ch in target):
         return default
     return target
-
-
-def request_address() -> str:
-    return request.remote_addr or "unknown"

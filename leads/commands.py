@@ -132,7 +132,7 @@ def check_deploy() -> None:
 @with_appcontext
 def purge() -> None:
     """Anonymise leads past their clinic's retention period; safe to run again."""
-    from leads.services.privacy import purge as run_purge
+    from leads.services.retention import purge as run_purge
 
     report = run_purge()
     click.echo(

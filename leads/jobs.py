@@ -156,10 +156,3 @@ def _grace() -> int:
 def _next_interval(delivery: Delivery) -> int:
     intervals = current_app.config["DELIVERY_RETRY_INTERVALS"]
     return int(intervals[min(delivery.attempts - 1, len(intervals) - 1)])
-
-
-def sweep_job() -> int:
-    """Run the sweep from the queue (scheduled by the worker)."""
-    from leads.services.outbox import sweep
-
-    return sweep()

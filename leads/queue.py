@@ -66,10 +66,6 @@ def state(app: Flask | None = None) -> QueueState:
     return (app or current_app).extensions[EXTENSION]
 
 
-def get_redis() -> Redis:
-    return state().redis
-
-
 def get_queue() -> Queue:
     return state().queue()
 

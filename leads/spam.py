@@ -102,6 +102,6 @@ def _within(setting: str, *key: str) -> bool:
     """Count one hit; False once over the limit. True when the storage is down."""
     try:
         return limiter.limiter.hit(parse(current_app.config[setting]), *key)
-    except Exception as exc:  # noqa: BLE001 - an outage must not block a patient
+    except Exception as exc:
         log.warning("spam rate check skipped: %s", type(exc).__name__)
         return True

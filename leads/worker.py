@@ -54,7 +54,7 @@ def warm_up(app: Flask) -> None:
     """Load, in this process, what every delivery job needs."""
     from sqlalchemy.orm import configure_mappers
 
-    import leads.delivery.email  # noqa: F401 - imported for the forks to inherit
+    import leads.delivery.email
     import leads.delivery.smtp  # noqa: F401
     from leads.jobs import delivery_with_lead
     from leads.models import Delivery
@@ -67,7 +67,7 @@ def warm_up(app: Flask) -> None:
             # Compile the job's statements once (SQLAlchemy caches them per engine).
             db.session.get(Delivery, 0, with_for_update=True)
             db.session.scalars(delivery_with_lead(0)).first()
-        except Exception:  # noqa: BLE001 - only a warm-up; the job reports real trouble
+        except Exception:
             log.warning("warm-up query failed", exc_info=True)
         finally:
             db.session.remove()
@@ -97,7 +97,7 @@ def start_purger(app: Flask, stop: threading.Event) -> threading.Thread:
 
     Several workers may all run it: the purge is idempotent.
     """
-    from leads.services.privacy import purge
+    from leads.services.retention import purge
 
     return _every(app, stop, "PURGE_INTERVAL_SECONDS", purge, "retention-purge")
 
@@ -108,7 +108,7 @@ def _every(app: Flask, stop: threading.Event, setting: str, task, name: str) -> 
             with app.app_context():
                 try:
                     task()
-                except Exception as exc:  # noqa: BLE001 - the next round tries again
+                except Exception as exc:
                     # The type only: a database error's text can carry row values.
                     log.error("%s failed: %s", name, type(exc).__name__)
                 finally:

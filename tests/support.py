@@ -35,7 +35,7 @@ class MailInbox:
         self.on_data: Callable[[EmailMessage], None] | None = None
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             if self.replies:
@@ -94,7 +94,7 @@ class WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 status = receiver.statuses.popleft() if receiver.statuses else 200
                 if status == 200:

@@ -302,7 +302,7 @@ def test_purge_anonymises_expired_leads_with_their_events_deliveries_and_jobs_tw
 def test_months_before_handles_month_ends_and_years():
     from datetime import datetime
 
-    from leads.services.privacy import months_before
+    from leads.services.retention import months_before
 
     assert months_before(datetime(2026, 3, 31, 12), 1) == datetime(2026, 2, 28, 12)
     assert months_before(datetime(2026, 1, 15), 24) == datetime(2024, 1, 15)
@@ -476,13 +476,13 @@ def test_erasure_removes_leads_events_deliveries_and_queued_jobs(
 
 
 def test_a_delivery_job_whose_lead_was_erased_does_nothing(app, subject, run_worker, mail):
-    from leads.services import outbox, privacy
+    from leads.services import outbox, subject_access
     from leads.worker import build_worker
 
     with app.app_context():
         lead = db.session.get(Lead, subject["first"])
         delivery_ids = [d.id for d in lead.deliveries]
-        privacy.erase_subject([lead], None)
+        subject_access.erase_subject([lead], None)
         # A job that escaped the erasure (enqueued again by some stale process).
         assert outbox.enqueue(delivery_ids) == len(delivery_ids)
     worker = build_worker(app, fork=False)

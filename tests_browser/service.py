@@ -24,7 +24,7 @@ from typing import Any
 from tests.support import SmtpServer, free_port, start_embedded_redis
 
 ROOT = Path(__file__).resolve().parent.parent
-STAFF_PASSWORD = "correct horse battery staple"  # noqa: S105 - test accounts only
+STAFF_PASSWORD = "correct horse battery staple"
 
 
 @dataclass

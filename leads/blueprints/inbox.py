@@ -28,7 +28,8 @@ from leads.extensions import db
 from leads.forms.admin import ConfirmForm
 from leads.forms.inbox import AssignForm, BulkStatusForm, NoteForm, StatusForm
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, User, utcnow
-from leads.services import deliveries, inbox, pipeline
+from leads.services import deliveries, duplicates, inbox, pipeline
+from leads.services import export as csv_export
 from leads.services.pipeline import STATUS_LABELS, PipelineError
 from leads.services.scope import (
     lead_or_404,
@@ -113,8 +114,8 @@ def updates() -> Response:
 @roles_required(*LEAD_ROLES)
 def export() -> Response:
     filters = _filters()
-    inbox.start_export(current_user, filters)
-    rows = inbox.export_rows(current_user, filters)
+    csv_export.start_export(current_user, filters)
+    rows = csv_export.export_rows(current_user, filters)
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     return Response(
         stream_with_context(rows),
@@ -185,8 +186,8 @@ def lead(lead_id: int) -> str:
         assign_form=assign_form,
         note_form=NoteForm(),
         people=people,
-        duplicates=inbox.duplicates_of(current_user, found),
-        first_contact=inbox.humanise(inbox.time_to_first_contact(found)),
+        duplicates=duplicates.duplicates_of(current_user, found),
+        first_contact=pipeline.humanise(pipeline.time_to_first_contact(found)),
         contact_methods=CONTACT_METHODS,
         contact_times=CONTACT_TIMES,
     )

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from leads.auth import roles_required
 from leads.forms.privacy import SubjectForm
-from leads.services import privacy, scope
+from leads.services import marketing_consent, scope, subject_access
 from leads.services.leads import quarantined, release_lead
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
@@ -47,9 +47,11 @@ def subject() -> str | Response | tuple[str, int]:
             422 if form.errors else 200
         )
     email, phone = form.email.data or "", form.phone.data or ""
-    leads = privacy.subject_leads(email, phone)
+    leads = subject_access.subject_leads(email, phone)
     if form.action.data == "export":
-        body = json.dumps(privacy.export_subject(leads, current_user), indent=2, ensure_ascii=False)
+        body = json.dumps(
+            subject_access.export_subject(leads, current_user), indent=2, ensure_ascii=False
+        )
         return Response(
             body,
             mimetype="application/json",
@@ -59,14 +61,14 @@ def subject() -> str | Response | tuple[str, int]:
         if not form.confirm.data:
             form.confirm.errors = ["Tick the box to confirm the erasure."]
             return render_template("privacy/subject.html", form=form, leads=leads), 422
-        counts = privacy.erase_subject(leads, current_user)
+        counts = subject_access.erase_subject(leads, current_user)
         flash(
             f"Erased {counts['leads']} leads, {counts['deliveries']} deliveries and "
             f"{counts['jobs']} queued jobs.",
             "info",
         )
         return redirect(url_for(".subject"), code=303)
-    privacy.record_search(leads, current_user)
+    subject_access.record_search(leads, current_user)
     return render_template("privacy/subject.html", form=form, leads=leads)
 
 
@@ -74,10 +76,10 @@ def subject() -> str | Response | tuple[str, int]:
 def withdraw(token: str) -> str:
     from flask import request
 
-    lead = privacy.lead_for_withdrawal(token)
+    lead = marketing_consent.lead_for_withdrawal(token)
     if lead is None:
         abort(404)
     if request.method == "POST":
-        privacy.withdraw_marketing(lead)
+        marketing_consent.withdraw_marketing(lead)
         return render_template("privacy/withdrawn.html", clinic=lead.clinic)
     return render_template("privacy/withdraw.html", clinic=lead.clinic)

@@ -67,7 +67,7 @@ def acknowledgement_message(delivery: Delivery) -> EmailMessage:
     lead = delivery.lead
     subject = f"We have your consultation request, {lead.clinic.name}"
     msg = _base_message(delivery, subject, delivery.target)
-    from leads.services.privacy import withdrawal_url
+    from leads.services.marketing_consent import withdrawal_url
 
     msg.set_content(
         render_template("emails/acknowledgement.txt", lead=lead, withdraw_url=withdrawal_url(lead))

@@ -41,7 +41,7 @@ class SmtpMailer:
             client.ehlo()
         return client
 
-    def send(self, message: EmailMessage, *, mailbox: str) -> None:  # noqa: ARG002
+    def send(self, message: EmailMessage, *, mailbox: str) -> None:
         try:
             with self._connect() as client:
                 if self.username:

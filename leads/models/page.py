@@ -78,10 +78,6 @@ class Page(_Content, db.Model):
     )
 
     @property
-    def is_published(self) -> bool:
-        return self.published_revision_id is not None
-
-    @property
     def has_unpublished_changes(self) -> bool:
         return self.published is None or self.published.content() != self.content()
 

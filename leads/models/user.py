@@ -56,9 +56,6 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:
         return self.active
 
-    def has_role(self, *roles: str) -> bool:
-        return self.role in roles
-
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"

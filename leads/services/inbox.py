@@ -1,4 +1,4 @@
-"""The lead inbox: filters, search, keyset pages, counts, duplicates, export.
+"""The lead inbox: filters, search, keyset pages and counts.
 
 Every query here starts from :func:`leads.services.scope.visible_leads`;
 filters only ever narrow it.
@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
-import io
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -23,17 +21,12 @@ from sqlalchemy.sql import Select
 
 from leads.extensions import db
 from leads.models import (
-    ATTRIBUTION_FIELDS,
     LEAD_STATUSES,
-    Clinic,
     Lead,
-    LeadEvent,
-    Location,
-    Treatment,
     User,
-    utcnow,
 )
 from leads.services.audit import record
+from leads.services.duplicates import duplicate_flags
 from leads.services.scope import (
     visible_clinics,
     visible_leads,
@@ -42,8 +35,6 @@ from leads.services.scope import (
 )
 
 PAGE_SIZE = 50
-DUPLICATE_WINDOW = timedelta(days=90)
-EXPORT_BATCH = 1000
 SEARCH_MAX = 100
 _PHONE_LIKE = re.compile(r"[\d\s()+\-.]+")
 
@@ -235,7 +226,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 
 
 Key = tuple[datetime, int]
-Candidate = tuple[int, int, str, str, datetime]
 
 
 def newest_first(stmt: Select[tuple[Lead]], after: Key | None) -> Select[tuple[Lead]]:
@@ -324,208 +314,3 @@ def updates(user: User, filters: Filters, since_id: int) -> dict[str, int]:
         stmt.with_only_columns(sa.func.count(), sa.func.max(Lead.id)).order_by(None)
     ).one()
     return {"count": count, "newest": newest or since_id}
-
-
-# Possible duplicates: same email (any case) or same phone at the same clinic
-# within 90 days of each other. Computed when read, never stored, never merged.
-
-
-def _duplicate_candidates(user: User, leads: list[Lead]) -> list[Candidate]:
-    if not leads:
-        return []
-    emails = sorted({lead.email.lower() for lead in leads})
-    phones = sorted({lead.phone for lead in leads})
-    clinics = sorted({lead.clinic_id for lead in leads})
-    earliest = min(lead.created_at for lead in leads) - DUPLICATE_WINDOW
-    latest = max(lead.created_at for lead in leads) + DUPLICATE_WINDOW
-    stmt = (
-        visible_leads(user)
-        .with_only_columns(Lead.id, Lead.clinic_id, Lead.email, Lead.phone, Lead.created_at)
-        .where(
-            Lead.clinic_id.in_(clinics),
-            sa.or_(sa.func.lower(Lead.email).in_(emails), Lead.phone.in_(phones)),
-            Lead.created_at >= earliest,
-            Lead.created_at <= latest,
-        )
-    )
-    return [tuple(row) for row in db.session.execute(stmt)]  # type: ignore[misc]
-
-
-def _is_duplicate(lead: Lead, other: Candidate) -> bool:
-    ident, clinic_id, email, phone, created_at = other
-    return (
-        ident != lead.id
-        and clinic_id == lead.clinic_id
-        and (email.lower() == lead.email.lower() or phone == lead.phone)
-        and abs(created_at - lead.created_at) <= DUPLICATE_WINDOW
-    )
-
-
-def duplicate_flags(user: User, leads: list[Lead]) -> set[int]:
-    """The ids among ``leads`` that have a possible duplicate the user can see."""
-    candidates = _duplicate_candidates(user, leads)
-    return {lead.id for lead in leads if any(_is_duplicate(lead, c) for c in candidates)}
-
-
-def duplicates_of(user: User, lead: Lead) -> list[Lead]:
-    """The possible duplicates of ``lead`` that the user can see, newest first."""
-    ids = [c[0] for c in _duplicate_candidates(user, [lead]) if _is_duplicate(lead, c)]
-    if not ids:
-        return []
-    return list(db.session.scalars(newest_first(visible_leads(user).where(Lead.id.in_(ids)), None)))
-
-
-# CSV export
-
-EXPORT_COLUMNS = (
-    "id",
-    "reference",
-    "received_utc",
-    "clinic",
-    "location",
-    "treatment",
-    "status",
-    "lost_reason",
-    "assigned_to",
-    "first_contacted_utc",
-    "full_name",
-    "email",
-    "phone",
-    "contact_method",
-    "contact_time",
-    "message",
-    "consent_enquiry",
-    "consent_version",
-    "consent_utc",
-    "marketing_opt_in",
-    *[f for f in ATTRIBUTION_FIELDS],
-)
-
-
-def neutralise(value: Any) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    text = str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
-
-
-def start_export(user: User, filters: Filters) -> int:
-    """Record the export in the audit log (count and filters) before any row
-    leaves; returns the count."""
-    count = (
-        db.session.scalar(filtered(user, filters).with_only_columns(sa.func.count()).order_by(None))
-        or 0
-    )
-    record("leads_exported", user, "lead", None, count=count, filters=filters.summary())
-    db.session.commit()
-    return count
-
-
-def export_rows(user: User, filters: Filters) -> Iterator[str]:
-    """The CSV text, a batch at a time; each batch's leads get an ``exported``
-    event on their timeline as it is sent.
-
-    The query is built here, before streaming starts, so the generator holds
-    only a statement and ids, never the signed-in user's object.
-    """
-    base = filtered(user, filters)
-    user_id = user.id
-    names = {
-        "clinic": dict(db.session.execute(sa.select(Clinic.id, Clinic.name)).all()),
-        "location": dict(db.session.execute(sa.select(Location.id, Location.name)).all()),
-        "treatment": dict(db.session.execute(sa.select(Treatment.id, Treatment.name)).all()),
-        "user": dict(db.session.execute(sa.select(User.id, User.email)).all()),
-    }
-    return _csv_batches(base, user_id, names)
-
-
-def _csv_batches(
-    base: Select[tuple[Lead]], user_id: int, names: dict[str, dict[int, str]]
-) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    yield buffer.getvalue()
-    after: Key | None = None
-    while True:
-        batch = list(db.session.scalars(newest_first(base, after).limit(EXPORT_BATCH)))
-        if not batch:
-            break
-        buffer.seek(0)
-        buffer.truncate()
-        for lead in batch:
-            writer.writerow([neutralise(v) for v in _export_values(lead, names)])
-        after = (batch[-1].created_at, batch[-1].id)
-        now = utcnow()
-        db.session.execute(
-            sa.insert(LeadEvent),
-            [
-                {
-                    "lead_id": lead.id,
-                    "kind": "exported",
-                    "user_id": user_id,
-                    "data": {},
-                    "created_at": now,
-                }
-                for lead in batch
-            ],
-        )
-        db.session.commit()
-        yield buffer.getvalue()
-        if len(batch) < EXPORT_BATCH:
-            break
-
-
-def _export_values(lead: Lead, names: dict[str, dict[int, str]]) -> list[Any]:
-    return [
-        lead.id,
-        lead.reference,
-        lead.created_at,
-        names["clinic"].get(lead.clinic_id),
-        names["location"].get(lead.location_id),
-        names["treatment"].get(lead.treatment_id or 0),
-        lead.status,
-        lead.lost_reason,
-        names["user"].get(lead.assigned_to_id or 0),
-        lead.first_contacted_at,
-        lead.full_name,
-        lead.email,
-        lead.phone,
-        lead.contact_method,
-        lead.contact_time,
-        lead.message,
-        lead.consent_enquiry,
-        lead.consent_version,
-        lead.consent_at,
-        lead.marketing_opt_in,
-        *[getattr(lead, f) for f in ATTRIBUTION_FIELDS],
-    ]
-
-
-def time_to_first_contact(lead: Lead) -> timedelta | None:
-    if lead.first_contacted_at is None:
-        return None
-    return lead.first_contacted_at - lead.created_at
-
-
-def humanise(delta: timedelta | None) -> str:
-    if delta is None:
-        return ""
-    minutes = max(0, int(delta.total_seconds() // 60))
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = []
-    if days:
-        parts.append(f"{days} d")
-    if hours:
-        parts.append(f"{hours} h")
-    if minutes or not parts:
-        parts.append(f"{minutes} min")
-    return " ".join(parts)

@@ -102,5 +102,5 @@ def sweep(now_due_only: bool = True) -> int:
 def _status(connection, job_id: str) -> JobStatus | None:
     try:
         return Job.fetch(job_id, connection=connection).get_status()
-    except Exception:  # noqa: BLE001 - a missing or unreadable job is simply not waiting
+    except Exception:
         return None

@@ -8,6 +8,7 @@ found the lead through :mod:`leads.services.scope`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -168,3 +169,25 @@ def record_view(lead: Lead, user: User) -> None:
     db.session.add(LeadEvent(lead_id=lead.id, kind="viewed", user_id=user.id, created_at=now))
     record("lead_viewed", user, "lead", lead.id)
     db.session.commit()
+
+
+def time_to_first_contact(lead: Lead) -> timedelta | None:
+    if lead.first_contacted_at is None:
+        return None
+    return lead.first_contacted_at - lead.created_at
+
+
+def humanise(delta: timedelta | None) -> str:
+    if delta is None:
+        return ""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = []
+    if days:
+        parts.append(f"{days} d")
+    if hours:
+        parts.append(f"{hours} h")
+    if minutes or not parts:
+        parts.append(f"{minutes} min")
+    return " ".join(parts)
