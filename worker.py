@@ -13,7 +13,7 @@ import sys
 import threading
 
 from leads import create_app
-from leads.worker import build_worker, start_purger, start_sweeper
+from leads.worker import build_worker, start_purger, start_staff_mail_sweeper, start_sweeper
 
 
 def main() -> int:
@@ -21,6 +21,7 @@ def main() -> int:
     app = create_app()
     stop = threading.Event()
     start_sweeper(app, stop)
+    start_staff_mail_sweeper(app, stop)
     start_purger(app, stop)
     worker = build_worker(app)
     try:

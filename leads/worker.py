@@ -92,6 +92,13 @@ def start_sweeper(app: Flask, stop: threading.Event) -> threading.Thread:
     return _every(app, stop, "SWEEP_INTERVAL_SECONDS", sweep, "outbox-sweep")
 
 
+def start_staff_mail_sweeper(app: Flask, stop: threading.Event) -> threading.Thread:
+    """Enqueue staff mail that never reached the queue, every SWEEP_INTERVAL_SECONDS."""
+    from leads.services.staff_mail import sweep
+
+    return _every(app, stop, "SWEEP_INTERVAL_SECONDS", sweep, "staff-mail-sweep")
+
+
 def start_purger(app: Flask, stop: threading.Event) -> threading.Thread:
     """Purge leads past their retention period every PURGE_INTERVAL_SECONDS.
 

@@ -16,6 +16,7 @@ from leads.models.lead import (
     LeadEvent,
 )
 from leads.models.page import CONTENT_FIELDS, Page, PageRevision, SlugRedirect
+from leads.models.staff_message import StaffMessage
 from leads.models.user import ROLES, AuditEntry, User
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Page",
     "PageRevision",
     "SlugRedirect",
+    "StaffMessage",
     "Treatment",
     "User",
     "channels_for",

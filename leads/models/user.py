@@ -43,6 +43,12 @@ class User(UserMixin, db.Model):
     # Part of the session cookie's user id: raising it logs out every session.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Two-factor sign-in (TOTP): the shared secret, set at enrolment and in
+    # use once confirmed with a first code; the last time step accepted, so a
+    # code works once.
+    totp_secret: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    totp_last_step: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics, order_by="Clinic.name")
@@ -55,6 +61,15 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:
         return self.active
+
+    @property
+    def has_two_factor(self) -> bool:
+        return bool(self.totp_secret) and self.totp_confirmed_at is not None
+
+    @property
+    def has_joined(self) -> bool:
+        """False for an invited colleague who has not chosen a password yet."""
+        return bool(self.password_hash)
 
     @property
     def is_admin(self) -> bool:
