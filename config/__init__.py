@@ -95,6 +95,21 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
 
+    # Links emailed to staff: an invitation, a password reset, the sign-in
+    # link offered while an account's sign-in limit holds (seconds valid).
+    # A sign-in link lasts at least the per-account window below, so while
+    # that budget is spent the newest link sent still works.
+    INVITATION_VALID_SECONDS = 72 * 3600
+    PASSWORD_RESET_VALID_SECONDS = 30 * 60
+    SIGN_IN_LINK_VALID_SECONDS = 60 * 60
+    # Asking for such a link, per client address and per account.
+    ACCOUNT_LINK_LIMIT_PER_ADDRESS = "10 per hour"
+    ACCOUNT_LINK_LIMIT_PER_ACCOUNT = "3 per hour"
+    # Two-factor codes tried per pending sign-in.
+    TWO_FACTOR_CODE_LIMIT = "5 per 10 minutes"
+    # Admins must sign in with a two-factor code (set in production).
+    ADMIN_TWO_FACTOR_REQUIRED = False
+
     TESTING = False
     DEBUG = False
 
@@ -108,6 +123,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     HSTS_SECONDS = 365 * 24 * 3600
+    ADMIN_TWO_FACTOR_REQUIRED = True
 
 
 class TestingConfig(Config):
@@ -121,6 +137,8 @@ class TestingConfig(Config):
     FORM_POST_LIMIT = "100000 per minute"
     SPAM_ADDRESS_LIMIT = "100000 per minute"
     SPAM_FORM_LIMIT = "100000 per minute"
+    ACCOUNT_LINK_LIMIT_PER_ADDRESS = "100000 per hour"
+    ACCOUNT_LINK_LIMIT_PER_ACCOUNT = "100000 per hour"
 
 
 CONFIGS: dict[str, type[Config]] = {
@@ -170,6 +188,7 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "RETENTION_MONTHS_DEFAULT": int,
     "PURGE_INTERVAL_SECONDS": int,
     "RATELIMIT_STORAGE_URI": str,
+    "ADMIN_TWO_FACTOR_REQUIRED": _bool,
 }
 
 

@@ -102,7 +102,17 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from leads.blueprints import admin, auth, editor, inbox, privacy, public, staff
+    from leads.blueprints import (
+        account,
+        admin,
+        auth,
+        editor,
+        inbox,
+        invitations,
+        privacy,
+        public,
+        staff,
+    )
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
@@ -111,6 +121,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(privacy.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(invitations.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -94,6 +94,8 @@ class Case:
 
 
 PLACE = {"clinic_slug": "aurelia", "location_slug": "harley-street"}
+NOBODY = "nobody@staff.example.org"
+NEW_PASSWORD = {"password": "a new long passphrase", "confirm": "a new long passphrase"}
 
 CASES = [
     # Public pages
@@ -116,6 +118,16 @@ CASES = [
         body={"email": "nobody@staff.example.org", "password": "not a password at all"},
     ),
     Case("auth.logout", "POST", everyone(303)),
+    # Links by email: the same answer whoever asks, and for any address
+    Case("account.forgot_password", "GET", everyone(200)),
+    Case("account.forgot_password", "POST", everyone(200), body={"email": NOBODY}),
+    Case("account.request_sign_in_link", "POST", everyone(200), body={"email": NOBODY}),
+    Case("account.reset_password", "GET", everyone(404), {"token": "forged"}),
+    Case("account.reset_password", "POST", everyone(404), {"token": "forged"}, body=NEW_PASSWORD),
+    Case("account.join", "GET", everyone(404), {"token": "forged"}),
+    Case("account.join", "POST", everyone(404), {"token": "forged"}, body=NEW_PASSWORD),
+    Case("account.sign_in_by_link", "GET", everyone(404), {"token": "forged"}),
+    Case("account.sign_in_by_link", "POST", everyone(404), {"token": "forged"}),
     Case("staff.home", "GET", signed_in(200)),
     # The inbox
     Case("inbox.index", "GET", lead_workers(200)),
@@ -222,6 +234,9 @@ CASES = [
     Case("admin.deactivate_user", "POST", admins(303), {"user_id": "@target"}),
     Case("admin.reactivate_user", "POST", admins(303), {"user_id": "@target"}),
     Case("admin.audit", "GET", admins(200)),
+    Case("invitations.new", "GET", admins(200)),
+    Case("invitations.new", "POST", admins(422), body={"email": "not an address", "role": "admin"}),
+    Case("invitations.invite_again", "POST", admins(303), {"user_id": "@target"}),
     # The page editor
     Case("editor.index", "GET", editors(200)),
     Case("editor.create", "GET", editors(200), query={"location": "@location_a"}),

@@ -7,6 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from leads.auth import safe_next
+from leads.blueprints.account import complete_sign_in, locked_out
 from leads.extensions import limiter
 from leads.forms.auth import LoginForm
 from leads.services import accounts
@@ -43,11 +44,17 @@ def login() -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
-            accounts.sign_in(user, remember=form.remember.data)
-            return redirect(safe_next(request.args.get("next"), default), code=303)
+            return complete_sign_in(
+                user, form.remember.data, safe_next(request.args.get("next"), default)
+            )
         form.password.errors.append(FAILED)
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form), (422 if form.errors else 200)
+
+
+@bp.errorhandler(429)
+def limited(error: Exception) -> tuple[str, int]:
+    return locked_out(error)
 
 
 @bp.post("/logout")
