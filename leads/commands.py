@@ -115,12 +115,19 @@ def setup(with_demo: bool) -> None:
 def check_deploy() -> None:
     """Name every unsafe production setting; exit non-zero when there is one."""
     from flask import current_app
+    from sqlalchemy.exc import SQLAlchemyError
 
-    from leads.deploycheck import problems
+    from leads.deploycheck import admins_without_two_factor, problems
 
     configured = dict(current_app.config)
     configured["DEBUG"] = current_app.debug or current_app.extensions["leads.configured_debug"]
     found = problems(configured)
+    try:
+        found += admins_without_two_factor()
+    except SQLAlchemyError as exc:
+        click.echo(
+            f"NOT CHECKED admins' two-factor sign-in: database not readable ({type(exc).__name__})"
+        )
     for line in found:
         click.echo(f"UNSAFE {line}")
     if found:

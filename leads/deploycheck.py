@@ -53,4 +53,22 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         unsafe("PUBLIC_BASE_URL", "is not https://; links in emails would be sent in the clear")
     if str(config.get("RATELIMIT_STORAGE_URI") or "").startswith("memory://"):
         unsafe("RATELIMIT_STORAGE_URI", "is in memory; limits would not hold across processes")
+    if not config.get("ADMIN_TWO_FACTOR_REQUIRED"):
+        unsafe("ADMIN_TWO_FACTOR_REQUIRED", "is off; admins could sign in with a password alone")
     return found
+
+
+def admins_without_two_factor() -> list[str]:
+    """Every active admin account without two-factor sign-in, as findings.
+    Reads the database: call it inside the app context."""
+    from leads.extensions import db
+    from leads.models import User
+
+    admins = db.session.scalars(
+        db.select(User).where(User.role == "admin", User.active.is_(True)).order_by(User.email)
+    )
+    return [
+        f"ADMIN {user.email}: has no two-factor sign-in; it is asked for at their next sign-in"
+        for user in admins
+        if not user.has_two_factor
+    ]

@@ -128,6 +128,13 @@ CASES = [
     Case("account.join", "POST", everyone(404), {"token": "forged"}, body=NEW_PASSWORD),
     Case("account.sign_in_by_link", "GET", everyone(404), {"token": "forged"}),
     Case("account.sign_in_by_link", "POST", everyone(404), {"token": "forged"}),
+    # Two-factor sign-in: the code step needs a right password first
+    Case("account.two_factor_code", "GET", everyone(303)),
+    Case("account.two_factor_code", "POST", everyone(303), body={"code": "123456"}),
+    Case("account.two_factor", "GET", signed_in(200)),
+    Case("account.start_two_factor", "POST", signed_in(303)),
+    Case("account.confirm_two_factor", "POST", signed_in(422), body={"code": "123456"}),
+    Case("account.remove_two_factor", "POST", signed_in(303), body={"code": "123456"}),
     Case("staff.home", "GET", signed_in(200)),
     # The inbox
     Case("inbox.index", "GET", lead_workers(200)),
@@ -237,6 +244,7 @@ CASES = [
     Case("invitations.new", "GET", admins(200)),
     Case("invitations.new", "POST", admins(422), body={"email": "not an address", "role": "admin"}),
     Case("invitations.invite_again", "POST", admins(303), {"user_id": "@target"}),
+    Case("account.remove_colleague_two_factor", "POST", admins(303), {"user_id": "@target"}),
     # The page editor
     Case("editor.index", "GET", editors(200)),
     Case("editor.create", "GET", editors(200), query={"location": "@location_a"}),

@@ -10,19 +10,24 @@ import time
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from leads.extensions import limiter
-from leads.forms.account import ConfirmForm, EmailLinkForm, NewPasswordForm
+from leads.auth import load_user, roles_required
+from leads.extensions import db, limiter
+from leads.forms.account import CodeForm, ConfirmForm, EmailLinkForm, NewPasswordForm
 from leads.models import User
 from leads.services import account_links, accounts, invitations
+from leads.services import two_factor as two_factor_svc
 from leads.services.account_links import LinkError, Purpose
 from leads.services.accounts import AccountError
 
@@ -70,10 +75,156 @@ def _per_account(scope: str):  # type: ignore[no-untyped-def]
     )
 
 
+# A sign-in waiting for its two-factor code: the user's session id, the
+# choices made on the sign-in page and when the password was right.
+PENDING = "two_factor_pending"
+PENDING_SECONDS = 300
+
+
 def complete_sign_in(user: User, remember: bool, next_url: str) -> Response:
-    """Sign ``user`` in and send them on to ``next_url``."""
+    """Sign ``user`` in and send them on to ``next_url``; first ask for their
+    two-factor code when they have one, and send an admin who must have one
+    but does not to set it up."""
+    if user.has_two_factor:
+        session.clear()
+        session[PENDING] = {
+            "user": user.get_id(),
+            "remember": bool(remember),
+            "next": next_url,
+            "at": int(time.time()),
+        }
+        return redirect(url_for("account.two_factor_code"), code=303)
     accounts.sign_in(user, remember=remember)
+    if two_factor_svc.required(user):
+        flash("Admins sign in with a code from an authenticator app. Set it up now.", "info")
+        return redirect(url_for("account.two_factor"), code=303)
     return redirect(next_url, code=303)
+
+
+def _pending_user() -> tuple[User, dict] | None:
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), int):
+        return None
+    if time.time() - pending["at"] > PENDING_SECONDS:
+        return None
+    user = load_user(str(pending.get("user", "")))
+    if user is None or not user.has_two_factor:
+        return None
+    return user, pending
+
+
+def _pending_key() -> str:
+    return "two-factor:" + str((session.get(PENDING) or {}).get("user", "-"))[:40]
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["TWO_FACTOR_CODE_LIMIT"], key_func=_pending_key, methods=["POST"]
+)
+def two_factor_code() -> Response | str | tuple[str, int]:
+    found = _pending_user()
+    if found is None:
+        session.pop(PENDING, None)
+        flash("Please sign in again.", "info")
+        return redirect(url_for("auth.login"), code=303)
+    user, pending = found
+    form = CodeForm()
+    if form.validate_on_submit():
+        if two_factor_svc.check(user, form.code.data):
+            session.pop(PENDING, None)
+            accounts.sign_in(user, remember=pending.get("remember", False))
+            return redirect(pending.get("next") or url_for("staff.home"), code=303)
+        form.code.errors.append("That code is not right, or was used already. Try the next one.")
+    return render_template("account/code.html", form=form), (422 if form.errors else 200)
+
+
+@bp.before_app_request
+def admins_set_up_two_factor() -> Response | None:
+    """While an admin who must have two-factor sign-in has none, every staff
+    page leads to setting it up."""
+    if not current_app.config["ADMIN_TWO_FACTOR_REQUIRED"]:
+        return None
+    if request.endpoint in ("static", "auth.logout", "auth.login"):
+        return None
+    if request.blueprint in (None, "public") or (
+        request.blueprint == "account" and request.endpoint != "account.remove_colleague_two_factor"
+    ):
+        return None
+    if (
+        current_user.is_authenticated
+        and two_factor_svc.required(current_user)
+        and not current_user.has_two_factor
+    ):
+        return redirect(url_for("account.two_factor"), code=303)
+    return None
+
+
+@bp.get("/account/two-factor")
+@login_required
+def two_factor() -> str:
+    user = current_user
+    qr = two_factor_svc.qr_code_svg(user) if user.totp_secret and not user.has_two_factor else None
+    return render_template(
+        "account/two_factor.html",
+        qr=qr,
+        secret=user.totp_secret if qr else "",
+        required=two_factor_svc.required(user),
+        form=CodeForm(),
+        confirm_form=ConfirmForm(),
+    )
+
+
+@bp.post("/account/two-factor/start")
+@login_required
+def start_two_factor() -> Response:
+    if ConfirmForm().validate_on_submit():
+        try:
+            two_factor_svc.start(current_user)
+        except AccountError as error:
+            flash(str(error), "error")
+    return redirect(url_for("account.two_factor"), code=303)
+
+
+@bp.post("/account/two-factor/confirm")
+@login_required
+def confirm_two_factor() -> Response | tuple[str, int]:
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            two_factor_svc.confirm(current_user, form.code.data)
+        except AccountError as error:
+            form.code.errors.append(str(error))
+        else:
+            flash(
+                "Two-factor sign-in is on. You will be asked for a code when you sign in.", "info"
+            )
+            return redirect(url_for("account.two_factor"), code=303)
+    user = current_user
+    return render_template(
+        "account/two_factor.html",
+        qr=two_factor_svc.qr_code_svg(user) if user.totp_secret else None,
+        secret=user.totp_secret,
+        required=two_factor_svc.required(user),
+        form=form,
+        confirm_form=ConfirmForm(),
+    ), 422
+
+
+@bp.post("/account/two-factor/remove")
+@login_required
+def remove_two_factor() -> Response:
+    form = CodeForm()
+    code = form.code.data if form.validate_on_submit() else None
+    if code is None:
+        flash("Enter a current code from your app to turn two-factor sign-in off.", "error")
+        return redirect(url_for("account.two_factor"), code=303)
+    try:
+        two_factor_svc.remove(current_user, code, by=current_user)
+    except AccountError as error:
+        flash(str(error), "error")
+    else:
+        flash("Two-factor sign-in is off.", "info")
+    return redirect(url_for("account.two_factor"), code=303)
 
 
 def locked_out(error: Exception) -> tuple[str, int]:
@@ -107,7 +258,11 @@ def request_sign_in_link() -> str | tuple[str, int]:
 
 
 @bp.errorhandler(429)
-def too_many_links(error: Exception) -> tuple[str, int]:
+def too_many(error: Exception) -> tuple[str, int]:
+    if request.endpoint == "account.two_factor_code":
+        form = CodeForm(formdata=None)
+        form.code.errors = ["Too many codes tried. Wait a few minutes, then try again."]
+        return render_template("account/code.html", form=form), 429
     return render_template("account/too_many_links.html"), 429
 
 
@@ -182,5 +337,21 @@ def sign_in_by_link(token: str) -> Response | str | tuple[str, int]:
     return render_template("account/sign_in_link.html", form=form, user=user)
 
 
-def _now() -> int:
-    return int(time.time())
+@bp.post("/admin/users/<int:user_id>/two-factor/remove")
+@roles_required("admin")
+def remove_colleague_two_factor(user_id: int) -> Response:
+    """An admin turns two-factor sign-in off for a colleague who lost their
+    device; their sessions end, and they set it up again at next sign-in
+    when it is required."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        two_factor_svc.remove(user, None, by=current_user)
+    except AccountError as error:
+        flash(str(error), "error")
+    else:
+        flash(f"Two-factor sign-in is off for {user.email}.", "info")
+    return redirect(url_for("admin.edit_user", user_id=user.id), code=303)
