@@ -135,6 +135,7 @@ CASES = [
     Case("account.start_two_factor", "POST", signed_in(303)),
     Case("account.confirm_two_factor", "POST", signed_in(422), body={"code": "123456"}),
     Case("account.remove_two_factor", "POST", signed_in(303), body={"code": "123456"}),
+    Case("account.new_recovery_codes", "POST", signed_in(303)),
     Case("staff.home", "GET", signed_in(200)),
     # The inbox
     Case("inbox.index", "GET", lead_workers(200)),

@@ -40,8 +40,12 @@ def enrol(app, client, user_id) -> str:
     """Turn two-factor on through the pages; returns the secret."""
     assert post(client, "/account/two-factor/start").status_code == 303
     secret = secret_of(app, user_id)
-    assert post(client, "/account/two-factor/confirm", code=code_at(secret)).status_code == 303
+    assert post(client, "/account/two-factor/confirm", code=code_at(secret)).status_code == 200
     return secret
+
+
+def recovery_codes(html: str) -> list[str]:
+    return re.findall(r"<code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})</code>", html)
 
 
 @pytest.fixture
@@ -76,7 +80,8 @@ def test_enrolment_bad_codes_first_then_on(app, signed_in, manager):
     with app.app_context():
         assert not db.session.get(User, manager).has_two_factor
     ok = post(signed_in, "/account/two-factor/confirm", code=code_at(secret))
-    assert ok.status_code == 303
+    assert ok.status_code == 200
+    assert len(set(recovery_codes(ok.get_data(as_text=True)))) == 10
     with app.app_context():
         assert db.session.get(User, manager).has_two_factor
     assert "<svg" not in signed_in.get("/account/two-factor").get_data(as_text=True)
@@ -103,6 +108,32 @@ def test_sign_in_asks_for_a_fresh_code_after_the_password(app, signed_in, manage
     password_step(other)
     assert post(other, "/login/code", code=fresh).status_code == 422
     assert other.get("/inbox/").status_code == 302
+
+
+def test_recovery_codes_each_work_once_and_new_ones_replace_them(app, signed_in, manager):
+    post(signed_in, "/account/two-factor/start")
+    secret = secret_of(app, manager)
+    shown = post(signed_in, "/account/two-factor/confirm", code=code_at(secret))
+    first, second, *_ = recovery_codes(shown.get_data(as_text=True))
+    # Shown once: the settings page does not list them again.
+    assert first not in signed_in.get("/account/two-factor").get_data(as_text=True)
+
+    client = app.test_client()
+    password_step(client)
+    assert post(client, "/login/code", code="aaaa-bbbb-cccc-dddd").status_code == 422
+    assert post(client, "/login/code", code=first.upper()).status_code == 303
+    assert client.get("/inbox/").status_code == 200
+
+    again = app.test_client()
+    password_step(again)
+    assert post(again, "/login/code", code=first).status_code == 422  # spent
+    assert "9 of your recovery codes" in signed_in.get("/account/two-factor").get_data(as_text=True)
+
+    renewed = post(signed_in, "/account/two-factor/recovery-codes")
+    assert renewed.status_code == 200
+    assert len(recovery_codes(renewed.get_data(as_text=True))) == 10
+    assert post(again, "/login/code", code=second).status_code == 422  # replaced
+    assert again.get("/inbox/").status_code == 302
 
 
 def test_the_code_page_needs_a_recent_right_password(app, signed_in, manager):

@@ -24,7 +24,13 @@ from werkzeug.wrappers import Response
 
 from leads.auth import load_user, roles_required
 from leads.extensions import db, limiter
-from leads.forms.account import CodeForm, ConfirmForm, EmailLinkForm, NewPasswordForm
+from leads.forms.account import (
+    CodeForm,
+    ConfirmForm,
+    EmailLinkForm,
+    NewPasswordForm,
+    SignInCodeForm,
+)
 from leads.models import User
 from leads.services import account_links, accounts, invitations
 from leads.services import two_factor as two_factor_svc
@@ -128,7 +134,7 @@ def two_factor_code() -> Response | str | tuple[str, int]:
         flash("Please sign in again.", "info")
         return redirect(url_for("auth.login"), code=303)
     user, pending = found
-    form = CodeForm()
+    form = SignInCodeForm()
     if form.validate_on_submit():
         if two_factor_svc.check(user, form.code.data):
             session.pop(PENDING, None)
@@ -187,18 +193,18 @@ def start_two_factor() -> Response:
 
 @bp.post("/account/two-factor/confirm")
 @login_required
-def confirm_two_factor() -> Response | tuple[str, int]:
+def confirm_two_factor() -> str | tuple[str, int]:
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            two_factor_svc.confirm(current_user, form.code.data)
+            codes = two_factor_svc.confirm(current_user, form.code.data)
         except AccountError as error:
             form.code.errors.append(str(error))
         else:
             flash(
                 "Two-factor sign-in is on. You will be asked for a code when you sign in.", "info"
             )
-            return redirect(url_for("account.two_factor"), code=303)
+            return render_template("account/recovery_codes.html", codes=codes)
     user = current_user
     return render_template(
         "account/two_factor.html",
@@ -208,6 +214,19 @@ def confirm_two_factor() -> Response | tuple[str, int]:
         form=form,
         confirm_form=ConfirmForm(),
     ), 422
+
+
+@bp.post("/account/two-factor/recovery-codes")
+@login_required
+def new_recovery_codes() -> Response | str:
+    if ConfirmForm().validate_on_submit():
+        try:
+            codes = two_factor_svc.new_recovery_codes(current_user)
+        except AccountError as error:
+            flash(str(error), "error")
+        else:
+            return render_template("account/recovery_codes.html", codes=codes)
+    return redirect(url_for("account.two_factor"), code=303)
 
 
 @bp.post("/account/two-factor/remove")
@@ -260,7 +279,7 @@ def request_sign_in_link() -> str | tuple[str, int]:
 @bp.errorhandler(429)
 def too_many(error: Exception) -> tuple[str, int]:
     if request.endpoint == "account.two_factor_code":
-        form = CodeForm(formdata=None)
+        form = SignInCodeForm(formdata=None)
         form.code.errors = ["Too many codes tried. Wait a few minutes, then try again."]
         return render_template("account/code.html", form=form), 429
     return render_template("account/too_many_links.html"), 429

@@ -47,3 +47,19 @@ class CodeForm(FlaskForm):
         ],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
+
+
+class SignInCodeForm(FlaskForm):
+    """The sign-in step: a code from the app, or a recovery code."""
+
+    code = StringField(
+        "Code from your authenticator app, or a recovery code",
+        validators=[
+            DataRequired("Enter the 6-digit code."),
+            Regexp(
+                r"^\s*(\d{3}\s?\d{3}|[a-zA-Z0-9]{4}(-?[a-zA-Z0-9]{4}){3})\s*$",
+                message="Enter the 6 digits of the code, or a recovery code.",
+            ),
+        ],
+        render_kw={"autocomplete": "one-time-code"},
+    )

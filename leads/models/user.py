@@ -49,6 +49,10 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str] = mapped_column(sa.String(64), default="", server_default="")
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
     totp_last_step: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    # SHA-256 of each unused recovery code (random, 80 bits: no salt needed).
+    totp_recovery_codes: Mapped[list[str]] = mapped_column(
+        sa.JSON, default=list, server_default="[]"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics, order_by="Clinic.name")

@@ -11,7 +11,9 @@ someone's shoulder cannot be used again. Admins must have it when
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 import time
 
 import pyotp
@@ -25,6 +27,8 @@ from leads.services.accounts import AccountError
 from leads.services.audit import record
 
 STEP_SECONDS = 30
+RECOVERY_CODES = 10
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i
 
 
 def required(user: User) -> bool:
@@ -56,23 +60,59 @@ def qr_code_svg(user: User) -> Markup:
     return Markup(svg)  # noqa: S704 - segno's own markup; the only input is our URI, escaped by segno
 
 
-def confirm(user: User, code: str) -> None:
-    """Turn two-factor sign-in on with a first code from the app."""
+def confirm(user: User, code: str) -> list[str]:
+    """Turn two-factor sign-in on with a first code from the app; returns the
+    recovery codes, to be shown once."""
     if not user.totp_secret or user.has_two_factor:
         raise AccountError("Start the set-up again.")
     if not _accept(user, code):
         db.session.rollback()
         raise AccountError("That code does not match. Check the app shows this account.")
     user.totp_confirmed_at = utcnow()
+    codes = _new_recovery_codes(user)
     record("two_factor_enabled", user, "user", user.id)
     db.session.commit()
+    return codes
+
+
+def new_recovery_codes(user: User) -> list[str]:
+    """Replace ``user``'s recovery codes; the old ones stop working."""
+    if not user.has_two_factor:
+        raise AccountError("Two-factor sign-in is off.")
+    codes = _new_recovery_codes(user)
+    record("recovery_codes_replaced", user, "user", user.id)
+    db.session.commit()
+    return codes
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    codes = [
+        "-".join("".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(4)) for _ in range(4))
+        for _ in range(RECOVERY_CODES)
+    ]
+    user.totp_recovery_codes = [_digest(code) for code in codes]
+    return codes
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256("".join(code.lower().replace("-", "").split()).encode()).hexdigest()
 
 
 def check(user: User, code: str) -> bool:
-    """Whether ``code`` is a fresh, valid code for ``user``."""
+    """Whether ``code`` is a fresh, valid code for ``user``: from the app, or
+    one of their recovery codes (each works once)."""
     if not user.has_two_factor:
         return False
     accepted = _accept(user, code)
+    if not accepted:
+        digest = _digest(code)
+        unused = list(user.totp_recovery_codes or [])
+        match = next((d for d in unused if hmac.compare_digest(d, digest)), None)
+        if match is not None:
+            unused.remove(match)
+            user.totp_recovery_codes = unused
+            record("recovery_code_used", user, "user", user.id, left=len(unused))
+            accepted = True
     db.session.commit()
     return accepted
 
@@ -91,6 +131,7 @@ def remove(user: User, code: str | None, by: User) -> None:
     user.totp_secret = ""
     user.totp_confirmed_at = None
     user.totp_last_step = 0
+    user.totp_recovery_codes = []
     if by.id != user.id:
         user.session_version += 1
     record("two_factor_removed", by, "user", user.id)

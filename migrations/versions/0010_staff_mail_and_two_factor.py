@@ -1,4 +1,4 @@
-"""Staff mail outbox; two-factor sign-in columns on users
+"""Staff mail outbox; two-factor sign-in columns on users (secret, last step, recovery codes)
 
 Revision ID: 0010
 Revises: 0005
@@ -35,10 +35,12 @@ def upgrade():
         batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), server_default='', nullable=False))
         batch_op.add_column(sa.Column('totp_confirmed_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('totp_last_step', sa.BigInteger(), server_default='0', nullable=False))
+        batch_op.add_column(sa.Column('totp_recovery_codes', sa.JSON(), server_default='[]', nullable=False))
 
 
 def downgrade():
     with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('totp_recovery_codes')
         batch_op.drop_column('totp_last_step')
         batch_op.drop_column('totp_confirmed_at')
         batch_op.drop_column('totp_secret')
