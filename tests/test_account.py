@@ -196,6 +196,33 @@ def test_asking_for_links_is_rate_limited_per_client_address(app, client, known)
     assert elsewhere.status_code == 200  # another address has its own budget
 
 
+def test_requests_refused_for_their_address_leave_the_accounts_budget_alone(
+    app, client, known, run_worker, mail
+):
+    app.config["ACCOUNT_LINK_LIMIT_PER_ADDRESS"] = "2 per hour"
+    app.config["ACCOUNT_LINK_LIMIT_PER_ACCOUNT"] = "2 per hour"
+    stranger = "203.0.113.5"
+
+    def ask(address):
+        return client.post(
+            "/login/link",
+            data={"csrf_token": csrf(client), "email": KNOWN},
+            environ_base={"REMOTE_ADDR": address},
+        ).status_code
+
+    for n in range(2):
+        forgot_from = client.post(
+            "/login/forgot",
+            data={"csrf_token": csrf(client), "email": f"n{n}@staff.example.org"},
+            environ_base={"REMOTE_ADDR": stranger},
+        )
+        assert forgot_from.status_code == 200
+    assert [ask(stranger) for _ in range(3)] == [429, 429, 429]
+    assert [ask("198.51.100.7") for _ in range(3)] == [200, 200, 429]
+    run_worker()
+    assert len(mail.to(KNOWN)) == 2
+
+
 # -- the locked-out path ------------------------------------------------------
 
 

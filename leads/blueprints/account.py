@@ -72,12 +72,20 @@ _limit_per_address = limiter.shared_limit(
 )
 
 
+def _link_answered(response: Response) -> bool:
+    return response.status_code == 200
+
+
 def _per_account(scope: str):  # type: ignore[no-untyped-def]
+    # Counted only for requests that were answered (a link went out if the
+    # account exists), so requests refused for their address do not spend
+    # the account's budget.
     return limiter.shared_limit(
         lambda: current_app.config["ACCOUNT_LINK_LIMIT_PER_ACCOUNT"],
         scope=scope,
         key_func=_email_key,
         methods=["POST"],
+        deduct_when=_link_answered,
     )
 
 
