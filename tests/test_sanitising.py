@@ -247,7 +247,7 @@ def test_editor_form_with_a_payload_in_every_field_saves_nothing(
 ):
     from tests.conftest import _hidden
 
-    login(client, make_user("marketing", clinics=()))
+    login(client, make_user("marketing", clinics=("aurelia", "northfield")))
     with app.app_context():
         page = db.session.scalar(db.select(Page).where(Page.treatment_id.is_(None)))
         page_id, before = page.id, page.content()

@@ -28,7 +28,7 @@ from leads.forms.editor import (
     format_hours,
 )
 from leads.models import Location, Page, Treatment
-from leads.services import editor, locations, pages
+from leads.services import editor, locations, pages, scope
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
 
@@ -52,7 +52,7 @@ def not_stored(response: Response) -> Response:
 @bp.get("/")
 def index() -> str:
     return render_template(
-        "editor/index.html", overview=editor.pages_overview(), state=editor.page_state
+        "editor/index.html", overview=editor.pages_overview(current_user), state=editor.page_state
     )
 
 
@@ -61,7 +61,7 @@ def index() -> str:
 
 @bp.route("/pages/new", methods=["GET", "POST"])
 def create() -> Response | tuple[str, int]:
-    location = db.session.get(Location, request.args.get("location", type=int) or 0)
+    location = scope.location_for_editing(current_user, request.args.get("location", type=int) or 0)
     if location is None:
         abort(404)
     treatment = None
@@ -294,7 +294,7 @@ def restore(page_id: int, number: int) -> Response | tuple[str, int]:
 @bp.route("/clinics/<int:clinic_id>/", methods=["GET", "POST"])
 @roles_required("admin")
 def clinic_details(clinic_id: int) -> Response | tuple[str, int]:
-    clinic = locations.get_clinic(clinic_id) or abort(404)
+    clinic = scope.clinic_for_editing(current_user, clinic_id) or abort(404)
     form = ClinicForm(obj=clinic)
     if form.validate_on_submit():
         locations.update_clinic(clinic, form.name.data, form.tagline.data or "", current_user)
@@ -307,7 +307,7 @@ def clinic_details(clinic_id: int) -> Response | tuple[str, int]:
 @bp.route("/locations/<int:location_id>/", methods=["GET", "POST"])
 @roles_required("admin")
 def location_details(location_id: int) -> Response | tuple[str, int]:
-    location = locations.get_location(location_id) or abort(404)
+    location = scope.location_for_editing(current_user, location_id) or abort(404)
     form = LocationForm()
     form.treatments.choices = locations.treatment_choices(location)
     if request.method == "GET":
@@ -331,7 +331,8 @@ def location_details(location_id: int) -> Response | tuple[str, int]:
 
 
 def _page_or_404(page_id: int) -> Page:
-    page = editor.get_page(page_id)
+    """The page if the signed-in user may edit it; another clinic's page is a 404."""
+    page = scope.page_for_editing(current_user, page_id)
     if page is None:
         abort(404)
     return page

@@ -32,6 +32,7 @@ from leads.models import (
     Treatment,
     User,
 )
+from leads.services import scope
 from leads.services.audit import record
 
 FIELD_LABELS = {
@@ -91,14 +92,18 @@ class LocationPages:
     treatment_pages: list[tuple[Treatment, Page | None]]
 
 
-def pages_overview() -> list[tuple[Clinic, list[LocationPages]]]:
-    """Every clinic's locations, with their location page and one row per treatment offered."""
+def pages_overview(user: User | None) -> list[tuple[Clinic, list[LocationPages]]]:
+    """The locations of each clinic ``user`` may edit, with their location page
+    and one row per treatment offered."""
     clinics = db.session.scalars(
         db.select(Clinic)
+        .where(scope.page_clinic_condition(user))
         .options(selectinload(Clinic.locations).selectinload(Location.treatments))
         .order_by(Clinic.name)
     ).all()
-    pages = db.session.scalars(db.select(Page).options(selectinload(Page.published))).all()
+    pages = db.session.scalars(
+        scope.visible_pages(user).options(selectinload(Page.published))
+    ).all()
     by_key = {(p.location_id, p.treatment_id): p for p in pages}
     overview = []
     for clinic in clinics:
@@ -112,10 +117,6 @@ def pages_overview() -> list[tuple[Clinic, list[LocationPages]]]:
         ]
         overview.append((clinic, rows))
     return overview
-
-
-def get_page(page_id: int) -> Page | None:
-    return db.session.get(Page, page_id)
 
 
 def get_revision(page: Page, number: int) -> PageRevision | None:
