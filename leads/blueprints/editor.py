@@ -20,11 +20,11 @@ from leads.content import render_markdown
 from leads.extensions import db
 from leads.forms.consultation import ConsultationForm
 from leads.forms.editor import (
-    ActionForm,
     ClinicForm,
     LocationForm,
     PageForm,
     PublishForm,
+    UnpublishForm,
     format_hours,
 )
 from leads.models import Location, Page, Treatment
@@ -121,7 +121,6 @@ def edit(page_id: int) -> Response | tuple[str, int]:
         treatment=page.treatment,
         claims=find_claims(page.content()),
         state=editor.page_state(page),
-        action_form=ActionForm(),
     )
     return html, (422 if form.errors else 200)
 
@@ -172,7 +171,6 @@ def preview_unsaved(page_id: int) -> tuple[str, int] | str:
             treatment=page.treatment,
             claims=[],
             state=editor.page_state(page),
-            action_form=ActionForm(),
         )
         return html, 422
     return _render_preview(page, SimpleNamespace(**form.content()))
@@ -234,13 +232,33 @@ def publish(page_id: int) -> Response | tuple[str, int]:
     return html, (422 if form.errors else 200)
 
 
-@bp.post("/pages/<int:page_id>/unpublish")
-def unpublish(page_id: int) -> Response:
+@bp.route("/pages/<int:page_id>/unpublish", methods=["GET", "POST"])
+def unpublish(page_id: int) -> Response | str:
+    """GET asks for confirmation and says what patients will see instead; POST does it."""
     page = _page_or_404(page_id)
-    if ActionForm().validate_on_submit():
+    form = UnpublishForm()
+    fallback = pages.fallback_address(page.location, page.treatment)
+    if form.validate_on_submit() and page.published is not None:
         editor.unpublish_page(page, current_user)
-        flash("Unpublished. Patients now get a “page not found” at its address.", "info")
-    return redirect(url_for(".edit", page_id=page.id), code=303)
+        if fallback:
+            instead = f"Patients who open its address are sent to the location page, {fallback}."
+        else:
+            instead = (
+                f"Patients who open its address get a “page not found” page from "
+                f"{page.location.clinic.name} with links to its locations."
+            )
+        flash("Unpublished. " + instead, "info")
+        return redirect(url_for(".edit", page_id=page.id), code=303)
+    if request.method == "POST":
+        return redirect(url_for(".unpublish", page_id=page.id), code=303)
+    return render_template(
+        "editor/unpublish.html",
+        page=page,
+        form=form,
+        fallback=fallback,
+        address=_public_address(page),
+        title=_page_label(page),
+    )
 
 
 # -- history ----------------------------------------------------------------------
@@ -336,6 +354,14 @@ def _page_or_404(page_id: int) -> Page:
     if page is None:
         abort(404)
     return page
+
+
+def _public_address(page: Page) -> str:
+    location = page.location
+    values = {"clinic_slug": location.clinic.slug, "location_slug": location.slug}
+    if page.treatment is None:
+        return url_for("public.location_page", **values)
+    return url_for("public.treatment_page", treatment_slug=page.treatment.slug, **values)
 
 
 def _page_label(page: Page) -> str:

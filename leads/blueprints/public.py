@@ -99,7 +99,14 @@ def thank_you(clinic_slug: str, location_slug: str) -> str:
 def _landing(
     clinic_slug: str, location_slug: str, treatment_slug: str | None
 ) -> Response | tuple[str, int]:
-    landing = pages.landing_or_404(clinic_slug, location_slug, treatment_slug)
+    try:
+        landing = pages.landing_or_404(clinic_slug, location_slug, treatment_slug)
+    except pages.PageNotPublished as missing:
+        if missing.fallback is None:
+            abort(404)
+        # 302, not 301: the page comes back when it is published again.
+        query = request.query_string.decode("utf-8", "replace")
+        return redirect(missing.fallback + (f"?{query}" if query else ""), code=302)
     if request.method == "GET":
         attribution.capture()
     form = ConsultationForm().setup(landing.location, landing.treatment)

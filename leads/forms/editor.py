@@ -19,7 +19,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from leads.content import markup_problem, safe_url
@@ -128,8 +128,10 @@ class PublishForm(FlaskForm):
         return [c for c in (self.claims.data or "").split("|") if c]
 
 
-class ActionForm(FlaskForm):
-    """A button that changes something: CSRF only."""
+class UnpublishForm(FlaskForm):
+    """Sent only by the confirmation page, which says what patients will see instead."""
+
+    confirm = HiddenField(validators=[AnyOf(("yes",))])
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -19,6 +19,27 @@ class Landing:
     page: Page
 
 
+class PageNotPublished(LookupError):
+    """The location exists but this page of it is not published.
+
+    ``fallback`` is the address to send patients to instead (a treatment
+    page's published location page), or None: the clinic's not-found page.
+    """
+
+    def __init__(self, location: Location, fallback: str | None) -> None:
+        super().__init__("page not published")
+        self.location = location
+        self.fallback = fallback
+
+
+@dataclass(frozen=True)
+class ClinicPlaces:
+    """A clinic and its locations whose location page is published."""
+
+    clinic: Clinic
+    locations: list[Location]
+
+
 def clinics_for_directory() -> list[Clinic]:
     """Every clinic with a published page, and their locations."""
     return list(
@@ -56,6 +77,8 @@ def landing_or_404(
 
     An address that used an earlier slug of the location or treatment answers
     with a 301 to the current one, keeping the query string (campaign tags).
+
+    :raise PageNotPublished: the location exists but the page is not published.
     """
     location = find_location(clinic_slug, location_slug)
     treatment = None
@@ -74,8 +97,47 @@ def landing_or_404(
         .options(joinedload(Page.published))
     )
     if page is None or page.published is None:
-        abort(404)
+        raise PageNotPublished(location, fallback_address(location, treatment))
     return Landing(location=location, treatment=treatment, page=page)
+
+
+def fallback_address(location: Location, treatment: Treatment | None) -> str | None:
+    """Where patients go when this page is not published: a treatment page's
+    location page, when that one is published. None for a location page, or
+    when its location page is not published either."""
+    if treatment is None:
+        return None
+    published = db.session.scalar(
+        db.select(Page.id).where(
+            Page.location_id == location.id,
+            Page.treatment_id.is_(None),
+            Page.published_revision_id.isnot(None),
+        )
+    )
+    if published is None:
+        return None
+    return url_for(
+        "public.location_page", clinic_slug=location.clinic.slug, location_slug=location.slug
+    )
+
+
+def clinic_places(clinic_slug: str) -> ClinicPlaces | None:
+    """The clinic with this slug and its locations that patients can open, for
+    a not-found page under the clinic's address; None when no such clinic."""
+    clinic = db.session.scalar(db.select(Clinic).where(Clinic.slug == clinic_slug))
+    if clinic is None:
+        return None
+    locations = db.session.scalars(
+        db.select(Location)
+        .join(Page, Page.location_id == Location.id)
+        .where(
+            Location.clinic_id == clinic.id,
+            Page.treatment_id.is_(None),
+            Page.published_revision_id.isnot(None),
+        )
+        .order_by(Location.name)
+    ).all()
+    return ClinicPlaces(clinic=clinic, locations=list(locations))
 
 
 def published_treatment_pages(location: Location) -> dict[int, bool]:
