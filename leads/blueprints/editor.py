@@ -27,7 +27,7 @@ from leads.forms.editor import (
     UnpublishForm,
     format_hours,
 )
-from leads.models import Location, Page, Treatment
+from leads.models import Location, Page, PageRevision, Treatment
 from leads.services import editor, locations, pages, scope
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
@@ -80,10 +80,9 @@ def create() -> Response | tuple[str, int]:
         except editor.SlugError as exc:
             form.slug.errors.append(str(exc))
         except editor.EditorError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for(".index"), code=303)
+            form.form_errors.append(str(exc))
         else:
-            _flash_saved(saved)
+            _flash_saved(saved, created=True)
             return redirect(url_for(".edit", page_id=saved.page.id), code=303)
     html = render_template(
         "editor/edit.html",
@@ -94,7 +93,7 @@ def create() -> Response | tuple[str, int]:
         claims=[],
         state="new",
     )
-    return html, (422 if form.errors else 200)
+    return html, (409 if form.form_errors else 422 if form.errors else 200)
 
 
 @bp.route("/pages/<int:page_id>/", methods=["GET", "POST"])
@@ -133,8 +132,22 @@ def _new_page_defaults(form: PageForm, location: Location, treatment: Treatment 
     form.slug.data = treatment.slug if treatment else location.slug
 
 
-def _flash_saved(saved: editor.Saved) -> None:
-    message = "Draft saved. Patients still see the published version until you publish."
+def _flash_saved(saved: editor.Saved, created: bool = False) -> None:
+    page = saved.page
+    if not saved.changed:
+        flash("Nothing to save: the draft is as it was.", "info")
+        return
+    message = "Page created as a draft." if created else "Draft saved."
+    if page.published is None:
+        fallback = pages.fallback_address(page.location, page.treatment)
+        if fallback:
+            instead = f"are sent to the location page, {fallback},"
+        else:
+            instead = "get a “page not found” page"
+        message += f" It is not published: patients who open its address {instead}"
+        message += " until you publish it."
+    else:
+        message += " Patients still see the published version until you publish."
     if saved.slug_changed:
         message += " The new address works now; the old one redirects to it."
     flash(message, "info")
@@ -275,7 +288,12 @@ def compare(page_id: int, number: int) -> str:
     page = _page_or_404(page_id)
     revision = editor.get_revision(page, number) or abort(404)
     claims = find_claims(revision.content())
-    form = PublishForm(claims="|".join(claims))
+    return _render_compare(page, revision, PublishForm(claims="|".join(claims)), claims)
+
+
+def _render_compare(
+    page: Page, revision: PageRevision, form: PublishForm, claims: list[str]
+) -> str:
     # Against the draft by default; ?against=live compares with what patients see.
     against_live = request.args.get("against") == "live" and page.published is not None
     return render_template(
@@ -298,9 +316,12 @@ def restore(page_id: int, number: int) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             new = editor.restore_revision(page, revision, current_user, form.confirmed())
-        except editor.ClaimsNeedConfirmation:
-            flash("Please confirm the claims in that revision before restoring it.", "error")
-            return redirect(url_for(".compare", page_id=page.id, number=number), code=303)
+        except editor.ClaimsNeedConfirmation as exc:
+            form.claims.data = "|".join(exc.claims)
+            form.confirm_claims.errors.append(
+                "Please confirm the claims in this revision before restoring it."
+            )
+            return _render_compare(page, revision, form, exc.claims), 422
         flash(f"Revision {number} is live again, as revision {new.number}.", "info")
         return redirect(url_for(".edit", page_id=page.id), code=303)
     return redirect(url_for(".compare", page_id=page.id, number=number), code=303)

@@ -73,6 +73,8 @@ class Saved:
     page: Page
     claims: list[str] = field(default_factory=list)
     slug_changed: bool = False
+    # False when the save found nothing to change (and wrote nothing).
+    changed: bool = True
 
 
 # -- reading ----------------------------------------------------------------
@@ -199,7 +201,10 @@ def save_draft(
             db.session.rollback()
             raise
         slug_changed = True
-    for name, value in _content(fields).items():
+    content = _content(fields)
+    if not slug_changed and all(getattr(page, name) == value for name, value in content.items()):
+        return Saved(page=page, claims=find_claims(page.content()), changed=False)
+    for name, value in content.items():
         setattr(page, name, value)
     record("page.saved", user, "page", page.id, slug_changed=slug_changed)
     db.session.commit()
@@ -287,37 +292,71 @@ def _require_confirmed(claims: list[str], confirmed: Iterable[str]) -> None:
 
 
 def _content(fields: Mapping[str, Any]) -> dict[str, str]:
-    return {name: (fields[name] or "") for name in CONTENT_FIELDS if name in fields}
+    return {name: _newlines(fields[name] or "") for name in CONTENT_FIELDS if name in fields}
+
+
+def _newlines(text: str) -> str:
+    """Browsers send line breaks as CR LF; stored text uses LF only, so a page
+    saved unchanged compares equal to what was published."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # -- comparing ---------------------------------------------------------------
+
+
+# Unchanged lines shown around each change; the rest are counted, not shown.
+CONTEXT_LINES = 2
 
 
 @dataclass(frozen=True)
 class FieldChange:
     name: str
     label: str
-    # ("-", text) removed, ("+", text) added, (" ", text) unchanged context.
+    # ("-", text) removed, ("+", text) added, (" ", text) unchanged context,
+    # ("…", "12 lines unchanged") unchanged lines left out.
     lines: list[tuple[str, str]]
 
 
 def compare(revision: PageRevision, page: Page | PageRevision) -> list[FieldChange]:
     """What differs between a revision and the working copy (or another revision), by field.
 
-    Lines are plain text; templates escape them.
+    Only fields that differ are listed, and of those only the changed lines
+    with a little context. Lines are plain text; templates escape them.
     """
     changes = []
     before, after = revision.content(), page.content()
     for name in CONTENT_FIELDS:
         if before[name] == after[name]:
             continue
-        lines = []
-        for line in difflib.ndiff(before[name].splitlines(), after[name].splitlines()):
-            op, text = line[:1], line[2:]
-            if op in ("-", "+", " "):
-                lines.append((op, text))
+        lines = changed_lines(before[name], after[name])
         changes.append(FieldChange(name=name, label=FIELD_LABELS[name], lines=lines))
     return changes
+
+
+def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
+    """The lines that differ, each change with ``CONTEXT_LINES`` around it."""
+    old, new = before.splitlines(), after.splitlines()
+    if old == new:
+        return [("…", "Only blank lines or spaces at the end differ.")]
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    lines: list[tuple[str, str]] = []
+    shown_up_to = 0  # in ``old``
+    for group in matcher.get_grouped_opcodes(CONTEXT_LINES):
+        _skipped(lines, group[0][1] - shown_up_to)
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines.extend((" ", text) for text in old[i1:i2])
+                continue
+            lines.extend(("-", text) for text in old[i1:i2])
+            lines.extend(("+", text) for text in new[j1:j2])
+        shown_up_to = group[-1][2]
+    _skipped(lines, len(old) - shown_up_to)
+    return lines
+
+
+def _skipped(lines: list[tuple[str, str]], count: int) -> None:
+    if count > 0:
+        lines.append(("…", f"{count} line{'s' if count != 1 else ''} unchanged"))
 
 
 # -- addresses ---------------------------------------------------------------
