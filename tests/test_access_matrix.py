@@ -244,6 +244,12 @@ CASES = [
     Case("editor.index", "GET", editors(200)),
     Case("editor.create", "GET", editors(200), query={"location": "@location_a"}),
     Case(
+        "editor.create",
+        "GET",
+        editors(200),
+        query={"location": "@location_a", "copy_from": "@page"},
+    ),
+    Case(
         "editor.create", "POST", editors(422), query={"location": "@location_a"}, body={"title": ""}
     ),
     Case("editor.edit", "GET", editors(200), {"page_id": "@page"}),
@@ -270,6 +276,13 @@ CASES = [
     Case("editor.location_details", "GET", admins(200), {"location_id": "@location_a"}),
     # The same editor routes on clinic B's page, location and clinic.
     Case("editor.create", "GET", editors_of_b(200), query={"location": "@location_b"}),
+    # Starting clinic A's page as a copy of clinic B's.
+    Case(
+        "editor.create",
+        "GET",
+        editors_of_b(200),
+        query={"location": "@location_a", "copy_from": "@page_b"},
+    ),
     Case(
         "editor.create",
         "POST",

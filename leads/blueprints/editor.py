@@ -69,9 +69,19 @@ def create() -> Response | tuple[str, int]:
         treatment = db.session.get(Treatment, request.args.get("treatment", type=int) or 0)
         if treatment is None or not location.offers(treatment):
             abort(404)
+    copy_from = None
+    if request.args.get("copy_from"):
+        copy_from = scope.page_for_editing(
+            current_user, request.args.get("copy_from", type=int) or 0
+        )
+        if copy_from is None:
+            abort(404)
     form = PageForm(treatment_page=treatment is not None)
     if request.method == "GET":
         _new_page_defaults(form, location, treatment)
+        if copy_from is not None:
+            for name, value in editor.copied_content(copy_from).items():
+                form[name].data = value
     if form.validate_on_submit():
         try:
             saved = editor.create_page(
@@ -92,6 +102,8 @@ def create() -> Response | tuple[str, int]:
         treatment=treatment,
         claims=[],
         state="new",
+        copy_sources=editor.copy_sources(current_user, treatment),
+        copy_from=copy_from,
     )
     return html, (409 if form.form_errors else 422 if form.errors else 200)
 

@@ -121,6 +121,26 @@ def pages_overview(user: User | None) -> list[tuple[Clinic, list[LocationPages]]
     return overview
 
 
+def copy_sources(user: User | None, treatment: Treatment | None) -> list[Page]:
+    """The pages ``user`` may start a new page from: those of the same
+    treatment (or location pages, for a location page) first, then the rest."""
+    found = db.session.scalars(
+        scope.visible_pages(user)
+        .options(
+            selectinload(Page.clinic), selectinload(Page.location), selectinload(Page.treatment)
+        )
+        .order_by(Page.clinic_id, Page.location_id, Page.treatment_id.is_not(None), Page.id)
+    ).all()
+    wanted = treatment.id if treatment is not None else None
+    return sorted(found, key=lambda p: p.treatment_id != wanted)
+
+
+def copied_content(page: Page) -> dict[str, str]:
+    """What a copy of ``page`` starts with: its published version if it has
+    one (the copy that works), else its draft."""
+    return (page.published or page).content()
+
+
 def get_revision(page: Page, number: int) -> PageRevision | None:
     return db.session.scalar(
         db.select(PageRevision).where(
