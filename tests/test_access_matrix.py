@@ -30,6 +30,7 @@ from leads.models import (
     PageRevision,
     User,
 )
+from leads.services.editor import create_privacy_notice, publish
 from tests.conftest import _hidden
 
 ROLES = ("anonymous", "marketing", "manager_a", "manager_b", "admin")
@@ -123,6 +124,8 @@ CASES = [
         "public.treatment_page", "POST", everyone(422), {**PLACE, "treatment_slug": "mesotherapy"}
     ),
     Case("public.thank_you", "GET", everyone(200), PLACE),
+    Case("public.privacy_notice", "GET", everyone(200), {"clinic_slug": "aurelia"}),
+    Case("public.privacy_notice", "GET", everyone(404), {"clinic_slug": "northfield"}),
     Case("public.sitemap", "GET", everyone(200)),
     Case("public.robots", "GET", everyone(200)),
     # Signing in and out
@@ -325,6 +328,9 @@ CASES = [
     Case("editor.compare", "GET", editors_of_b(200), {"page_id": "@page_b", "number": "1"}),
     Case("editor.restore", "POST", editors_of_b(303), {"page_id": "@page_b", "number": "1"}),
     Case("editor.clinic_details", "GET", admins(200), {"clinic_id": "@clinic_b"}),
+    Case("editor.create_privacy_notice", "POST", editors(303), {"clinic_id": "@clinic_a"}),
+    Case("editor.create_privacy_notice", "POST", editors_of_b(303), {"clinic_id": "@clinic_b"}),
+    Case("editor.edit", "GET", editors(200), {"page_id": "@privacy_a"}),
     Case("editor.location_details", "GET", admins(200), {"location_id": "@location_b"}),
     Case(
         "editor.location_details",
@@ -418,6 +424,10 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
             db.session.flush()
             ids[f"delivery_{name}"] = delivery.id
         db.session.commit()
+        notice = create_privacy_notice(db.session.get(Clinic, ids["clinic_a"]), None)
+        publish(notice, None)
+        db.session.commit()
+        ids["privacy_a"] = notice.id
         ids["page"] = db.session.scalar(
             db.select(Page.id).where(Page.location_id == location.id, Page.treatment_id.isnot(None))
         )

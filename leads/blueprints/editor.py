@@ -23,6 +23,7 @@ from leads.forms.editor import (
     ClinicForm,
     LocationForm,
     PageForm,
+    PrivacyNoticeForm,
     PublishForm,
     UnpublishForm,
     format_hours,
@@ -52,7 +53,10 @@ def not_stored(response: Response) -> Response:
 @bp.get("/")
 def index() -> str:
     return render_template(
-        "editor/index.html", overview=editor.pages_overview(current_user), state=editor.page_state
+        "editor/index.html",
+        overview=editor.pages_overview(current_user),
+        privacy=editor.privacy_notices(current_user),
+        state=editor.page_state,
     )
 
 
@@ -111,29 +115,50 @@ def create() -> Response | tuple[str, int]:
 @bp.route("/pages/<int:page_id>/", methods=["GET", "POST"])
 def edit(page_id: int) -> Response | tuple[str, int]:
     page = _page_or_404(page_id)
-    form = PageForm(treatment_page=page.treatment is not None)
+    form = _form_for(page)
     if request.method == "GET":
-        for name, value in page.content().items():
-            form[name].data = value
-        form.slug.data = editor.page_slug(page)
+        for name in form.content():
+            form[name].data = getattr(page, name)
+        if not page.is_privacy_notice:
+            form.slug.data = editor.page_slug(page)
     if form.validate_on_submit():
+        slug = None if page.is_privacy_notice else form.slug.data
         try:
-            saved = editor.save_draft(page, form.content(), current_user, slug=form.slug.data)
+            saved = editor.save_draft(page, form.content(), current_user, slug=slug)
         except editor.SlugError as exc:
             form.slug.errors.append(str(exc))
         else:
             _flash_saved(saved)
             return redirect(url_for(".edit", page_id=page.id), code=303)
-    html = render_template(
+    return _render_edit(page, form, find_claims(page.content())), (422 if form.errors else 200)
+
+
+def _form_for(page: Page) -> PageForm | PrivacyNoticeForm:
+    if page.is_privacy_notice:
+        return PrivacyNoticeForm()
+    return PageForm(treatment_page=page.treatment is not None)
+
+
+def _render_edit(page: Page, form: PageForm | PrivacyNoticeForm, claims: list[str]) -> str:
+    if page.is_privacy_notice:
+        return render_template(
+            "editor/privacy_notice.html",
+            form=form,
+            page=page,
+            clinic=page.clinic,
+            claims=claims,
+            state=editor.page_state(page),
+            address=_public_address(page),
+        )
+    return render_template(
         "editor/edit.html",
         form=form,
         page=page,
         location=page.location,
         treatment=page.treatment,
-        claims=find_claims(page.content()),
+        claims=claims,
         state=editor.page_state(page),
     )
-    return html, (422 if form.errors else 200)
 
 
 def _new_page_defaults(form: PageForm, location: Location, treatment: Treatment | None) -> None:
@@ -151,7 +176,7 @@ def _flash_saved(saved: editor.Saved, created: bool = False) -> None:
         return
     message = "Page created as a draft." if created else "Draft saved."
     if page.published is None:
-        fallback = pages.fallback_address(page.location, page.treatment)
+        fallback = _fallback(page)
         if fallback:
             instead = f"are sent to the location page, {fallback},"
         else:
@@ -172,6 +197,14 @@ def _flash_saved(saved: editor.Saved, created: bool = False) -> None:
         )
 
 
+@bp.post("/clinics/<int:clinic_id>/privacy-notice")
+def create_privacy_notice(clinic_id: int) -> Response:
+    """Start the clinic's privacy notice as a draft (or open the one it has)."""
+    clinic = scope.clinic_for_editing(current_user, clinic_id) or abort(404)
+    page = editor.create_privacy_notice(clinic, current_user)
+    return redirect(url_for(".edit", page_id=page.id), code=303)
+
+
 # -- previews -------------------------------------------------------------------
 
 
@@ -186,22 +219,22 @@ def preview(page_id: int) -> str:
 def preview_unsaved(page_id: int) -> tuple[str, int] | str:
     """What is in the edit form now, without saving it (the form's Preview button)."""
     page = _page_or_404(page_id)
-    form = PageForm(treatment_page=page.treatment is not None)
+    form = _form_for(page)
     if not form.validate_on_submit():
-        html = render_template(
-            "editor/edit.html",
-            form=form,
-            page=page,
-            location=page.location,
-            treatment=page.treatment,
-            claims=[],
-            state=editor.page_state(page),
-        )
-        return html, 422
-    return _render_preview(page, SimpleNamespace(**form.content()))
+        return _render_edit(page, form, []), 422
+    return _render_preview(page, SimpleNamespace(**{**page.content(), **form.content()}))
 
 
 def _render_preview(page: Page, content: object) -> str:
+    if page.is_privacy_notice:
+        return render_template(
+            "public/privacy_notice.html",
+            clinic=page.clinic,
+            page=content,
+            body=render_markdown(content.body),
+            preview=True,
+            preview_back=url_for(".edit", page_id=page.id),
+        )
     location, treatment = page.location, page.treatment
     treatment_pages = pages.published_treatment_pages(location)
     canonical = seo.treatment_url(location, treatment) if treatment else seo.location_url(location)
@@ -216,6 +249,7 @@ def _render_preview(page: Page, content: object) -> str:
         canonical_url=canonical,
         json_ld=seo.clinic_json_ld(location, treatment, treatment_pages),
         form=ConsultationForm().setup(location, treatment),
+        privacy_url=pages.privacy_notice_path(location.clinic),
         preview=True,
         preview_back=url_for(".edit", page_id=page.id),
     )
@@ -262,7 +296,7 @@ def unpublish(page_id: int) -> Response | str:
     """GET asks for confirmation and says what patients will see instead; POST does it."""
     page = _page_or_404(page_id)
     form = UnpublishForm()
-    fallback = pages.fallback_address(page.location, page.treatment)
+    fallback = _fallback(page)
     if form.validate_on_submit() and page.published is not None:
         editor.unpublish_page(page, current_user)
         if fallback:
@@ -270,7 +304,7 @@ def unpublish(page_id: int) -> Response | str:
         else:
             instead = (
                 f"Patients who open its address get a “page not found” page from "
-                f"{page.location.clinic.name} with links to its locations."
+                f"{page.clinic.name} with links to its locations."
             )
         flash("Unpublished. " + instead, "info")
         return redirect(url_for(".edit", page_id=page.id), code=303)
@@ -389,8 +423,17 @@ def _page_or_404(page_id: int) -> Page:
     return page
 
 
+def _fallback(page: Page) -> str | None:
+    """Where patients of an unpublished page are sent; None: a not-found page."""
+    if page.location is None:
+        return None
+    return pages.fallback_address(page.location, page.treatment)
+
+
 def _public_address(page: Page) -> str:
     location = page.location
+    if location is None:
+        return url_for("public.privacy_notice", clinic_slug=page.clinic.slug)
     values = {"clinic_slug": location.clinic.slug, "location_slug": location.slug}
     if page.treatment is None:
         return url_for("public.location_page", **values)
@@ -398,5 +441,7 @@ def _public_address(page: Page) -> str:
 
 
 def _page_label(page: Page) -> str:
+    if page.location is None:
+        return page.clinic.name + ": privacy notice"
     label = page.location.clinic.name + ", " + page.location.name
     return label + (f": {page.treatment.name}" if page.treatment else "")

@@ -50,6 +50,8 @@ FIELD_LABELS = {
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Treatment slugs that would shadow a public route of a location.
 RESERVED_TREATMENT_SLUGS = frozenset({"thank-you"})
+# Location slugs that would shadow a public route of a clinic.
+RESERVED_LOCATION_SLUGS = frozenset({"privacy-notice"})
 
 
 class EditorError(Exception):
@@ -104,7 +106,9 @@ def pages_overview(user: User | None) -> list[tuple[Clinic, list[LocationPages]]
         .order_by(Clinic.name)
     ).all()
     pages = db.session.scalars(
-        scope.visible_pages(user).options(selectinload(Page.published))
+        scope.visible_pages(user)
+        .where(Page.kind == "landing")
+        .options(selectinload(Page.published))
     ).all()
     by_key = {(p.location_id, p.treatment_id): p for p in pages}
     overview = []
@@ -121,11 +125,22 @@ def pages_overview(user: User | None) -> list[tuple[Clinic, list[LocationPages]]
     return overview
 
 
+def privacy_notices(user: User | None) -> dict[int, Page]:
+    """The privacy notice of each clinic ``user`` may edit, by clinic id."""
+    found = db.session.scalars(
+        scope.visible_pages(user)
+        .where(Page.kind == "privacy")
+        .options(selectinload(Page.published))
+    )
+    return {page.clinic_id: page for page in found}
+
+
 def copy_sources(user: User | None, treatment: Treatment | None) -> list[Page]:
     """The pages ``user`` may start a new page from: those of the same
     treatment (or location pages, for a location page) first, then the rest."""
     found = db.session.scalars(
         scope.visible_pages(user)
+        .where(Page.kind == "landing")
         .options(
             selectinload(Page.clinic), selectinload(Page.location), selectinload(Page.treatment)
         )
@@ -151,7 +166,10 @@ def get_revision(page: Page, number: int) -> PageRevision | None:
 
 def page_slug(page: Page) -> str:
     """The part of the page's address that the editor may change."""
-    return page.treatment.slug if page.treatment is not None else page.location.slug
+    if page.treatment is not None:
+        return page.treatment.slug
+    assert page.location is not None, "a privacy notice has no slug of its own"
+    return page.location.slug
 
 
 # -- writing ----------------------------------------------------------------
@@ -200,6 +218,57 @@ def create_page(
     record("page.created", user, "page", page.id)
     db.session.commit()
     return Saved(page=page, claims=find_claims(page.content()))
+
+
+PRIVACY_NOTICE_START = """## Who we are
+
+{clinic} is responsible for the details you give us through this website.
+
+## What we collect and why
+
+When you ask for a consultation we collect your name, email address, phone
+number, the treatment you are interested in, when to call you and anything
+you choose to tell us in your message. That message may include details
+about your health. We use these details only to answer your request and
+arrange your consultation, with your consent, which you give by ticking the
+box on the form.
+
+## How long we keep them
+
+We keep your request for as long as we need it to arrange your care, and then
+delete it.
+
+## Your rights
+
+You may ask to see the details we hold about you, to correct them or to have
+them deleted, and you may withdraw your consent at any time. Write to us to
+do so. If you are unhappy with how we handle your details, you can complain
+to the Information Commissioner's Office (ico.org.uk).
+"""
+
+
+def create_privacy_notice(clinic: Clinic, user: User | None) -> Page:
+    """The clinic's privacy notice as an unpublished draft, started from a
+    plain outline for the clinic to complete; the existing one if it has one."""
+    existing = db.session.scalar(
+        db.select(Page).where(Page.clinic_id == clinic.id, Page.kind == "privacy")
+    )
+    if existing is not None:
+        return existing
+    page = Page(
+        kind="privacy",
+        clinic_id=clinic.id,
+        title=f"Privacy notice: {clinic.name}"[:160],
+        heading=f"How {clinic.name} uses your details"[:160],
+        intro="",
+        body=PRIVACY_NOTICE_START.replace("{clinic}", clinic.name),
+        cta_text="",
+    )
+    db.session.add(page)
+    db.session.flush()
+    record("page.created", user, "page", page.id, kind="privacy")
+    db.session.commit()
+    return page
 
 
 def save_draft(
@@ -392,7 +461,7 @@ def check_slug(slug: str, reserved: frozenset[str] = frozenset()) -> str:
 
 
 def _rename_location(location: Location, new_slug: str) -> None:
-    new_slug = check_slug(new_slug)
+    new_slug = check_slug(new_slug, RESERVED_LOCATION_SLUGS)
     taken = db.session.scalar(
         db.select(Location.id).where(
             Location.clinic_id == location.clinic_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from leads.extensions import db
@@ -53,7 +53,9 @@ def clinics_for_directory() -> list[Clinic]:
 
 
 def _published_clinic_ids():
-    return db.select(Page.clinic_id).where(Page.published_revision_id.isnot(None))
+    return db.select(Page.clinic_id).where(
+        Page.published_revision_id.isnot(None), Page.kind == "landing"
+    )
 
 
 def find_location(clinic_slug: str, location_slug: str) -> Location | None:
@@ -189,6 +191,52 @@ def _current_or_renamed(clinic: Clinic, model, redirect_column, slug: str):
 
 
 @dataclass(frozen=True)
+class PrivacyNotice:
+    clinic: Clinic
+    page: Page
+
+
+def privacy_notice(clinic_slug: str) -> PrivacyNotice | None:
+    """The clinic's published privacy notice; None when there is none to show."""
+    row = db.session.execute(
+        db.select(Clinic, Page)
+        .join(Page, Page.clinic_id == Clinic.id)
+        .where(
+            Clinic.slug == clinic_slug,
+            Page.kind == "privacy",
+            Page.published_revision_id.isnot(None),
+        )
+        .options(joinedload(Page.published))
+    ).first()
+    return PrivacyNotice(clinic=row[0], page=row[1]) if row else None
+
+
+def privacy_notice_path(clinic: Clinic) -> str | None:
+    """The address of the clinic's privacy notice when it is published, else None
+    (a form then shows no link rather than one to a missing page)."""
+    published = db.session.scalar(
+        db.select(Page.id).where(
+            Page.clinic_id == clinic.id,
+            Page.kind == "privacy",
+            Page.published_revision_id.isnot(None),
+        )
+    )
+    if published is None:
+        return None
+    # Built from the URL map, not url_for: the worker's emails have no request.
+    adapter = current_app.url_map.bind("localhost")
+    return adapter.build("public.privacy_notice", {"clinic_slug": clinic.slug})
+
+
+def privacy_notice_url(clinic: Clinic) -> str | None:
+    """The full address of the clinic's published privacy notice, for emails; or None."""
+    path = privacy_notice_path(clinic)
+    if path is None:
+        return None
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
+@dataclass(frozen=True)
 class SitemapEntry:
     path: str
     last_modified: datetime
@@ -199,6 +247,7 @@ def sitemap_entries() -> list[SitemapEntry]:
     rows = db.session.execute(
         db.select(Page, PageRevision.created_at)
         .join(PageRevision, Page.published_revision_id == PageRevision.id)
+        .where(Page.kind == "landing")
         .options(
             selectinload(Page.clinic), selectinload(Page.location), selectinload(Page.treatment)
         )
