@@ -159,6 +159,7 @@ def test_unpublishing_the_notice_takes_the_link_away(app, client, demo, make_use
     _publish(client, edit_url)
     confirm = client.get(edit_url + "unpublish").get_data(as_text=True)
     assert "“page not found” page from Aurelia Hair Clinic" in confirm
+    assert "stop linking to it" in confirm
     done = client.post(
         edit_url + "unpublish",
         data={"csrf_token": _hidden(confirm, "csrf_token"), "confirm": "yes"},
