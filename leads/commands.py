@@ -76,7 +76,7 @@ def users_deactivate(email: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when clinics exist already.")
 def demo(if_empty: bool) -> None:
     """Load the demo clinics, locations, treatments and pages."""
-    from leads.demo import load_demo
+    from leads.demo import load_demo, load_demo_privacy_notices
 
     if db.session.scalar(db.select(db.func.count(Clinic.id))):
         if if_empty:
@@ -86,6 +86,7 @@ def demo(if_empty: bool) -> None:
             "The database has clinics already; demo data goes in an empty one."
         )
     clinics = load_demo()
+    load_demo_privacy_notices()
     click.echo(f"Loaded {len(clinics)} demo clinics.")
 
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def prepare(app) -> None:  # type: ignore[no-untyped-def]
     from flask_migrate import upgrade
 
-    from leads.demo import load_demo
+    from leads.demo import load_demo, load_demo_privacy_notices
     from leads.extensions import db
     from leads.models import Clinic
 
@@ -30,6 +30,7 @@ def prepare(app) -> None:  # type: ignore[no-untyped-def]
         upgrade()
         if not db.session.scalar(db.select(db.func.count(Clinic.id))):
             load_demo()
+            load_demo_privacy_notices()
             print("Loaded the demo clinics.")
 
 

@@ -6,7 +6,9 @@ who may reach it, add its row, and the other tests then check it.
 
 Leads of two clinics are seeded. Managers see their own clinic's lead and get
 404 for the other's, whichever way they ask (URL, bulk action); lists, polling
-and exports never carry the other clinic's patient.
+and exports never carry the other clinic's patient. The marketing account
+belongs to clinic A: every editor route asked about clinic B's page, location
+or clinic answers it 404 and changes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,18 @@ from typing import Any
 import pytest
 
 from leads.extensions import db
-from leads.models import Clinic, Delivery, InboxChannel, Lead, LeadEvent, Location, Page, User
+from leads.models import (
+    Clinic,
+    Delivery,
+    InboxChannel,
+    Lead,
+    LeadEvent,
+    Location,
+    Page,
+    PageRevision,
+    User,
+)
+from leads.services.editor import create_privacy_notice, publish
 from tests.conftest import _hidden
 
 ROLES = ("anonymous", "marketing", "manager_a", "manager_b", "admin")
@@ -70,6 +83,12 @@ def editors(code: int) -> dict[str, int | str]:
     }
 
 
+def editors_of_b(code: int) -> dict[str, int | str]:
+    """Clinic B's pages: admins reach them; marketing of clinic A gets 404,
+    exactly as for a page that does not exist."""
+    return {**editors(code), "marketing": 404}
+
+
 def admins(code: int) -> dict[str, int | str]:
     return {"anonymous": LOGIN, "marketing": 403, "manager_a": 403, "manager_b": 403, "admin": code}
 
@@ -107,6 +126,8 @@ CASES = [
         "public.treatment_page", "POST", everyone(422), {**PLACE, "treatment_slug": "mesotherapy"}
     ),
     Case("public.thank_you", "GET", everyone(200), PLACE),
+    Case("public.privacy_notice", "GET", everyone(200), {"clinic_slug": "aurelia"}),
+    Case("public.privacy_notice", "GET", everyone(404), {"clinic_slug": "northfield"}),
     Case("public.sitemap", "GET", everyone(200)),
     Case("public.robots", "GET", everyone(200)),
     # Signing in and out
@@ -250,6 +271,12 @@ CASES = [
     Case("editor.index", "GET", editors(200)),
     Case("editor.create", "GET", editors(200), query={"location": "@location_a"}),
     Case(
+        "editor.create",
+        "GET",
+        editors(200),
+        query={"location": "@location_a", "copy_from": "@page"},
+    ),
+    Case(
         "editor.create", "POST", editors(422), query={"location": "@location_a"}, body={"title": ""}
     ),
     Case("editor.edit", "GET", editors(200), {"page_id": "@page"}),
@@ -264,7 +291,8 @@ CASES = [
     ),
     Case("editor.publish", "GET", editors(200), {"page_id": "@page"}),
     Case("editor.publish", "POST", editors(303), {"page_id": "@page"}),
-    Case("editor.unpublish", "POST", editors(303), {"page_id": "@page"}),
+    Case("editor.unpublish", "GET", editors(200), {"page_id": "@page"}),
+    Case("editor.unpublish", "POST", editors(303), {"page_id": "@page"}, body={"confirm": "yes"}),
     Case("editor.history", "GET", editors(200), {"page_id": "@page"}),
     Case("editor.compare", "GET", editors(200), {"page_id": "@page", "number": "1"}),
     Case("editor.restore", "POST", editors(303), {"page_id": "@page", "number": "1"}),
@@ -273,6 +301,61 @@ CASES = [
         "editor.clinic_details", "POST", admins(422), {"clinic_id": "@clinic_a"}, body={"name": ""}
     ),
     Case("editor.location_details", "GET", admins(200), {"location_id": "@location_a"}),
+    # The same editor routes on clinic B's page, location and clinic.
+    Case("editor.create", "GET", editors_of_b(200), query={"location": "@location_b"}),
+    # Starting clinic A's page as a copy of clinic B's.
+    Case(
+        "editor.create",
+        "GET",
+        editors_of_b(200),
+        query={"location": "@location_a", "copy_from": "@page_b"},
+    ),
+    Case(
+        "editor.create",
+        "POST",
+        editors_of_b(422),
+        query={"location": "@location_b"},
+        body={"title": ""},
+    ),
+    Case("editor.edit", "GET", editors_of_b(200), {"page_id": "@page_b"}),
+    Case(
+        "editor.edit",
+        "POST",
+        editors_of_b(303),
+        {"page_id": "@page_b"},
+        body={
+            "title": "Changed by the matrix",
+            "heading": "Changed by the matrix",
+            "cta_text": "Book",
+            "slug": "mesotherapy",
+        },
+    ),
+    Case("editor.preview", "GET", editors_of_b(200), {"page_id": "@page_b"}),
+    Case(
+        "editor.preview_unsaved",
+        "POST",
+        {**editors(ANY), "marketing": 404},
+        {"page_id": "@page_b"},
+        body={"title": "Draft title"},
+    ),
+    Case("editor.publish", "GET", editors_of_b(200), {"page_id": "@page_b"}),
+    Case("editor.publish", "POST", editors_of_b(303), {"page_id": "@page_b"}),
+    Case("editor.unpublish", "GET", editors_of_b(200), {"page_id": "@page_b"}),
+    Case(
+        "editor.unpublish",
+        "POST",
+        editors_of_b(303),
+        {"page_id": "@page_b"},
+        body={"confirm": "yes"},
+    ),
+    Case("editor.history", "GET", editors_of_b(200), {"page_id": "@page_b"}),
+    Case("editor.compare", "GET", editors_of_b(200), {"page_id": "@page_b", "number": "1"}),
+    Case("editor.restore", "POST", editors_of_b(303), {"page_id": "@page_b", "number": "1"}),
+    Case("editor.clinic_details", "GET", admins(200), {"clinic_id": "@clinic_b"}),
+    Case("editor.create_privacy_notice", "POST", editors(303), {"clinic_id": "@clinic_a"}),
+    Case("editor.create_privacy_notice", "POST", editors_of_b(303), {"clinic_id": "@clinic_b"}),
+    Case("editor.edit", "GET", editors(200), {"page_id": "@privacy_a"}),
+    Case("editor.location_details", "GET", admins(200), {"location_id": "@location_b"}),
     Case(
         "editor.location_details",
         "POST",
@@ -336,7 +419,7 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
         "spam_b": make_lead("northfield", "edinburgh", full_name=NAME_B, status="spam"),
     }
     users = {
-        "marketing": make_user("marketing", ()),
+        "marketing": make_user("marketing", ("aurelia",)),
         "manager_a": make_user("manager", ("aurelia",)),
         "manager_b": make_user("manager", ("northfield",)),
         "admin": make_user("admin", ()),
@@ -346,6 +429,8 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
             ids[key] = db.session.scalar(db.select(Clinic.id).where(Clinic.slug == slug))
         location = db.session.scalar(db.select(Location).where(Location.slug == "harley-street"))
         ids["location_a"] = location.id
+        location_b = db.session.scalar(db.select(Location).where(Location.slug == "edinburgh"))
+        ids["location_b"] = location_b.id
         ids["channel_a"] = db.session.scalar(
             db.select(InboxChannel.id).where(InboxChannel.clinic_id == ids["clinic_a"])
         )
@@ -363,8 +448,17 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
             db.session.flush()
             ids[f"delivery_{name}"] = delivery.id
         db.session.commit()
+        notice = create_privacy_notice(db.session.get(Clinic, ids["clinic_a"]), None)
+        publish(notice, None)
+        db.session.commit()
+        ids["privacy_a"] = notice.id
         ids["page"] = db.session.scalar(
             db.select(Page.id).where(Page.location_id == location.id, Page.treatment_id.isnot(None))
+        )
+        ids["page_b"] = db.session.scalar(
+            db.select(Page.id).where(
+                Page.location_id == location_b.id, Page.treatment.has(slug="mesotherapy")
+            )
         )
     clients = {"anonymous": app.test_client()}
     for role, user_id in users.items():
@@ -424,7 +518,13 @@ def snapshot(app) -> tuple:
                 User.id, User.role, User.active, User.password_hash, User.session_version
             ).order_by(User.id)
         ).all()
-        return tuple(leads), tuple(changes), tuple(users)
+        pages = db.session.execute(
+            db.select(Page.id, Page.heading, Page.published_revision_id, Page.location_id).order_by(
+                Page.id
+            )
+        ).all()
+        revisions = db.session.scalar(db.select(db.func.count(PageRevision.id)))
+        return tuple(leads), tuple(changes), tuple(users), tuple(pages), revisions
 
 
 def test_get_routes_answer_each_role_as_expected_and_change_nothing(app, world):

@@ -60,7 +60,7 @@ def test_managers_may_not_use_the_editor(app, client, demo, make_user, login):
 
 
 def test_marketing_may_not_edit_clinic_or_location_details(app, client, demo, make_user, login):
-    login(client, make_user("marketing", clinics=()))
+    login(client, make_user("marketing", clinics=("aurelia",)))
     with app.app_context():
         page = db.session.get(Page, harley_mesotherapy(app))
         location_id, clinic_id = page.location_id, page.clinic_id
@@ -90,7 +90,7 @@ def test_every_change_needs_a_csrf_token(app, client, demo, make_user, login):
 
 
 def test_editor_pages_are_never_stored_by_caches(client, demo, make_user, login):
-    login(client, make_user("marketing", clinics=()))
+    login(client, make_user("marketing", clinics=("aurelia",)))
     response = client.get("/editor/")
     assert "no-store" in response.headers["Cache-Control"]
 
@@ -101,7 +101,7 @@ def test_the_list_shows_every_page_with_its_state(app, client, demo, make_user, 
         pages[0].heading = "A changed heading"
         pages[1].published = None
         db.session.commit()
-    login(client, make_user("marketing", clinics=()))
+    login(client, make_user("marketing", clinics=("aurelia", "northfield")))
     html = client.get("/editor/").get_data(as_text=True)
     assert html.count("<tr>") - html.count("<thead>") == len(pages)
     assert "Changed since publishing" in html
@@ -113,7 +113,7 @@ def test_marketing_sees_no_patient_details(app, client, demo, make_user, login, 
     patient = app.test_client()
     data = form_page_for(patient)(TREATMENT_URL)
     assert patient.post(TREATMENT_URL, data=data).status_code == 303
-    login(client, make_user("marketing", clinics=()))
+    login(client, make_user("marketing", clinics=("aurelia",)))
     page_id = harley_mesotherapy(app)
     for url in (
         "/editor/",
@@ -142,6 +142,8 @@ def test_marketing_edits_previews_publishes_and_restores_a_harley_street_page(ap
             "mia@marketing.example.org",
             "--role",
             "marketing",
+            "--clinic",
+            "aurelia",
             "--password",
             PASSWORD,
         ]
@@ -239,7 +241,7 @@ def _main(html: str) -> str:
 def test_publishing_claims_needs_a_confirmation_kept_on_the_revision(
     app, client, demo, make_user, login
 ):
-    login(client, make_user("marketing", clinics=()))
+    login(client, make_user("marketing", clinics=("aurelia",)))
     page_id = harley_mesotherapy(app)
     edit_url = f"/editor/pages/{page_id}/"
     fields = form_fields(client.get(edit_url).get_data(as_text=True))
@@ -280,37 +282,21 @@ def test_publishing_claims_needs_a_confirmation_kept_on_the_revision(
 # -- unpublish, create ------------------------------------------------------------------
 
 
-def test_unpublished_page_is_a_404_for_patients_and_a_preview_for_staff(
-    app, client, demo, make_user, login
-):
-    login(client, make_user("marketing", clinics=()))
-    page_id = harley_mesotherapy(app)
-    edit = client.get(f"/editor/pages/{page_id}/").get_data(as_text=True)
-    assert client.get(f"/editor/pages/{page_id}/unpublish").status_code == 405
-    response = client.post(
-        f"/editor/pages/{page_id}/unpublish", data={"csrf_token": _hidden(edit, "csrf_token")}
-    )
-    assert response.status_code == 303
-    gone = app.test_client().get(TREATMENT_URL)
-    assert gone.status_code == 404 and "We could not find that page" in gone.get_data(as_text=True)
-    assert client.get(f"/editor/pages/{page_id}/preview").status_code == 200
-    assert TREATMENT_URL.encode() not in app.test_client().get("/sitemap.xml").data
-
-
 def test_a_new_page_is_created_as_a_draft(app, client, demo, make_user, login):
     with app.app_context():
         page = db.session.get(Page, harley_mesotherapy(app))
         location_id, treatment_id = page.location_id, page.treatment_id
         db.session.delete(page)
         db.session.commit()
-    login(client, make_user("marketing", clinics=()))
+    login(client, make_user("marketing", clinics=("aurelia",)))
     assert "Create this page" in client.get("/editor/").get_data(as_text=True)
     url = f"/editor/pages/new?location={location_id}&treatment={treatment_id}"
     fields = form_fields(client.get(url).get_data(as_text=True))
     fields.update(body="## About\n\nA fresh page.", seo_description="Mesotherapy in London.")
     response = client.post(url, data=fields)
     assert response.status_code == 303
-    assert client.get(TREATMENT_URL).status_code == 404  # a draft until published
+    # A draft until published: patients are sent to the location page meanwhile.
+    assert client.get(TREATMENT_URL).headers["Location"] == "/aurelia/harley-street/"
     with app.app_context():
         assert db.session.scalar(db.select(Page).where(Page.treatment_id == treatment_id)).body
 
@@ -327,7 +313,7 @@ def test_a_new_page_is_created_as_a_draft(app, client, demo, make_user, login):
     ],
 )
 def test_bad_or_taken_slugs_are_refused(app, client, demo, make_user, login, slug, message):
-    login(client, make_user("marketing", clinics=()))
+    login(client, make_user("marketing", clinics=("aurelia",)))
     edit_url = f"/editor/pages/{harley_mesotherapy(app)}/"
     fields = form_fields(client.get(edit_url).get_data(as_text=True))
     fields["slug"] = slug
@@ -340,7 +326,7 @@ def test_bad_or_taken_slugs_are_refused(app, client, demo, make_user, login, slu
 def test_changing_a_published_slug_keeps_the_old_address_with_a_301(
     app, client, demo, make_user, login
 ):
-    login(client, make_user("marketing", clinics=()))
+    login(client, make_user("marketing", clinics=("aurelia",)))
     edit_url = f"/editor/pages/{harley_mesotherapy(app)}/"
     fields = form_fields(client.get(edit_url).get_data(as_text=True))
     fields["slug"] = "mesotherapy-hair"

@@ -33,13 +33,27 @@ def test_unknown_pages_are_a_404_page(client, demo, url):
     assert "Traceback" not in html
 
 
-def test_unpublished_page_is_a_404(app, client, demo):
+def test_unpublished_treatment_page_sends_patients_to_its_location_page(app, client, demo):
     from leads.extensions import db
     from leads.models import Page
 
     with app.app_context():
         page = db.session.scalars(db.select(Page).where(Page.treatment_id.isnot(None))).first()
-        url = f"/{page.clinic.slug}/{page.location.slug}/{page.treatment.slug}/"
+        location_url = f"/{page.clinic.slug}/{page.location.slug}/"
+        url = location_url + f"{page.treatment.slug}/"
+        page.published = None
+        db.session.commit()
+    answer = client.get(url)
+    assert answer.status_code == 302 and answer.headers["Location"] == location_url
+
+
+def test_unpublished_location_page_is_a_404(app, client, demo):
+    from leads.extensions import db
+    from leads.models import Page
+
+    with app.app_context():
+        page = db.session.scalars(db.select(Page).where(Page.treatment_id.is_(None))).first()
+        url = f"/{page.clinic.slug}/{page.location.slug}/"
         page.published = None
         db.session.commit()
     assert client.get(url).status_code == 404

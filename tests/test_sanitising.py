@@ -247,7 +247,7 @@ def test_editor_form_with_a_payload_in_every_field_saves_nothing(
 ):
     from tests.conftest import _hidden
 
-    login(client, make_user("marketing", clinics=()))
+    login(client, make_user("marketing", clinics=("aurelia", "northfield")))
     with app.app_context():
         page = db.session.scalar(db.select(Page).where(Page.treatment_id.is_(None)))
         page_id, before = page.id, page.content()
@@ -274,3 +274,32 @@ def test_plain_copy_with_angle_brackets_and_ampersands_is_kept(app, client, demo
     html = client.get(url).get_data(as_text=True)
     assert "Fewer than 8 sessions &lt; 3 months &amp; more" in html
     assert markup_problem("Fewer than 8 sessions < 3 months & more") is None
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_payload_never_reaches_the_privacy_notice_or_the_clinics_not_found_page(
+    app, client, demo, payload
+):
+    from leads.models import Clinic
+
+    with app.app_context():
+        clinic = db.session.scalar(db.select(Clinic).where(Clinic.slug == "aurelia"))
+        notice = editor.create_privacy_notice(clinic, None)
+        fields = {
+            name: payload if fits(payload, PAGE_LIMITS[name]) else getattr(notice, name)
+            for name in ("title", "heading", "intro")
+        }
+        fields["body"] = f"## Before\n\n{payload}\n\nText {payload} inline.\n\n- {payload}\n"
+        editor.save_draft(notice, fields, user=None)
+        if fits(payload, 120):
+            clinic.name = payload
+            for location in clinic.locations:
+                location.name = payload
+        editor.publish_page(notice, user=None, confirmed=["100%", "miracle"])
+    notice_page = client.get("/aurelia/privacy-notice/")
+    assert notice_page.status_code == 200
+    # Neither page has a form of its own; the checker counts exactly one.
+    assert active_content(notice_page.get_data(as_text=True) + _a_form()) == []
+    missing = client.get("/aurelia/nowhere/")
+    assert missing.status_code == 404
+    assert active_content(missing.get_data(as_text=True) + _a_form()) == []

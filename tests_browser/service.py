@@ -155,7 +155,7 @@ class Service:
             upgrade()
             load_demo()
             aurelia = db.session.scalar(db.select(Clinic).where(Clinic.slug == "aurelia"))
-            for role, clinics in (("manager", [aurelia]), ("marketing", [])):
+            for role, clinics in (("manager", [aurelia]), ("marketing", [aurelia])):
                 email = f"{role}@staff.example.org"
                 create_user(email, role, STAFF_PASSWORD, clinics, name=f"Demo {role}")
                 self.staff[role] = email

@@ -74,7 +74,7 @@ def new_user() -> Response | tuple[str, int] | str:
                 form.email.data,
                 form.role.data,
                 form.password.data,
-                clinics if form.role.data != "marketing" else [],
+                clinics,
                 name=form.name.data or "",
                 by=current_user,
             )
@@ -100,7 +100,7 @@ def edit_user(user_id: int) -> Response | tuple[str, int] | str:
             accounts.update_user(
                 user,
                 form.role.data,
-                clinics if form.role.data != "marketing" else [],
+                clinics,
                 locations,
                 form.name.data or "",
                 current_user,

@@ -20,15 +20,16 @@ from leads.content import render_markdown
 from leads.extensions import db
 from leads.forms.consultation import ConsultationForm
 from leads.forms.editor import (
-    ActionForm,
     ClinicForm,
     LocationForm,
     PageForm,
+    PrivacyNoticeForm,
     PublishForm,
+    UnpublishForm,
     format_hours,
 )
-from leads.models import Location, Page, Treatment
-from leads.services import editor, locations, pages
+from leads.models import Location, Page, PageRevision, Treatment
+from leads.services import editor, locations, pages, scope
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
 
@@ -52,7 +53,10 @@ def not_stored(response: Response) -> Response:
 @bp.get("/")
 def index() -> str:
     return render_template(
-        "editor/index.html", overview=editor.pages_overview(), state=editor.page_state
+        "editor/index.html",
+        overview=editor.pages_overview(current_user),
+        privacy=editor.privacy_notices(current_user),
+        state=editor.page_state,
     )
 
 
@@ -61,7 +65,7 @@ def index() -> str:
 
 @bp.route("/pages/new", methods=["GET", "POST"])
 def create() -> Response | tuple[str, int]:
-    location = db.session.get(Location, request.args.get("location", type=int) or 0)
+    location = scope.location_for_editing(current_user, request.args.get("location", type=int) or 0)
     if location is None:
         abort(404)
     treatment = None
@@ -69,9 +73,19 @@ def create() -> Response | tuple[str, int]:
         treatment = db.session.get(Treatment, request.args.get("treatment", type=int) or 0)
         if treatment is None or not location.offers(treatment):
             abort(404)
+    copy_from = None
+    if request.args.get("copy_from"):
+        copy_from = scope.page_for_editing(
+            current_user, request.args.get("copy_from", type=int) or 0
+        )
+        if copy_from is None:
+            abort(404)
     form = PageForm(treatment_page=treatment is not None)
     if request.method == "GET":
         _new_page_defaults(form, location, treatment)
+        if copy_from is not None:
+            for name, value in editor.copied_content(copy_from).items():
+                form[name].data = value
     if form.validate_on_submit():
         try:
             saved = editor.create_page(
@@ -80,10 +94,9 @@ def create() -> Response | tuple[str, int]:
         except editor.SlugError as exc:
             form.slug.errors.append(str(exc))
         except editor.EditorError as exc:
-            flash(str(exc), "error")
-            return redirect(url_for(".index"), code=303)
+            form.form_errors.append(str(exc))
         else:
-            _flash_saved(saved)
+            _flash_saved(saved, created=True)
             return redirect(url_for(".edit", page_id=saved.page.id), code=303)
     html = render_template(
         "editor/edit.html",
@@ -93,37 +106,59 @@ def create() -> Response | tuple[str, int]:
         treatment=treatment,
         claims=[],
         state="new",
+        copy_sources=editor.copy_sources(current_user, treatment),
+        copy_from=copy_from,
     )
-    return html, (422 if form.errors else 200)
+    return html, (409 if form.form_errors else 422 if form.errors else 200)
 
 
 @bp.route("/pages/<int:page_id>/", methods=["GET", "POST"])
 def edit(page_id: int) -> Response | tuple[str, int]:
     page = _page_or_404(page_id)
-    form = PageForm(treatment_page=page.treatment is not None)
+    form = _form_for(page)
     if request.method == "GET":
-        for name, value in page.content().items():
-            form[name].data = value
-        form.slug.data = editor.page_slug(page)
+        for name in form.content():
+            form[name].data = getattr(page, name)
+        if not page.is_privacy_notice:
+            form.slug.data = editor.page_slug(page)
     if form.validate_on_submit():
+        slug = None if page.is_privacy_notice else form.slug.data
         try:
-            saved = editor.save_draft(page, form.content(), current_user, slug=form.slug.data)
+            saved = editor.save_draft(page, form.content(), current_user, slug=slug)
         except editor.SlugError as exc:
             form.slug.errors.append(str(exc))
         else:
             _flash_saved(saved)
             return redirect(url_for(".edit", page_id=page.id), code=303)
-    html = render_template(
+    return _render_edit(page, form, find_claims(page.content())), (422 if form.errors else 200)
+
+
+def _form_for(page: Page) -> PageForm | PrivacyNoticeForm:
+    if page.is_privacy_notice:
+        return PrivacyNoticeForm()
+    return PageForm(treatment_page=page.treatment is not None)
+
+
+def _render_edit(page: Page, form: PageForm | PrivacyNoticeForm, claims: list[str]) -> str:
+    if page.is_privacy_notice:
+        return render_template(
+            "editor/privacy_notice.html",
+            form=form,
+            page=page,
+            clinic=page.clinic,
+            claims=claims,
+            state=editor.page_state(page),
+            address=_public_address(page),
+        )
+    return render_template(
         "editor/edit.html",
         form=form,
         page=page,
         location=page.location,
         treatment=page.treatment,
-        claims=find_claims(page.content()),
+        claims=claims,
         state=editor.page_state(page),
-        action_form=ActionForm(),
     )
-    return html, (422 if form.errors else 200)
 
 
 def _new_page_defaults(form: PageForm, location: Location, treatment: Treatment | None) -> None:
@@ -134,8 +169,22 @@ def _new_page_defaults(form: PageForm, location: Location, treatment: Treatment 
     form.slug.data = treatment.slug if treatment else location.slug
 
 
-def _flash_saved(saved: editor.Saved) -> None:
-    message = "Draft saved. Patients still see the published version until you publish."
+def _flash_saved(saved: editor.Saved, created: bool = False) -> None:
+    page = saved.page
+    if not saved.changed:
+        flash("Nothing to save: the draft is as it was.", "info")
+        return
+    message = "Page created as a draft." if created else "Draft saved."
+    if page.published is None:
+        fallback = _fallback(page)
+        if fallback:
+            instead = f"are sent to the location page, {fallback},"
+        else:
+            instead = "get a “page not found” page"
+        message += f" It is not published: patients who open its address {instead}"
+        message += " until you publish it."
+    else:
+        message += " Patients still see the published version until you publish."
     if saved.slug_changed:
         message += " The new address works now; the old one redirects to it."
     flash(message, "info")
@@ -146,6 +195,14 @@ def _flash_saved(saved: editor.Saved) -> None:
             + ". Publishing it will ask you to confirm these claims.",
             "error",
         )
+
+
+@bp.post("/clinics/<int:clinic_id>/privacy-notice")
+def create_privacy_notice(clinic_id: int) -> Response:
+    """Start the clinic's privacy notice as a draft (or open the one it has)."""
+    clinic = scope.clinic_for_editing(current_user, clinic_id) or abort(404)
+    page = editor.create_privacy_notice(clinic, current_user)
+    return redirect(url_for(".edit", page_id=page.id), code=303)
 
 
 # -- previews -------------------------------------------------------------------
@@ -162,23 +219,22 @@ def preview(page_id: int) -> str:
 def preview_unsaved(page_id: int) -> tuple[str, int] | str:
     """What is in the edit form now, without saving it (the form's Preview button)."""
     page = _page_or_404(page_id)
-    form = PageForm(treatment_page=page.treatment is not None)
+    form = _form_for(page)
     if not form.validate_on_submit():
-        html = render_template(
-            "editor/edit.html",
-            form=form,
-            page=page,
-            location=page.location,
-            treatment=page.treatment,
-            claims=[],
-            state=editor.page_state(page),
-            action_form=ActionForm(),
-        )
-        return html, 422
-    return _render_preview(page, SimpleNamespace(**form.content()))
+        return _render_edit(page, form, []), 422
+    return _render_preview(page, SimpleNamespace(**{**page.content(), **form.content()}))
 
 
 def _render_preview(page: Page, content: object) -> str:
+    if page.is_privacy_notice:
+        return render_template(
+            "public/privacy_notice.html",
+            clinic=page.clinic,
+            page=content,
+            body=render_markdown(content.body),
+            preview=True,
+            preview_back=url_for(".edit", page_id=page.id),
+        )
     location, treatment = page.location, page.treatment
     treatment_pages = pages.published_treatment_pages(location)
     canonical = seo.treatment_url(location, treatment) if treatment else seo.location_url(location)
@@ -193,6 +249,7 @@ def _render_preview(page: Page, content: object) -> str:
         canonical_url=canonical,
         json_ld=seo.clinic_json_ld(location, treatment, treatment_pages),
         form=ConsultationForm().setup(location, treatment),
+        privacy_url=pages.privacy_notice_path(location.clinic),
         preview=True,
         preview_back=url_for(".edit", page_id=page.id),
     )
@@ -234,13 +291,33 @@ def publish(page_id: int) -> Response | tuple[str, int]:
     return html, (422 if form.errors else 200)
 
 
-@bp.post("/pages/<int:page_id>/unpublish")
-def unpublish(page_id: int) -> Response:
+@bp.route("/pages/<int:page_id>/unpublish", methods=["GET", "POST"])
+def unpublish(page_id: int) -> Response | str:
+    """GET asks for confirmation and says what patients will see instead; POST does it."""
     page = _page_or_404(page_id)
-    if ActionForm().validate_on_submit():
+    form = UnpublishForm()
+    fallback = _fallback(page)
+    if form.validate_on_submit() and page.published is not None:
         editor.unpublish_page(page, current_user)
-        flash("Unpublished. Patients now get a “page not found” at its address.", "info")
-    return redirect(url_for(".edit", page_id=page.id), code=303)
+        if fallback:
+            instead = f"Patients who open its address are sent to the location page, {fallback}."
+        else:
+            instead = (
+                f"Patients who open its address get a “page not found” page from "
+                f"{page.clinic.name} with links to its locations."
+            )
+        flash("Unpublished. " + instead, "info")
+        return redirect(url_for(".edit", page_id=page.id), code=303)
+    if request.method == "POST":
+        return redirect(url_for(".unpublish", page_id=page.id), code=303)
+    return render_template(
+        "editor/unpublish.html",
+        page=page,
+        form=form,
+        fallback=fallback,
+        address=_public_address(page),
+        title=_page_label(page),
+    )
 
 
 # -- history ----------------------------------------------------------------------
@@ -257,7 +334,12 @@ def compare(page_id: int, number: int) -> str:
     page = _page_or_404(page_id)
     revision = editor.get_revision(page, number) or abort(404)
     claims = find_claims(revision.content())
-    form = PublishForm(claims="|".join(claims))
+    return _render_compare(page, revision, PublishForm(claims="|".join(claims)), claims)
+
+
+def _render_compare(
+    page: Page, revision: PageRevision, form: PublishForm, claims: list[str]
+) -> str:
     # Against the draft by default; ?against=live compares with what patients see.
     against_live = request.args.get("against") == "live" and page.published is not None
     return render_template(
@@ -280,9 +362,12 @@ def restore(page_id: int, number: int) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             new = editor.restore_revision(page, revision, current_user, form.confirmed())
-        except editor.ClaimsNeedConfirmation:
-            flash("Please confirm the claims in that revision before restoring it.", "error")
-            return redirect(url_for(".compare", page_id=page.id, number=number), code=303)
+        except editor.ClaimsNeedConfirmation as exc:
+            form.claims.data = "|".join(exc.claims)
+            form.confirm_claims.errors.append(
+                "Please confirm the claims in this revision before restoring it."
+            )
+            return _render_compare(page, revision, form, exc.claims), 422
         flash(f"Revision {number} is live again, as revision {new.number}.", "info")
         return redirect(url_for(".edit", page_id=page.id), code=303)
     return redirect(url_for(".compare", page_id=page.id, number=number), code=303)
@@ -294,7 +379,7 @@ def restore(page_id: int, number: int) -> Response | tuple[str, int]:
 @bp.route("/clinics/<int:clinic_id>/", methods=["GET", "POST"])
 @roles_required("admin")
 def clinic_details(clinic_id: int) -> Response | tuple[str, int]:
-    clinic = locations.get_clinic(clinic_id) or abort(404)
+    clinic = scope.clinic_for_editing(current_user, clinic_id) or abort(404)
     form = ClinicForm(obj=clinic)
     if form.validate_on_submit():
         locations.update_clinic(clinic, form.name.data, form.tagline.data or "", current_user)
@@ -307,7 +392,7 @@ def clinic_details(clinic_id: int) -> Response | tuple[str, int]:
 @bp.route("/locations/<int:location_id>/", methods=["GET", "POST"])
 @roles_required("admin")
 def location_details(location_id: int) -> Response | tuple[str, int]:
-    location = locations.get_location(location_id) or abort(404)
+    location = scope.location_for_editing(current_user, location_id) or abort(404)
     form = LocationForm()
     form.treatments.choices = locations.treatment_choices(location)
     if request.method == "GET":
@@ -331,12 +416,32 @@ def location_details(location_id: int) -> Response | tuple[str, int]:
 
 
 def _page_or_404(page_id: int) -> Page:
-    page = editor.get_page(page_id)
+    """The page if the signed-in user may edit it; another clinic's page is a 404."""
+    page = scope.page_for_editing(current_user, page_id)
     if page is None:
         abort(404)
     return page
 
 
+def _fallback(page: Page) -> str | None:
+    """Where patients of an unpublished page are sent; None: a not-found page."""
+    if page.location is None:
+        return None
+    return pages.fallback_address(page.location, page.treatment)
+
+
+def _public_address(page: Page) -> str:
+    location = page.location
+    if location is None:
+        return url_for("public.privacy_notice", clinic_slug=page.clinic.slug)
+    values = {"clinic_slug": location.clinic.slug, "location_slug": location.slug}
+    if page.treatment is None:
+        return url_for("public.location_page", **values)
+    return url_for("public.treatment_page", treatment_slug=page.treatment.slug, **values)
+
+
 def _page_label(page: Page) -> str:
+    if page.location is None:
+        return page.clinic.name + ": privacy notice"
     label = page.location.clinic.name + ", " + page.location.name
     return label + (f": {page.treatment.name}" if page.treatment else "")

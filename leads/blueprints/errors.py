@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from leads.services import pages
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,15 @@ MESSAGES = {
         "Your details have not been lost. Please try again in a moment.",
     ),
 }
+
+
+def _clinic_of_path(path: str) -> pages.ClinicPlaces | None:
+    """The clinic whose address ``path`` is under (``/<clinic>/...``), if any:
+    its patients get a not-found page in its name, with its own locations."""
+    first = path.strip("/").partition("/")[0]
+    if not first:
+        return None
+    return pages.clinic_places(first)
 
 
 def register(app: Flask) -> None:
@@ -54,6 +65,16 @@ def register(app: Flask) -> None:
             # can be built for it, and no person needs the site's design.
             return Response(f"{code} {error.name}", code, mimetype="text/plain")
         title, detail = MESSAGES.get(code, (error.name, ""))
+        if code == 404:
+            places = _clinic_of_path(request.path)
+            if places is not None:
+                html = render_template(
+                    "errors/clinic_not_found.html",
+                    clinic=places.clinic,
+                    locations=places.locations,
+                    title=title,
+                )
+                return html, 404
         return render_template("errors/error.html", code=code, title=title, detail=detail), code
 
     @app.errorhandler(InternalServerError)

@@ -88,6 +88,25 @@ def treatment_page(
     return _landing(clinic_slug, location_slug, treatment_slug)
 
 
+@bp.get("/<clinic_slug>/privacy-notice/")
+def privacy_notice(clinic_slug: str) -> Response:
+    """The clinic's published privacy notice, at an address that never changes."""
+    notice = pages.privacy_notice(clinic_slug)
+    if notice is None:
+        abort(404)
+    revision = notice.page.published
+    response = make_response(
+        render_template(
+            "public/privacy_notice.html",
+            clinic=notice.clinic,
+            page=revision,
+            body=render_revision(revision.id, revision.body),
+        )
+    )
+    response.last_modified = revision.created_at
+    return _revalidate(response)
+
+
 @bp.get("/<clinic_slug>/<location_slug>/thank-you/")
 def thank_you(clinic_slug: str, location_slug: str) -> str:
     location = pages.find_location(clinic_slug, location_slug)
@@ -99,7 +118,14 @@ def thank_you(clinic_slug: str, location_slug: str) -> str:
 def _landing(
     clinic_slug: str, location_slug: str, treatment_slug: str | None
 ) -> Response | tuple[str, int]:
-    landing = pages.landing_or_404(clinic_slug, location_slug, treatment_slug)
+    try:
+        landing = pages.landing_or_404(clinic_slug, location_slug, treatment_slug)
+    except pages.PageNotPublished as missing:
+        if missing.fallback is None:
+            abort(404)
+        # 302, not 301: the page comes back when it is published again.
+        query = request.query_string.decode("utf-8", "replace")
+        return redirect(missing.fallback + (f"?{query}" if query else ""), code=302)
     if request.method == "GET":
         attribution.capture()
     form = ConsultationForm().setup(landing.location, landing.treatment)
@@ -146,6 +172,7 @@ def _landing(
         canonical_url=_canonical(landing),
         json_ld=seo.clinic_json_ld(landing.location, landing.treatment, treatment_pages),
         form=form,
+        privacy_url=pages.privacy_notice_path(landing.location.clinic),
     )
     response = make_response(html, 422 if form.errors else 200)
     # The page carries this visitor's form tokens (CSRF, one-time submission

@@ -68,9 +68,15 @@ def acknowledgement_message(delivery: Delivery) -> EmailMessage:
     subject = f"We have your consultation request, {lead.clinic.name}"
     msg = _base_message(delivery, subject, delivery.target)
     from leads.services.marketing_consent import withdrawal_url
+    from leads.services.pages import privacy_notice_url
 
     msg.set_content(
-        render_template("emails/acknowledgement.txt", lead=lead, withdraw_url=withdrawal_url(lead))
+        render_template(
+            "emails/acknowledgement.txt",
+            lead=lead,
+            withdraw_url=withdrawal_url(lead),
+            privacy_url=privacy_notice_url(lead.clinic),
+        )
     )
     return msg
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from leads.extensions import db
 from leads.models import Clinic, InboxChannel, Location, Page, Treatment
-from leads.services.editor import publish
+from leads.services.editor import create_privacy_notice, publish
 
 CONTENT = Path(__file__).parent / "content"
 
@@ -134,3 +134,15 @@ def _add_page(clinic: Clinic, location: Location, treatment: Treatment | None) -
     db.session.add(page)
     db.session.flush()
     publish(page, user=None, note="Demo content")
+
+
+def load_demo_privacy_notices() -> None:
+    """Publish each demo clinic's privacy notice, started from the editor's outline.
+
+    Apart from ``load_demo`` so that tests start from clinics without a notice.
+    """
+    for clinic in db.session.scalars(db.select(Clinic).order_by(Clinic.id)):
+        page = create_privacy_notice(clinic, None)
+        if page.published is None:
+            publish(page, user=None, note="Demo content")
+    db.session.commit()

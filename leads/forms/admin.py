@@ -31,7 +31,7 @@ class UserForm(FlaskForm):
         choices=[SelectChoice(r, ROLE_LABELS[r]) for r in ROLES],
         validators=[DataRequired("Choose a role.")],
     )
-    clinics = CheckboxesField("Clinics (managers)", coerce=int, choices=[])
+    clinics = CheckboxesField("Clinics (managers and marketing)", coerce=int, choices=[])
     locations = CheckboxesField(
         "Only these locations (leave all unticked for every location of the clinics)",
         coerce=int,

@@ -19,11 +19,16 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from leads.content import markup_problem, safe_url
-from leads.services.editor import RESERVED_TREATMENT_SLUGS, SlugError, check_slug
+from leads.services.editor import (
+    RESERVED_LOCATION_SLUGS,
+    RESERVED_TREATMENT_SLUGS,
+    SlugError,
+    check_slug,
+)
 
 
 def _strip(value: str | None) -> str | None:
@@ -100,7 +105,7 @@ class PageForm(FlaskForm):
 
     def __init__(self, *args, treatment_page: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._reserved = RESERVED_TREATMENT_SLUGS if treatment_page else frozenset()
+        self._reserved = RESERVED_TREATMENT_SLUGS if treatment_page else RESERVED_LOCATION_SLUGS
 
     def validate_slug(self, field: StringField) -> None:
         try:
@@ -112,6 +117,18 @@ class PageForm(FlaskForm):
         from leads.models import CONTENT_FIELDS
 
         return {name: self[name].data or "" for name in CONTENT_FIELDS}
+
+
+class PrivacyNoticeForm(FlaskForm):
+    """A clinic's privacy notice: the words patients read, no address of its own."""
+
+    title = PageForm.title
+    heading = PageForm.heading
+    intro = PageForm.intro
+    body = PageForm.body
+
+    def content(self) -> dict[str, str]:
+        return {name: self[name].data or "" for name in ("title", "heading", "intro", "body")}
 
 
 class PublishForm(FlaskForm):
@@ -128,8 +145,10 @@ class PublishForm(FlaskForm):
         return [c for c in (self.claims.data or "").split("|") if c]
 
 
-class ActionForm(FlaskForm):
-    """A button that changes something: CSRF only."""
+class UnpublishForm(FlaskForm):
+    """Sent only by the confirmation page, which says what patients will see instead."""
+
+    confirm = HiddenField(validators=[AnyOf(("yes",))])
 
 
 class MultiCheckboxField(SelectMultipleField):

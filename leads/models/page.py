@@ -43,18 +43,37 @@ class _Content:
         return {name: getattr(self, name) for name in CONTENT_FIELDS}
 
 
+# "landing": a location page or a location-and-treatment page, with the form.
+# "privacy": the clinic's privacy notice, one per clinic, with no location.
+PAGE_KINDS = ("landing", "privacy")
+
+
 class Page(_Content, db.Model):
-    """A location page (no treatment) or a location-and-treatment page.
+    """A location page (no treatment), a location-and-treatment page, or a
+    clinic's privacy notice (``kind == "privacy"``, no location).
 
     The columns hold the working copy; patients see ``published`` only.
     """
 
     __tablename__ = "pages"
-    __table_args__ = (sa.UniqueConstraint("location_id", "treatment_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("location_id", "treatment_id"),
+        sa.Index(
+            "ix_pages_one_privacy_notice",
+            "clinic_id",
+            unique=True,
+            sqlite_where=sa.text("kind = 'privacy'"),
+            postgresql_where=sa.text("kind = 'privacy'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), default="landing", server_default="landing")
     clinic_id: Mapped[int] = mapped_column(sa.ForeignKey("clinics.id", ondelete="CASCADE"))
-    location_id: Mapped[int] = mapped_column(sa.ForeignKey("locations.id", ondelete="CASCADE"))
+    # None for a privacy notice only.
+    location_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("locations.id", ondelete="CASCADE"), default=None
+    )
     treatment_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("treatments.id", ondelete="CASCADE"), default=None
     )
@@ -65,7 +84,7 @@ class Page(_Content, db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     clinic: Mapped[Clinic] = relationship()
-    location: Mapped[Location] = relationship()
+    location: Mapped[Location | None] = relationship()
     treatment: Mapped[Treatment | None] = relationship()
     published: Mapped[PageRevision | None] = relationship(
         foreign_keys=[published_revision_id], post_update=True
@@ -76,6 +95,10 @@ class Page(_Content, db.Model):
         order_by="PageRevision.number.desc()",
         cascade="all, delete-orphan",
     )
+
+    @property
+    def is_privacy_notice(self) -> bool:
+        return self.kind == "privacy"
 
     @property
     def has_unpublished_changes(self) -> bool:

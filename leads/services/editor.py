@@ -32,6 +32,7 @@ from leads.models import (
     Treatment,
     User,
 )
+from leads.services import scope
 from leads.services.audit import record
 
 FIELD_LABELS = {
@@ -49,6 +50,8 @@ FIELD_LABELS = {
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Treatment slugs that would shadow a public route of a location.
 RESERVED_TREATMENT_SLUGS = frozenset({"thank-you"})
+# Location slugs that would shadow a public route of a clinic.
+RESERVED_LOCATION_SLUGS = frozenset({"privacy-notice"})
 
 
 class EditorError(Exception):
@@ -72,6 +75,8 @@ class Saved:
     page: Page
     claims: list[str] = field(default_factory=list)
     slug_changed: bool = False
+    # False when the save found nothing to change (and wrote nothing).
+    changed: bool = True
 
 
 # -- reading ----------------------------------------------------------------
@@ -91,14 +96,20 @@ class LocationPages:
     treatment_pages: list[tuple[Treatment, Page | None]]
 
 
-def pages_overview() -> list[tuple[Clinic, list[LocationPages]]]:
-    """Every clinic's locations, with their location page and one row per treatment offered."""
+def pages_overview(user: User | None) -> list[tuple[Clinic, list[LocationPages]]]:
+    """The locations of each clinic ``user`` may edit, with their location page
+    and one row per treatment offered."""
     clinics = db.session.scalars(
         db.select(Clinic)
+        .where(scope.page_clinic_condition(user))
         .options(selectinload(Clinic.locations).selectinload(Location.treatments))
         .order_by(Clinic.name)
     ).all()
-    pages = db.session.scalars(db.select(Page).options(selectinload(Page.published))).all()
+    pages = db.session.scalars(
+        scope.visible_pages(user)
+        .where(Page.kind == "landing")
+        .options(selectinload(Page.published))
+    ).all()
     by_key = {(p.location_id, p.treatment_id): p for p in pages}
     overview = []
     for clinic in clinics:
@@ -114,8 +125,35 @@ def pages_overview() -> list[tuple[Clinic, list[LocationPages]]]:
     return overview
 
 
-def get_page(page_id: int) -> Page | None:
-    return db.session.get(Page, page_id)
+def privacy_notices(user: User | None) -> dict[int, Page]:
+    """The privacy notice of each clinic ``user`` may edit, by clinic id."""
+    found = db.session.scalars(
+        scope.visible_pages(user)
+        .where(Page.kind == "privacy")
+        .options(selectinload(Page.published))
+    )
+    return {page.clinic_id: page for page in found}
+
+
+def copy_sources(user: User | None, treatment: Treatment | None) -> list[Page]:
+    """The pages ``user`` may start a new page from: those of the same
+    treatment (or location pages, for a location page) first, then the rest."""
+    found = db.session.scalars(
+        scope.visible_pages(user)
+        .where(Page.kind == "landing")
+        .options(
+            selectinload(Page.clinic), selectinload(Page.location), selectinload(Page.treatment)
+        )
+        .order_by(Page.clinic_id, Page.location_id, Page.treatment_id.is_not(None), Page.id)
+    ).all()
+    wanted = treatment.id if treatment is not None else None
+    return sorted(found, key=lambda p: p.treatment_id != wanted)
+
+
+def copied_content(page: Page) -> dict[str, str]:
+    """What a copy of ``page`` starts with: its published version if it has
+    one (the copy that works), else its draft."""
+    return (page.published or page).content()
 
 
 def get_revision(page: Page, number: int) -> PageRevision | None:
@@ -128,7 +166,10 @@ def get_revision(page: Page, number: int) -> PageRevision | None:
 
 def page_slug(page: Page) -> str:
     """The part of the page's address that the editor may change."""
-    return page.treatment.slug if page.treatment is not None else page.location.slug
+    if page.treatment is not None:
+        return page.treatment.slug
+    assert page.location is not None, "a privacy notice has no slug of its own"
+    return page.location.slug
 
 
 # -- writing ----------------------------------------------------------------
@@ -179,6 +220,57 @@ def create_page(
     return Saved(page=page, claims=find_claims(page.content()))
 
 
+PRIVACY_NOTICE_START = """## Who we are
+
+{clinic} is responsible for the details you give us through this website.
+
+## What we collect and why
+
+When you ask for a consultation we collect your name, email address, phone
+number, the treatment you are interested in, when to call you and anything
+you choose to tell us in your message. That message may include details
+about your health. We use these details only to answer your request and
+arrange your consultation, with your consent, which you give by ticking the
+box on the form.
+
+## How long we keep them
+
+We keep your request for as long as we need it to arrange your care, and then
+delete it.
+
+## Your rights
+
+You may ask to see the details we hold about you, to correct them or to have
+them deleted, and you may withdraw your consent at any time. Write to us to
+do so. If you are unhappy with how we handle your details, you can complain
+to the Information Commissioner's Office (ico.org.uk).
+"""
+
+
+def create_privacy_notice(clinic: Clinic, user: User | None) -> Page:
+    """The clinic's privacy notice as an unpublished draft, started from a
+    plain outline for the clinic to complete; the existing one if it has one."""
+    existing = db.session.scalar(
+        db.select(Page).where(Page.clinic_id == clinic.id, Page.kind == "privacy")
+    )
+    if existing is not None:
+        return existing
+    page = Page(
+        kind="privacy",
+        clinic_id=clinic.id,
+        title=f"Privacy notice: {clinic.name}"[:160],
+        heading=f"How {clinic.name} uses your details"[:160],
+        intro="",
+        body=PRIVACY_NOTICE_START.replace("{clinic}", clinic.name),
+        cta_text="",
+    )
+    db.session.add(page)
+    db.session.flush()
+    record("page.created", user, "page", page.id, kind="privacy")
+    db.session.commit()
+    return page
+
+
 def save_draft(
     page: Page, fields: Mapping[str, Any], user: User | None, slug: str | None = None
 ) -> Saved:
@@ -198,7 +290,10 @@ def save_draft(
             db.session.rollback()
             raise
         slug_changed = True
-    for name, value in _content(fields).items():
+    content = _content(fields)
+    if not slug_changed and all(getattr(page, name) == value for name, value in content.items()):
+        return Saved(page=page, claims=find_claims(page.content()), changed=False)
+    for name, value in content.items():
         setattr(page, name, value)
     record("page.saved", user, "page", page.id, slug_changed=slug_changed)
     db.session.commit()
@@ -286,37 +381,71 @@ def _require_confirmed(claims: list[str], confirmed: Iterable[str]) -> None:
 
 
 def _content(fields: Mapping[str, Any]) -> dict[str, str]:
-    return {name: (fields[name] or "") for name in CONTENT_FIELDS if name in fields}
+    return {name: _newlines(fields[name] or "") for name in CONTENT_FIELDS if name in fields}
+
+
+def _newlines(text: str) -> str:
+    """Browsers send line breaks as CR LF; stored text uses LF only, so a page
+    saved unchanged compares equal to what was published."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 # -- comparing ---------------------------------------------------------------
+
+
+# Unchanged lines shown around each change; the rest are counted, not shown.
+CONTEXT_LINES = 2
 
 
 @dataclass(frozen=True)
 class FieldChange:
     name: str
     label: str
-    # ("-", text) removed, ("+", text) added, (" ", text) unchanged context.
+    # ("-", text) removed, ("+", text) added, (" ", text) unchanged context,
+    # ("…", "12 lines unchanged") unchanged lines left out.
     lines: list[tuple[str, str]]
 
 
 def compare(revision: PageRevision, page: Page | PageRevision) -> list[FieldChange]:
     """What differs between a revision and the working copy (or another revision), by field.
 
-    Lines are plain text; templates escape them.
+    Only fields that differ are listed, and of those only the changed lines
+    with a little context. Lines are plain text; templates escape them.
     """
     changes = []
     before, after = revision.content(), page.content()
     for name in CONTENT_FIELDS:
         if before[name] == after[name]:
             continue
-        lines = []
-        for line in difflib.ndiff(before[name].splitlines(), after[name].splitlines()):
-            op, text = line[:1], line[2:]
-            if op in ("-", "+", " "):
-                lines.append((op, text))
+        lines = changed_lines(before[name], after[name])
         changes.append(FieldChange(name=name, label=FIELD_LABELS[name], lines=lines))
     return changes
+
+
+def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
+    """The lines that differ, each change with ``CONTEXT_LINES`` around it."""
+    old, new = before.splitlines(), after.splitlines()
+    if old == new:
+        return [("…", "Only blank lines or spaces at the end differ.")]
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    lines: list[tuple[str, str]] = []
+    shown_up_to = 0  # in ``old``
+    for group in matcher.get_grouped_opcodes(CONTEXT_LINES):
+        _skipped(lines, group[0][1] - shown_up_to)
+        for tag, i1, i2, j1, j2 in group:
+            if tag == "equal":
+                lines.extend((" ", text) for text in old[i1:i2])
+                continue
+            lines.extend(("-", text) for text in old[i1:i2])
+            lines.extend(("+", text) for text in new[j1:j2])
+        shown_up_to = group[-1][2]
+    _skipped(lines, len(old) - shown_up_to)
+    return lines
+
+
+def _skipped(lines: list[tuple[str, str]], count: int) -> None:
+    if count > 0:
+        lines.append(("…", f"{count} line{'s' if count != 1 else ''} unchanged"))
 
 
 # -- addresses ---------------------------------------------------------------
@@ -332,7 +461,7 @@ def check_slug(slug: str, reserved: frozenset[str] = frozenset()) -> str:
 
 
 def _rename_location(location: Location, new_slug: str) -> None:
-    new_slug = check_slug(new_slug)
+    new_slug = check_slug(new_slug, RESERVED_LOCATION_SLUGS)
     taken = db.session.scalar(
         db.select(Location.id).where(
             Location.clinic_id == location.clinic_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort, redirect, request, url_for
+from flask import abort, current_app, redirect, request, url_for
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from leads.extensions import db
@@ -17,6 +17,27 @@ class Landing:
     location: Location
     treatment: Treatment | None
     page: Page
+
+
+class PageNotPublished(LookupError):
+    """The location exists but this page of it is not published.
+
+    ``fallback`` is the address to send patients to instead (a treatment
+    page's published location page), or None: the clinic's not-found page.
+    """
+
+    def __init__(self, location: Location, fallback: str | None) -> None:
+        super().__init__("page not published")
+        self.location = location
+        self.fallback = fallback
+
+
+@dataclass(frozen=True)
+class ClinicPlaces:
+    """A clinic and its locations whose location page is published."""
+
+    clinic: Clinic
+    locations: list[Location]
 
 
 def clinics_for_directory() -> list[Clinic]:
@@ -32,7 +53,9 @@ def clinics_for_directory() -> list[Clinic]:
 
 
 def _published_clinic_ids():
-    return db.select(Page.clinic_id).where(Page.published_revision_id.isnot(None))
+    return db.select(Page.clinic_id).where(
+        Page.published_revision_id.isnot(None), Page.kind == "landing"
+    )
 
 
 def find_location(clinic_slug: str, location_slug: str) -> Location | None:
@@ -56,6 +79,8 @@ def landing_or_404(
 
     An address that used an earlier slug of the location or treatment answers
     with a 301 to the current one, keeping the query string (campaign tags).
+
+    :raise PageNotPublished: the location exists but the page is not published.
     """
     location = find_location(clinic_slug, location_slug)
     treatment = None
@@ -74,8 +99,47 @@ def landing_or_404(
         .options(joinedload(Page.published))
     )
     if page is None or page.published is None:
-        abort(404)
+        raise PageNotPublished(location, fallback_address(location, treatment))
     return Landing(location=location, treatment=treatment, page=page)
+
+
+def fallback_address(location: Location, treatment: Treatment | None) -> str | None:
+    """Where patients go when this page is not published: a treatment page's
+    location page, when that one is published. None for a location page, or
+    when its location page is not published either."""
+    if treatment is None:
+        return None
+    published = db.session.scalar(
+        db.select(Page.id).where(
+            Page.location_id == location.id,
+            Page.treatment_id.is_(None),
+            Page.published_revision_id.isnot(None),
+        )
+    )
+    if published is None:
+        return None
+    return url_for(
+        "public.location_page", clinic_slug=location.clinic.slug, location_slug=location.slug
+    )
+
+
+def clinic_places(clinic_slug: str) -> ClinicPlaces | None:
+    """The clinic with this slug and its locations that patients can open, for
+    a not-found page under the clinic's address; None when no such clinic."""
+    clinic = db.session.scalar(db.select(Clinic).where(Clinic.slug == clinic_slug))
+    if clinic is None:
+        return None
+    locations = db.session.scalars(
+        db.select(Location)
+        .join(Page, Page.location_id == Location.id)
+        .where(
+            Location.clinic_id == clinic.id,
+            Page.treatment_id.is_(None),
+            Page.published_revision_id.isnot(None),
+        )
+        .order_by(Location.name)
+    ).all()
+    return ClinicPlaces(clinic=clinic, locations=list(locations))
 
 
 def published_treatment_pages(location: Location) -> dict[int, bool]:
@@ -127,6 +191,52 @@ def _current_or_renamed(clinic: Clinic, model, redirect_column, slug: str):
 
 
 @dataclass(frozen=True)
+class PrivacyNotice:
+    clinic: Clinic
+    page: Page
+
+
+def privacy_notice(clinic_slug: str) -> PrivacyNotice | None:
+    """The clinic's published privacy notice; None when there is none to show."""
+    row = db.session.execute(
+        db.select(Clinic, Page)
+        .join(Page, Page.clinic_id == Clinic.id)
+        .where(
+            Clinic.slug == clinic_slug,
+            Page.kind == "privacy",
+            Page.published_revision_id.isnot(None),
+        )
+        .options(joinedload(Page.published))
+    ).first()
+    return PrivacyNotice(clinic=row[0], page=row[1]) if row else None
+
+
+def privacy_notice_path(clinic: Clinic) -> str | None:
+    """The address of the clinic's privacy notice when it is published, else None
+    (a form then shows no link rather than one to a missing page)."""
+    published = db.session.scalar(
+        db.select(Page.id).where(
+            Page.clinic_id == clinic.id,
+            Page.kind == "privacy",
+            Page.published_revision_id.isnot(None),
+        )
+    )
+    if published is None:
+        return None
+    # Built from the URL map, not url_for: the worker's emails have no request.
+    adapter = current_app.url_map.bind("localhost")
+    return adapter.build("public.privacy_notice", {"clinic_slug": clinic.slug})
+
+
+def privacy_notice_url(clinic: Clinic) -> str | None:
+    """The full address of the clinic's published privacy notice, for emails; or None."""
+    path = privacy_notice_path(clinic)
+    if path is None:
+        return None
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
+@dataclass(frozen=True)
 class SitemapEntry:
     path: str
     last_modified: datetime
@@ -137,6 +247,7 @@ def sitemap_entries() -> list[SitemapEntry]:
     rows = db.session.execute(
         db.select(Page, PageRevision.created_at)
         .join(PageRevision, Page.published_revision_id == PageRevision.id)
+        .where(Page.kind == "landing")
         .options(
             selectinload(Page.clinic), selectinload(Page.location), selectinload(Page.treatment)
         )

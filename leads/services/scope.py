@@ -1,4 +1,5 @@
-"""Which leads a staff member may see: the one place that decides it.
+"""Which leads, and which clinics' pages, a staff member may see: the one
+place that decides it.
 
 Every staff view, export, bulk action and JSON endpoint that reads leads
 starts from :func:`visible_leads` (a query) or :func:`lead_or_404` (one lead).
@@ -15,6 +16,14 @@ The rules:
 
 A lead outside the scope is answered exactly like a lead that does not exist
 (404), so its id teaches nothing.
+
+Pages (the editor) follow the same shape, from :func:`page_clinic_condition`:
+
+- admin: every clinic's pages and details;
+- marketing: the pages of the clinics they belong to (none listed: none);
+- manager, anonymous, deactivated: none.
+
+A page or location of another clinic is answered like one that does not exist.
 """
 
 from __future__ import annotations
@@ -26,18 +35,20 @@ from flask import abort
 from sqlalchemy.sql import Select
 
 from leads.extensions import db
-from leads.models import Clinic, Lead, Location, Treatment, User
+from leads.models import Clinic, Lead, Location, Page, Treatment, User
 
 # The roles that work leads at all; others get 403 on the inbox.
 LEAD_ROLES = ("admin", "manager")
+# The roles that write pages; others get 403 on the editor.
+PAGE_ROLES = ("admin", "marketing")
 
 
-def _usable(user: Any) -> bool:
+def _usable(user: Any, roles: tuple[str, ...] = LEAD_ROLES) -> bool:
     return (
         user is not None
         and getattr(user, "is_authenticated", False)
         and getattr(user, "active", False)
-        and getattr(user, "role", None) in LEAD_ROLES
+        and getattr(user, "role", None) in roles
     )
 
 
@@ -117,3 +128,53 @@ def visible_locations(user: User | None) -> list[Location]:
 def visible_treatments(user: User | None) -> list[Treatment]:
     """The treatments of the clinics ``user`` may see: the choices of a treatment filter."""
     return [t for clinic in visible_clinics(user) for t in clinic.treatments]
+
+
+# -- pages: the editor ---------------------------------------------------------
+
+
+def page_clinic_condition(user: User | None, column: Any = Clinic.id) -> sa.ColumnElement[bool]:
+    """The WHERE clause on a clinic id ``column`` for the clinics whose pages
+    ``user`` may edit (``Clinic.id`` unless told, ``Page.clinic_id`` and so on)."""
+    if not _usable(user, PAGE_ROLES):
+        return sa.false()
+    assert user is not None
+    if user.role == "admin":
+        return sa.true()
+    clinic_ids = sorted(c.id for c in user.clinics)
+    return column.in_(clinic_ids) if clinic_ids else sa.false()
+
+
+def page_clinics(user: User | None) -> list[Clinic]:
+    """The clinics whose pages ``user`` may edit, by name."""
+    return list(
+        db.session.scalars(
+            sa.select(Clinic).where(page_clinic_condition(user)).order_by(Clinic.name)
+        )
+    )
+
+
+def visible_pages(user: User | None) -> Select[tuple[Page]]:
+    """``SELECT Page`` limited to the pages ``user`` may edit."""
+    return sa.select(Page).where(page_clinic_condition(user, Page.clinic_id))
+
+
+def page_for_editing(user: User | None, page_id: int) -> Page | None:
+    """The page if ``user`` may edit it; None for another clinic's page or no page."""
+    return db.session.scalar(visible_pages(user).where(Page.id == page_id))
+
+
+def clinic_for_editing(user: User | None, clinic_id: int) -> Clinic | None:
+    """The clinic if ``user`` may edit its pages and details, else None."""
+    return db.session.scalar(
+        sa.select(Clinic).where(page_clinic_condition(user), Clinic.id == clinic_id)
+    )
+
+
+def location_for_editing(user: User | None, location_id: int) -> Location | None:
+    """The location if ``user`` may edit its clinic's pages and details, else None."""
+    return db.session.scalar(
+        sa.select(Location).where(
+            page_clinic_condition(user, Location.clinic_id), Location.id == location_id
+        )
+    )
