@@ -1,7 +1,7 @@
 """privacy notices: a page kind with no location, one per clinic
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0010
 Create Date: 2026-12-02 01:10:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0005'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
