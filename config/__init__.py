@@ -29,7 +29,21 @@ class Config:
     # None: one Maildir per clinic inbox under the instance folder.
     SMTP_URL: str | None = None
     SMTP_TIMEOUT = 20
+    # Webhooks: read and connect time-outs (seconds); the longest Retry-After
+    # honoured; how long a rotated secret keeps signing beside the new one.
     WEBHOOK_TIMEOUT = 10
+    WEBHOOK_CONNECT_TIMEOUT = 5
+    WEBHOOK_RETRY_AFTER_MAX = 3600
+    WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600
+    # Outside production a webhook may be http://; production takes https only.
+    WEBHOOK_HTTPS_ONLY = False
+    # Development and tests only: let webhooks reach loopback and private
+    # addresses. check-deploy flags it.
+    WEBHOOK_ALLOW_PRIVATE = False
+    # The read API: requests per token (Flask-Limiter notation); page size.
+    API_RATE_LIMIT = "120 per minute"
+    API_ADDRESS_LIMIT = "600 per minute"
+    API_PAGE_SIZE_MAX = 100
     MAIL_FROM = "Clinic Leads <no-reply@clinic-leads.localhost>"
     # Where links in emails point.
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
@@ -108,6 +122,7 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     HSTS_SECONDS = 365 * 24 * 3600
+    WEBHOOK_HTTPS_ONLY = True
 
 
 class TestingConfig(Config):
@@ -170,6 +185,11 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "RETENTION_MONTHS_DEFAULT": int,
     "PURGE_INTERVAL_SECONDS": int,
     "RATELIMIT_STORAGE_URI": str,
+    "WEBHOOK_TIMEOUT": float,
+    "WEBHOOK_CONNECT_TIMEOUT": float,
+    "WEBHOOK_ALLOW_PRIVATE": _bool,
+    "WEBHOOK_HTTPS_ONLY": _bool,
+    "API_RATE_LIMIT": str,
 }
 
 

@@ -53,4 +53,11 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         unsafe("PUBLIC_BASE_URL", "is not https://; links in emails would be sent in the clear")
     if str(config.get("RATELIMIT_STORAGE_URI") or "").startswith("memory://"):
         unsafe("RATELIMIT_STORAGE_URI", "is in memory; limits would not hold across processes")
+    if config.get("WEBHOOK_ALLOW_PRIVATE"):
+        unsafe(
+            "WEBHOOK_ALLOW_PRIVATE",
+            "is on; a webhook could reach loopback, private and metadata addresses",
+        )
+    if not config.get("WEBHOOK_HTTPS_ONLY"):
+        unsafe("WEBHOOK_HTTPS_ONLY", "is off; leads could be sent to webhooks over plain HTTP")
     return found

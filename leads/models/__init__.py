@@ -1,5 +1,6 @@
 """The database models, one module per area."""
 
+from leads.models.api_token import ApiToken
 from leads.models.base import utcnow
 from leads.models.clinic import Clinic, InboxChannel, Location, Treatment, channels_for
 from leads.models.consent import ConsentWording
@@ -19,6 +20,7 @@ from leads.models.page import CONTENT_FIELDS, Page, PageRevision, SlugRedirect
 from leads.models.user import ROLES, AuditEntry, User
 
 __all__ = [
+    "ApiToken",
     "ATTRIBUTION_FIELDS",
     "AuditEntry",
     "CONTACT_METHODS",
