@@ -40,6 +40,9 @@ class Config:
     # Development and tests only: let webhooks reach loopback and private
     # addresses. check-deploy flags it.
     WEBHOOK_ALLOW_PRIVATE = False
+    # None: webhook certificates are checked against the public authorities
+    # (certifi); or a CA bundle's path.
+    WEBHOOK_CA_FILE: str | None = None
     # The read API: requests per token (Flask-Limiter notation); page size.
     API_RATE_LIMIT = "120 per minute"
     API_ADDRESS_LIMIT = "600 per minute"

@@ -6,6 +6,7 @@ import email
 import email.policy
 import os
 import socket
+import ssl
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -92,7 +93,7 @@ class WebhookReceiver:
     answer wait that many seconds (for time-outs).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         import time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -130,6 +131,9 @@ class WebhookReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.scheme = "https" if tls else "http"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -138,7 +142,7 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/leads"
+        return f"{self.scheme}://127.0.0.1:{self.port}/hooks/leads"
 
     def start(self) -> WebhookReceiver:
         self.thread.start()

@@ -175,3 +175,76 @@ def test_send_refuses_a_target_that_is_no_longer_allowed(app, demo):
 
     with app.app_context(), pytest.raises(PermanentError, match="webhook URL refused"):
         checked_target("http://169.254.169.254/")
+
+
+@pytest.fixture(scope="module")
+def localhost_certificate(tmp_path_factory):
+    """A self-signed certificate for the name "localhost" only (not its address)."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("webhook-tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_https_to_the_checked_address_still_checks_the_certificate_for_the_host_name(
+    app, client, demo, form_page, localhost_certificate
+):
+    """The connection goes to 127.0.0.1, yet TLS is checked for "localhost":
+    the certificate for that name is accepted; the same server under its bare
+    address (a name the certificate does not carry) is refused."""
+    import ssl
+
+    from leads.delivery.base import TransientError
+    from leads.delivery.webhook import WebhookChannel
+    from leads.jobs import delivery_with_lead
+
+    cert, key = localhost_certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server = WebhookReceiver(tls=context).start()
+    try:
+        app.config.update(WEBHOOK_ALLOW_PRIVATE=True, WEBHOOK_CA_FILE=str(cert))
+        stored_channel(app, f"https://localhost:{server.port}/hooks/leads")
+        stored_channel(app, f"https://127.0.0.1:{server.port}/hooks/leads")
+        assert client.post(URL, data=form_page(URL)).status_code == 303
+        with app.app_context():
+            ids = list(
+                db.session.scalars(
+                    db.select(Delivery.id)
+                    .where(Delivery.channel == "webhook")
+                    .order_by(Delivery.id)
+                )
+            )
+            by_name, by_address = (db.session.scalars(delivery_with_lead(i)).one() for i in ids)
+            with ConnectionLog() as seen:
+                WebhookChannel().send(by_name)
+            assert seen.connects == [("127.0.0.1", server.port)]
+            with pytest.raises(TransientError, match="unreachable"):
+                WebhookChannel().send(by_address)
+        [(_, headers, _)] = server.attempts
+        assert headers["Host"] == f"localhost:{server.port}"
+    finally:
+        server.stop()

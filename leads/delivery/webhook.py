@@ -32,6 +32,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import ssl
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -171,7 +172,10 @@ def post(channel: InboxChannel, url: str, msg_id: str, body: dict[str, Any]) -> 
         connect=float(config.get("WEBHOOK_CONNECT_TIMEOUT", 5)),
     )
     # trust_env=False: no proxy from the environment may carry the request elsewhere.
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    verify: Any = config.get("WEBHOOK_CA_FILE") or True
+    with httpx.Client(
+        timeout=timeout, follow_redirects=False, trust_env=False, verify=_tls(verify)
+    ) as client:
         request = client.build_request(
             "POST", request_url, content=text.encode(), headers=headers, extensions=extensions
         )
@@ -183,6 +187,14 @@ def post(channel: InboxChannel, url: str, msg_id: str, body: dict[str, Any]) -> 
         except httpx.HTTPError as exc:
             raise TransientError(f"webhook unreachable: {type(exc).__name__}") from None
     classify(channel, response)
+
+
+def _tls(ca_file: str | bool) -> ssl.SSLContext | bool:
+    """Certificates are checked against the public authorities (certifi), or
+    the bundle in ``WEBHOOK_CA_FILE``; always against the URL's host name."""
+    if ca_file is True:
+        return True
+    return ssl.create_default_context(cafile=str(ca_file))
 
 
 def classify(channel: InboxChannel, response: httpx.Response) -> None:
