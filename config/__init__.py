@@ -29,7 +29,24 @@ class Config:
     # None: one Maildir per clinic inbox under the instance folder.
     SMTP_URL: str | None = None
     SMTP_TIMEOUT = 20
+    # Webhooks: read and connect time-outs (seconds); the longest Retry-After
+    # honoured; how long a rotated secret keeps signing beside the new one.
     WEBHOOK_TIMEOUT = 10
+    WEBHOOK_CONNECT_TIMEOUT = 5
+    WEBHOOK_RETRY_AFTER_MAX = 3600
+    WEBHOOK_SECRET_OVERLAP_SECONDS = 24 * 3600
+    # Outside production a webhook may be http://; production takes https only.
+    WEBHOOK_HTTPS_ONLY = False
+    # Development and tests only: let webhooks reach loopback and private
+    # addresses. check-deploy flags it.
+    WEBHOOK_ALLOW_PRIVATE = False
+    # None: webhook certificates are checked against the public authorities
+    # (certifi); or a CA bundle's path.
+    WEBHOOK_CA_FILE: str | None = None
+    # The read API: requests per token (Flask-Limiter notation); page size.
+    API_RATE_LIMIT = "120 per minute"
+    API_ADDRESS_LIMIT = "600 per minute"
+    API_PAGE_SIZE_MAX = 100
     MAIL_FROM = "Clinic Leads <no-reply@clinic-leads.localhost>"
     # Where links in emails point.
     PUBLIC_BASE_URL = "http://127.0.0.1:5000"
@@ -124,6 +141,7 @@ class ProductionConfig(Config):
     REMEMBER_COOKIE_SECURE = True
     HSTS_SECONDS = 365 * 24 * 3600
     ADMIN_TWO_FACTOR_REQUIRED = True
+    WEBHOOK_HTTPS_ONLY = True
 
 
 class TestingConfig(Config):
@@ -189,6 +207,11 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "PURGE_INTERVAL_SECONDS": int,
     "RATELIMIT_STORAGE_URI": str,
     "ADMIN_TWO_FACTOR_REQUIRED": _bool,
+    "WEBHOOK_TIMEOUT": float,
+    "WEBHOOK_CONNECT_TIMEOUT": float,
+    "WEBHOOK_ALLOW_PRIVATE": _bool,
+    "WEBHOOK_HTTPS_ONLY": _bool,
+    "API_RATE_LIMIT": str,
 }
 
 

@@ -105,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     from leads.blueprints import (
         account,
         admin,
+        api,
         auth,
         editor,
         inbox,
@@ -123,6 +124,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(invitations.bp)
+    app.register_blueprint(api.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

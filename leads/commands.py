@@ -17,6 +17,98 @@ def register(app: Flask) -> None:
     app.cli.add_command(check_deploy)
     app.cli.add_command(purge)
     app.cli.add_command(users)
+    app.cli.add_command(channels)
+    app.cli.add_command(tokens)
+
+
+def _clinic(slug: str) -> Clinic:
+    clinic = db.session.scalar(db.select(Clinic).where(Clinic.slug == slug))
+    if clinic is None:
+        raise click.ClickException(f"No clinic with the slug {slug!r}.")
+    return clinic
+
+
+channels = AppGroup("channels", help="A clinic's inbox channels (email addresses, webhooks).")
+
+
+@channels.command("add")
+@click.argument("clinic_slug", metavar="CLINIC")
+@click.option("--location", "location_slug", help="Only for this location (its slug).")
+@click.option("--webhook", "url", required=True, help="The receiver's URL (https://).")
+@click.option("--thin", is_flag=True, help="Send the lead's reference and API URL only.")
+def channels_add(clinic_slug: str, location_slug: str | None, url: str, thin: bool) -> None:
+    """Add a webhook; prints its signing secret, once."""
+    from leads.services.deliveries import DeliveryError, add_channel
+
+    clinic = _clinic(clinic_slug)
+    location = None
+    if location_slug:
+        location = next((loc for loc in clinic.locations if loc.slug == location_slug), None)
+        if location is None:
+            raise click.ClickException(f"{clinic.slug} has no location {location_slug!r}.")
+    try:
+        channel = add_channel(clinic, "webhook", url, None, location=location, thin=thin)
+    except DeliveryError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Added webhook channel {channel.id} for {clinic.slug}.")
+    click.echo(f"Signing secret (shown once): {channel.secret}")
+
+
+@channels.command("list")
+@click.argument("clinic_slug", metavar="CLINIC")
+def channels_list(clinic_slug: str) -> None:
+    """List a clinic's channels (never their secrets)."""
+    clinic = _clinic(clinic_slug)
+    places = {loc.id: loc.slug for loc in clinic.locations}
+    for channel in sorted(clinic.channels, key=lambda c: c.id):
+        where = places.get(channel.location_id or 0, "all locations")
+        state = "on" if channel.active else "off"
+        kind = channel.kind + (" (thin)" if channel.thin else "")
+        click.echo(f"{channel.id}\t{kind}\t{where}\t{channel.target}\t{state}")
+
+
+tokens = AppGroup("tokens", help="API tokens for a clinic's other systems.")
+
+
+@tokens.command("create")
+@click.option("--clinic", "clinic_slug", required=True, help="The clinic's slug.")
+@click.option("--name", required=True, help="What uses the token, e.g. the CRM.")
+def tokens_create(clinic_slug: str, name: str) -> None:
+    """Make a token; prints it, once."""
+    from leads.services.api_tokens import TokenError, create_token
+
+    try:
+        token, raw = create_token(_clinic(clinic_slug), name, None)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"Created token {token.id} ({token.name}) for {clinic_slug}.")
+    click.echo(f"Token (shown once): {raw}")
+
+
+@tokens.command("list")
+@click.option("--clinic", "clinic_slug", required=True, help="The clinic's slug.")
+def tokens_list(clinic_slug: str) -> None:
+    """List a clinic's tokens: id, name, first characters, last use, state."""
+    from leads.services.api_tokens import tokens_of
+
+    for token in tokens_of(_clinic(clinic_slug)):
+        used = token.last_used_at.isoformat(timespec="seconds") if token.last_used_at else "never"
+        state = "revoked" if token.revoked_at else "active"
+        click.echo(f"{token.id}\t{token.name}\t{token.prefix}\t{used}\t{state}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token: it stops opening the API at once."""
+    from leads.models import ApiToken
+    from leads.services.api_tokens import revoke
+
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        raise click.ClickException(f"No token {token_id}.")
+    revoke(token, None)
+    click.echo(f"Revoked token {token.id} ({token.name}).")
 
 
 users = AppGroup("users", help="Staff accounts.")

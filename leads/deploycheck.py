@@ -55,6 +55,13 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         unsafe("RATELIMIT_STORAGE_URI", "is in memory; limits would not hold across processes")
     if not config.get("ADMIN_TWO_FACTOR_REQUIRED"):
         unsafe("ADMIN_TWO_FACTOR_REQUIRED", "is off; admins could sign in with a password alone")
+    if config.get("WEBHOOK_ALLOW_PRIVATE"):
+        unsafe(
+            "WEBHOOK_ALLOW_PRIVATE",
+            "is on; a webhook could reach loopback, private and metadata addresses",
+        )
+    if not config.get("WEBHOOK_HTTPS_ONLY"):
+        unsafe("WEBHOOK_HTTPS_ONLY", "is off; leads could be sent to webhooks over plain HTTP")
     return found
 
 

@@ -6,6 +6,7 @@ import email
 import email.policy
 import os
 import socket
+import ssl
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -84,35 +85,64 @@ def start_embedded_redis(directory: str):
 
 
 class WebhookReceiver:
-    """A real HTTP server that records POSTs; ``statuses`` holds answers to give first."""
+    """A real HTTP server that records POSTs.
 
-    def __init__(self) -> None:
+    ``statuses`` holds answers to give first: a status, or (status, headers).
+    ``requests`` keeps the accepted (2xx) requests as (headers, body);
+    ``attempts`` every request as (path, headers, body). ``delay`` makes each
+    answer wait that many seconds (for time-outs).
+    """
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        import time
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.statuses: deque[int] = deque()
+        self.attempts: list[tuple[str, dict[str, str], bytes]] = []
+        self.statuses: deque[int | tuple[int, dict[str, str]]] = deque()
+        self.delay = 0.0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+            def _answer(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = receiver.statuses.popleft() if receiver.statuses else 200
-                if status == 200:
+                receiver.attempts.append((self.path, dict(self.headers), body))
+                answer = receiver.statuses.popleft() if receiver.statuses else 200
+                status, extra = answer if isinstance(answer, tuple) else (answer, {})
+                if 200 <= status < 300:
                     receiver.requests.append((dict(self.headers), body))
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                try:
+                    self.send_response(status)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    pass  # the client gave up waiting
+
+            do_POST = _answer
+            do_GET = _answer
 
             def log_message(self, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.scheme = "https" if tls else "http"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks/leads"
+        return f"{self.scheme}://127.0.0.1:{self.port}/hooks/leads"
 
     def start(self) -> WebhookReceiver:
         self.thread.start()
@@ -121,3 +151,40 @@ class WebhookReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class ConnectionLog:
+    """Every socket connection and name lookup this process makes while
+    recording, seen through Python's audit hooks (``socket.connect``,
+    ``socket.getaddrinfo``): proof that a refused URL was never contacted."""
+
+    _hooked = False
+    _current: ConnectionLog | None = None
+
+    def __init__(self) -> None:
+        self.connects: list[tuple[str, int]] = []
+        self.lookups: list[str] = []
+
+    @classmethod
+    def _hook(cls, event: str, args: tuple) -> None:
+        log = cls._current
+        if log is None:
+            return
+        if event == "socket.connect":
+            address = args[1]
+            if isinstance(address, tuple):
+                log.connects.append((str(address[0]), int(address[1])))
+        elif event == "socket.getaddrinfo":
+            log.lookups.append(str(args[0]))
+
+    def __enter__(self) -> ConnectionLog:
+        import sys
+
+        if not ConnectionLog._hooked:
+            sys.addaudithook(ConnectionLog._hook)
+            ConnectionLog._hooked = True
+        ConnectionLog._current = self
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        ConnectionLog._current = None

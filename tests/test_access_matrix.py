@@ -30,6 +30,7 @@ from leads.models import (
     PageRevision,
     User,
 )
+from leads.services.api_tokens import create_token
 from leads.services.editor import create_privacy_notice, publish
 from tests.conftest import _hidden
 
@@ -242,6 +243,11 @@ CASES = [
         {"channel_id": "@channel_a"},
         body={"active": "1"},
     ),
+    Case("admin.rotate_secret", "POST", admins(200), {"channel_id": "@webhook_b"}),
+    Case(
+        "admin.create_token", "POST", admins(201), {"clinic_id": "@clinic_a"}, body={"name": "CRM"}
+    ),
+    Case("admin.revoke_token", "POST", admins(303), {"token_id": "@token_a"}),
     Case("admin.users", "GET", admins(200)),
     Case("admin.new_user", "GET", admins(200)),
     Case("admin.new_user", "POST", admins(422), body={"email": "not an address", "role": "admin"}),
@@ -382,6 +388,13 @@ CASES = [
     Case("privacy.subject", "POST", admins(422), body={"email": "", "phone": ""}),
     Case("privacy.withdraw", "GET", everyone(404), {"token": "forged-token"}),
     Case("privacy.withdraw", "POST", everyone(404), {"token": "forged-token"}),
+    # The API answers tokens, never staff sessions (tests/test_api.py checks tokens).
+    Case("api.openapi", "GET", everyone(200)),
+    Case("api.list_leads", "GET", everyone(401)),
+    Case("api.get_lead", "GET", everyone(401), {"reference": "0" * 32}),
+    Case("api.update_lead", "PATCH", everyone(401), {"reference": "0" * 32}),
+    Case("api.not_found", "GET", everyone(401), {"rest": "nothing/here"}),
+    Case("api.not_found", "PATCH", everyone(401), {"rest": "nothing/here"}),
 ]
 
 UNLISTED = {"static"}  # files, not views
@@ -434,6 +447,14 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
         ids["channel_a"] = db.session.scalar(
             db.select(InboxChannel.id).where(InboxChannel.clinic_id == ids["clinic_a"])
         )
+        webhook = InboxChannel(
+            clinic_id=ids["clinic_b"], kind="webhook", target="https://hooks.example.org/b"
+        )
+        db.session.add(webhook)
+        db.session.flush()
+        ids["webhook_b"] = webhook.id
+        token, _ = create_token(db.session.get(Clinic, ids["clinic_a"]), "CRM", None)
+        ids["token_a"] = token.id
         for name in ("a", "b"):  # a failed delivery on each clinic's lead
             delivery = Delivery(
                 lead_id=ids[f"lead_{name}"],

@@ -158,6 +158,7 @@ def test_admin_adds_a_location_webhook_and_turns_the_email_off(
             )
         url = f"/admin/clinics/{clinic_id}/channels"
         csrf = token(admin, url)
+        app.config["WEBHOOK_ALLOW_PRIVATE"] = True  # the receiver listens on loopback
         added = admin.post(
             url,
             data={
@@ -165,10 +166,16 @@ def test_admin_adds_a_location_webhook_and_turns_the_email_off(
                 "kind": "webhook",
                 "target": receiver.url,
                 "location": str(location_id),
-                "secret": "shh",
             },
         )
-        assert added.status_code == 303
+        # The new signing secret is shown on this answer, once.
+        assert added.status_code == 201
+        with app.app_context():
+            secret = db.session.scalar(
+                db.select(InboxChannel.secret).where(InboxChannel.kind == "webhook")
+            )
+        assert secret.startswith("whsec_") and secret in added.get_data(as_text=True)
+        assert secret not in admin.get(url).get_data(as_text=True)
         patient = app.test_client()
         page = "/northfield/edinburgh/"
         assert patient.post(page, data=form_page_for(patient)(page)).status_code == 303

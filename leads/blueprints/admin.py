@@ -11,9 +11,16 @@ from wtforms.fields.choices import SelectChoice
 
 from leads.auth import roles_required
 from leads.extensions import db
-from leads.forms.admin import ChannelForm, ConfirmForm, NewUserForm, PasswordForm, UserForm
-from leads.models import AuditEntry, Clinic, InboxChannel, Location, User
-from leads.services import accounts, deliveries
+from leads.forms.admin import (
+    ChannelForm,
+    ConfirmForm,
+    NewUserForm,
+    PasswordForm,
+    TokenForm,
+    UserForm,
+)
+from leads.models import ApiToken, AuditEntry, Clinic, InboxChannel, Location, User
+from leads.services import accounts, api_tokens, deliveries, webhooks
 from leads.services.accounts import AccountError
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -250,29 +257,41 @@ def channels(clinic_id: int) -> Response | tuple[str, int]:
             (loc for loc in clinic.locations if str(loc.id) == form.location.data), None
         )
         try:
-            deliveries.add_channel(
+            channel = deliveries.add_channel(
                 clinic,
                 form.kind.data,
                 form.target.data,
                 current_user,
                 location=location,
-                secret=form.secret.data or "",
+                thin=bool(form.thin.data),
             )
         except deliveries.DeliveryError as error:
             form.target.errors.append(str(error))
         else:
+            if channel.secret:
+                # Shown on this page once; it is never shown again.
+                return _channels_page(clinic, ChannelForm(formdata=None), channel.secret), 201
             flash("Channel added. New leads go there from now on.", "info")
             return redirect(url_for(".channels", clinic_id=clinic.id), code=303)
+    return _channels_page(clinic, form), (422 if form.errors else 200)
+
+
+def _channels_page(clinic: Clinic, form: ChannelForm, new_secret: str | None = None) -> str:
+    if not form.location.choices:
+        form.location.choices = [SelectChoice("", f"All of {clinic.name}")] + [
+            SelectChoice(str(loc.id), f"{loc.name} only") for loc in clinic.locations
+        ]
     rows = sorted(clinic.channels, key=lambda c: (c.location_id or 0, c.id))
-    locations = {loc.id: loc for loc in clinic.locations}
-    html = render_template(
+    return render_template(
         "admin/channels.html",
         clinic=clinic,
         channels=rows,
-        locations=locations,
+        locations={loc.id: loc for loc in clinic.locations},
         form=form,
+        new_secret=new_secret,
+        tokens=api_tokens.tokens_of(clinic),
+        token_form=TokenForm(formdata=None),
     )
-    return html, (422 if form.errors else 200)
 
 
 @bp.post("/channels/<int:channel_id>/active")
@@ -285,3 +304,46 @@ def toggle_channel(channel_id: int) -> Response:
     deliveries.set_channel_active(channel, request.form.get("active") == "1", current_user)
     flash("Channel updated.", "info")
     return redirect(url_for(".channels", clinic_id=channel.clinic_id), code=303)
+
+
+@bp.post("/channels/<int:channel_id>/secret")
+def rotate_secret(channel_id: int) -> tuple[str, int]:
+    """A new signing secret, shown once; the old one signs too for a while."""
+    channel = db.session.get(InboxChannel, channel_id)
+    if channel is None or channel.kind != "webhook":
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    secret = webhooks.rotate_secret(channel, current_user)
+    return _channels_page(channel.clinic, ChannelForm(formdata=None), secret), 200
+
+
+# -- API tokens -----------------------------------------------------------------
+
+
+@bp.post("/clinics/<int:clinic_id>/tokens")
+def create_token(clinic_id: int) -> tuple[str, int]:
+    clinic = _clinic_or_404(clinic_id)
+    form = TokenForm()
+    if not form.validate_on_submit():
+        page = _channels_page(clinic, ChannelForm(formdata=None))
+        return page, 422
+    try:
+        token, raw = api_tokens.create_token(clinic, form.name.data, current_user)
+    except api_tokens.TokenError as error:
+        flash(str(error), "error")
+        return _channels_page(clinic, ChannelForm(formdata=None)), 422
+    html = render_template("admin/token_created.html", clinic=clinic, token=token, raw=raw)
+    return html, 201
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int) -> Response:
+    token = db.session.get(ApiToken, token_id)
+    if token is None:
+        abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    api_tokens.revoke(token, current_user)
+    flash(f"Token {token.name} revoked: it no longer opens the API.", "info")
+    return redirect(url_for(".channels", clinic_id=token.clinic_id), code=303)

@@ -58,7 +58,7 @@ def register(app: Flask) -> None:
         )
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int] | Response:
+    def http_error(error: HTTPException) -> tuple[str, int, dict[str, str]] | Response:
         code = error.code or 500
         if request_ctx.url_adapter is None:
             # The Host header is not one we serve (TRUSTED_HOSTS): no links
@@ -75,7 +75,10 @@ def register(app: Flask) -> None:
                     title=title,
                 )
                 return html, 404
-        return render_template("errors/error.html", code=code, title=title, detail=detail), code
+        page = render_template("errors/error.html", code=code, title=title, detail=detail)
+        # A 405 names the methods the address does take (RFC 9110).
+        allowed = getattr(error, "valid_methods", None)
+        return page, code, ({"Allow": ", ".join(allowed)} if allowed else {})
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> tuple[str, int]:

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -69,7 +76,7 @@ class ChannelForm(FlaskForm):
         "Kind",
         choices=[
             SelectChoice("email", "Email address"),
-            SelectChoice("webhook", "Webhook (HTTPS POST)"),
+            SelectChoice("webhook", "Webhook (HTTPS POST, Standard Webhooks)"),
         ],
     )
     target = StringField(
@@ -77,4 +84,13 @@ class ChannelForm(FlaskForm):
         validators=[DataRequired("Enter where the leads should go."), Length(max=500)],
     )
     location = SelectField("For", coerce=str)
-    secret = StringField("Webhook signing secret (optional)", validators=[Length(max=200)])
+    thin = BooleanField("Thin events: the lead's reference and API address only, no personal data")
+
+
+class TokenForm(FlaskForm):
+    """A new API token for a clinic."""
+
+    name = StringField(
+        "Name (what uses it, e.g. the CRM)",
+        validators=[DataRequired("Name the token."), Length(max=120)],
+    )

@@ -1,5 +1,6 @@
 """The database models, one module per area."""
 
+from leads.models.api_token import ApiToken
 from leads.models.base import utcnow
 from leads.models.clinic import Clinic, InboxChannel, Location, Treatment, channels_for
 from leads.models.consent import ConsentWording
@@ -20,6 +21,7 @@ from leads.models.staff_message import StaffMessage
 from leads.models.user import ROLES, AuditEntry, User
 
 __all__ = [
+    "ApiToken",
     "ATTRIBUTION_FIELDS",
     "AuditEntry",
     "CONTACT_METHODS",

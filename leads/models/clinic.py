@@ -107,8 +107,16 @@ class InboxChannel(db.Model):
     )
     kind: Mapped[str] = mapped_column(sa.String(16))  # a key of leads.delivery.CHANNELS
     target: Mapped[str] = mapped_column(sa.String(500))  # email address or URL
+    # A webhook's signing secret (Standard Webhooks, ``whsec_...``).
     secret: Mapped[str | None] = mapped_column(sa.String(200), default=None)
     active: Mapped[bool] = mapped_column(default=True)
+    # Webhooks: carry the lead's reference and API URL only, no personal data.
+    thin: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # After a rotation the old secret signs too, until this time.
+    previous_secret: Mapped[str | None] = mapped_column(sa.String(200), default=None)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(default=None)
+    # Why the service turned the channel off by itself (an HTTP 410, say).
+    disabled_reason: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
 
     clinic: Mapped[Clinic] = relationship(back_populates="channels")
 

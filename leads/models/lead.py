@@ -169,6 +169,10 @@ class Delivery(db.Model):
     inbox_channel_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("inbox_channels.id", ondelete="SET NULL"), default=None
     )
+    # The event a webhook delivery announces (leads.services.webhook_events.EVENT_TYPES).
+    event: Mapped[str] = mapped_column(
+        sa.String(32), default="lead.created", server_default="lead.created"
+    )
     status: Mapped[str] = mapped_column(sa.String(16), default=DELIVERY_PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(sa.String(500), default="")

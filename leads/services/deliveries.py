@@ -23,7 +23,7 @@ from leads.models import (
     User,
     utcnow,
 )
-from leads.services import outbox
+from leads.services import outbox, webhooks
 from leads.services.audit import record
 from leads.services.scope import lead_condition
 
@@ -123,9 +123,10 @@ def add_channel(
     target: str,
     user: User,
     location: Location | None = None,
-    secret: str = "",
+    thin: bool = False,
 ) -> InboxChannel:
-    """A new inbox channel for a clinic, or for one location (which then uses its own)."""
+    """A new inbox channel for a clinic, or for one location (which then uses its own).
+    A webhook gets a new signing secret, in ``channel.secret``: show it once."""
     if kind not in CHANNELS:
         raise DeliveryError(f"The kind must be one of: {', '.join(CHANNELS)}.")
     target = target.strip()
@@ -134,8 +135,11 @@ def add_channel(
             target = validate_email(target, check_deliverability=False).normalized
         except EmailNotValidError:
             raise DeliveryError("Enter an email address like enquiries@clinic.example.") from None
-    elif not target.startswith("https://") and not target.startswith("http://"):
-        raise DeliveryError("A webhook address must start with https:// (or http://).")
+    else:
+        try:
+            target = webhooks.check_url(target)
+        except webhooks.WebhookError as error:
+            raise DeliveryError(str(error)) from None
     if location is not None and location.clinic_id != clinic.id:
         raise DeliveryError("That location belongs to another clinic.")
     channel = InboxChannel(
@@ -143,7 +147,8 @@ def add_channel(
         location_id=location.id if location else None,
         kind=kind,
         target=target[:500],
-        secret=secret or None,
+        secret=webhooks.new_secret() if kind == "webhook" else None,
+        thin=thin and kind == "webhook",
     )
     db.session.add(channel)
     db.session.flush()
@@ -154,6 +159,7 @@ def add_channel(
 
 def set_channel_active(channel: InboxChannel, active: bool, user: User) -> None:
     channel.active = active
+    channel.disabled_reason = ""
     record(
         "channel_enabled" if active else "channel_disabled",
         user,

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from leads.extensions import db
 from leads.models import LEAD_STATUSES, Lead, LeadEvent, User, utcnow
 from leads.models.user import user_clinics
+from leads.services import webhook_events
 from leads.services.audit import record
 from leads.services.scope import can_see, visible_leads
 
@@ -78,7 +79,9 @@ def change_status(lead: Lead, status: str, user: User, reason: str = "") -> bool
     changed = _apply_status(lead, status, reason, user, now)
     if changed:
         record("lead_status_changed", user, "lead", lead.id, status=status)
+        announced = webhook_events.announce([lead], "lead.updated")
         db.session.commit()
+        webhook_events.send(announced)
     return changed
 
 
@@ -103,7 +106,9 @@ def bulk_change_status(
     changed = [lead.id for lead in leads if _apply_status(lead, status, reason, user, now)]
     if changed:
         record("leads_bulk_status_changed", user, "lead", None, status=status, lead_ids=changed)
+        announced = webhook_events.announce([x for x in leads if x.id in changed], "lead.updated")
         db.session.commit()
+        webhook_events.send(announced)
     return len(changed)
 
 
@@ -142,7 +147,9 @@ def assign(lead: Lead, assignee_id: int | None, user: User) -> bool:
         )
     )
     record("lead_assigned", user, "lead", lead.id, assignee_id=assignee_id)
+    announced = webhook_events.announce([lead], "lead.updated")
     db.session.commit()
+    webhook_events.send(announced)
     return True
 
 

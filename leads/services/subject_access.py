@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from leads.extensions import db
 from leads.models import Delivery, Lead, LeadEvent, User, utcnow
-from leads.services import audit
+from leads.services import audit, webhook_events
 from leads.services.retention import discard_jobs
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ def erase_subject(leads: list[Lead], user: User | None) -> dict[str, int]:
     delivery_ids = list(
         db.session.scalars(db.select(Delivery.id).where(Delivery.lead_id.in_(lead_ids)))
     )
+    notices = webhook_events.erasure_notices(lead_ids)
     db.session.execute(db.delete(LeadEvent).where(LeadEvent.lead_id.in_(lead_ids)))
     db.session.execute(db.delete(Delivery).where(Delivery.lead_id.in_(lead_ids)))
     db.session.execute(db.delete(Lead).where(Lead.id.in_(lead_ids)))
@@ -126,6 +127,7 @@ def erase_subject(leads: list[Lead], user: User | None) -> dict[str, int]:
     entry_id = entry.id
     db.session.expunge_all()  # the erased rows' objects must not linger in the session
     jobs = discard_jobs(delivery_ids)
+    webhook_events.send_erased(notices)
     log.info(
         "erased %s leads, %s deliveries, %s queued jobs (audit %s)",
         len(lead_ids),

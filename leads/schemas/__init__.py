@@ -1,0 +1,1 @@
+"""Schemas of what the service takes and gives over HTTP (pydantic models)."""
