@@ -159,8 +159,7 @@ def _form_page(client: FlaskClient) -> Callable[..., dict[str, str]]:
         assert response.status_code == 200, response.status_code
         html = response.get_data(as_text=True)
         data = {
-            "csrf_token": _hidden(html, "csrf_token"),
-            "submission_token": _hidden(html, "submission_token"),
+            # The form's signed stamp is its only token: no session CSRF token.
             "rendered": _hidden(html, "rendered"),
             "full_name": "Alex Morgan",
             "email": "alex.morgan@example.org",
