@@ -97,9 +97,6 @@ class Verdict:
         hard = any(reason in HARD for reason in self.reasons)
         return hard or len({r for r in self.reasons if r in SOFT}) >= 2
 
-    # The name the submit path has always asked.
-    suspect = quarantine
-
 
 def _serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)

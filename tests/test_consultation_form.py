@@ -347,7 +347,24 @@ def test_same_enquiry_from_a_fresh_form_within_30_minutes_is_sent_again(
     assert response.status_code == 303 and response.headers["Location"].endswith("/thank-you/")
     assert count(app, Lead) == 1 and count(app, Delivery) == 2
     [_, (lead_id, kind, data)] = events(app)
-    assert kind == "sent_again" and data == {"changed": ["email", "message"]}
+    assert kind == "sent_again"
+    assert data == {"changed": {"email": "alex.m@example.net", "message": "Also the temples."}}
+
+
+def test_staff_see_what_a_patient_changed_when_sending_again(
+    app, client, demo, form_page, make_user, login
+):
+    assert client.post(URL, data=form_page(URL, phone="07911 12345")).status_code == 303
+    # The patient notices the missing digit and sends again with the same email.
+    assert client.post(URL, data=form_page(URL, phone="07911 123456")).status_code == 303
+    assert count(app, Lead) == 1
+    with app.app_context():
+        lead_id = db.session.scalar(db.select(Lead.id))
+    manager = app.test_client()
+    login(manager, make_user("manager", clinics=("aurelia",)))
+    html = manager.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
+    assert "The patient sent the form again, with changes:" in html
+    assert '<span class="note">phone: 07911 123456</span>' in html
 
 
 def test_same_enquiry_after_30_minutes_or_elsewhere_is_a_new_lead(app, client, demo, form_page):

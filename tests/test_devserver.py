@@ -54,6 +54,7 @@ def test_launcher_runs_web_worker_and_redis_then_stops_cleanly(tmp_path):
         PORT=str(port),
         SWEEP_INTERVAL_SECONDS="5",
         SPAM_MIN_FILL_SECONDS="0",
+        SPAM_INSTANT_SECONDS="0",
     )
     launcher = subprocess.Popen(
         [sys.executable, "-m", "leads.devserver"],

@@ -151,7 +151,9 @@ def _phone_condition(query: str) -> sa.ColumnElement[bool] | None:
     digits = re.sub(r"\D", "", query)
     if len(digits) < 4:
         return None
-    e164 = phones.to_e164(query)
+    # A whole number in a known range; anything shorter, or in a range the
+    # data does not list, is matched by its digits below (a whole one too).
+    e164 = phones.valid_e164(query)
     if e164 is not None:
         return Lead.phone == e164
     stripped = query.strip()

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # The same enquiry sent again within this time is the same lead.
 SENT_AGAIN_WINDOW = timedelta(minutes=30)
-# The fields compared to tell staff what a repeat changed (names only, never values).
+# The fields compared to tell staff what a repeat changed.
 _COMPARED = ("full_name", "email", "phone", "contact_method", "contact_time", "message")
 
 
@@ -283,12 +283,15 @@ def _recent_same(enquiry: Enquiry, location: Location, now: datetime) -> Lead | 
 
 
 def _sent_again(lead: Lead, enquiry: Enquiry, now: datetime) -> Lead:
-    """Record on ``lead`` that its patient sent the enquiry again, and what changed."""
-    changed = [
-        name
+    """Record on ``lead`` that its patient sent the enquiry again, with what they
+    changed (a corrected phone number, a longer message), so nothing typed is
+    lost. The values stay in the database like the lead's own; they never reach
+    a log line."""
+    changed = {
+        name: getattr(enquiry, name)
         for name in _COMPARED
         if str(getattr(lead, name) or "").lower() != str(getattr(enquiry, name) or "").lower()
-    ]
+    }
     lead.events.append(LeadEvent(kind="sent_again", data={"changed": changed}, created_at=now))
     lead_id = lead.id
     db.session.commit()
