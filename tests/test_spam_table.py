@@ -134,7 +134,7 @@ def honeypot_bot(rng: random.Random) -> list[Post]:
 
 
 def instant_bot(rng: random.Random) -> list[Post]:
-    return [Post(URLS[n % 3], person(200 + n), f"198.51.100.{20 + n}", 0.2) for n in range(5)]
+    return [Post(URLS[n % 3], person(200 + n), f"198.51.100.{20 + n}", 0) for n in range(5)]
 
 
 def stampless_bot(rng: random.Random) -> list[Post]:
@@ -243,7 +243,7 @@ def test_a_flood_of_500_posts_cannot_silence_the_form(
         elif kind == "honeypot":
             posts.append(Post(url, {**fields, "website": "x"}, address, rng.uniform(5, 60)))
         else:
-            posts.append(Post(url, fields, address, 0.1))
+            posts.append(Post(url, fields, address, 0))
         if n % 49 == 48:  # a patient every 49 posts: 10 in all
             patient = len([p for p in posts if p.patient])
             posts.append(
