@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
 from flask import (
     Blueprint,
@@ -27,6 +28,7 @@ from leads.services import pages
 from leads.services.leads import Enquiry, StampAlreadyUsed, StorageUnavailable, submit_lead
 
 bp = Blueprint("public", __name__)
+log = logging.getLogger(__name__)
 
 # One line above a form that came back for its stamp; the typed values stay.
 STAMP_NOTICES = {
@@ -222,6 +224,8 @@ def _send(form: ConsultationForm, landing: pages.Landing) -> None:
 def storage_unavailable(error: Exception) -> Response:
     """The database is out of reach: a 503 that gives back what was typed, in a
     form that sends it again with one press. Nothing was stored or enqueued."""
+    if not isinstance(error, StorageUnavailable):  # submit_lead logged that one
+        log.error("public page: database unavailable (%s)", type(error).__name__)
     with contextlib.suppress(OperationalError, InterfaceError, PoolTimeout):
         db.session.rollback()
     kept = {name: request.form.get(name, "") for name in KEPT_FIELDS}
