@@ -7,10 +7,10 @@ enquiry, however the patient got there.
 from __future__ import annotations
 
 import time
-import zlib
 
 from playwright.sync_api import Page, expect
 
+from tests_browser.pages import phone_for
 from tests_browser.service import Service
 
 URL = "/aurelia/harley-street/mesotherapy/"
@@ -18,16 +18,10 @@ THANKS = "/aurelia/harley-street/thank-you/"
 CLINIC_INBOX = "enquiries@aurelia-hair.example"
 
 
-def own_phone(email: str) -> str:
-    """A phone number of this test's own: the same number at the same location
-    within 30 minutes is the same enquiry."""
-    return f"07911 {zlib.crc32(email.encode()) % 1_000_000:06d}"
-
-
 def fill(page: Page, email: str, name: str = "Robin Hale", phone: str = "") -> None:
     page.get_by_role("textbox", name="Full name").fill(name)
     page.get_by_role("textbox", name="Email").fill(email)
-    page.get_by_role("textbox", name="Phone").fill(phone or own_phone(email))
+    page.get_by_role("textbox", name="Phone").fill(phone or phone_for(email))
     page.get_by_label("I agree that the clinic may use the details").check()
 
 
@@ -114,7 +108,7 @@ def test_back_after_fixing_a_mistake_shows_a_fresh_form_not_the_old_error(
     fill(page, patient, phone="12345")
     send(page)
     expect(page.get_by_role("alert")).to_contain_text("Please enter a phone number we can call")
-    page.get_by_role("textbox", name="Phone").fill(own_phone(patient))
+    page.get_by_role("textbox", name="Phone").fill(phone_for(patient))
     send(page)
     expect(page).to_have_url(service.url(THANKS))
 
