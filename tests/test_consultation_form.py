@@ -222,6 +222,7 @@ def test_valid_submission_stores_one_lead_with_outbox_rows_and_event(app, client
     data = form_page(
         URL,
         email="Alex.Morgan@Example.org",
+        phone="07911 123456",
         marketing_opt_in="y",
         contact_method="email",
         contact_time="evening",
@@ -342,7 +343,9 @@ def test_same_enquiry_from_a_fresh_form_within_30_minutes_is_sent_again(
 ):
     assert client.post(URL, data=form_page(URL)).status_code == 303
     # The same phone, another email and words: the same person at the same location.
-    again = form_page(URL, email="alex.m@example.net", message="Also the temples.")
+    again = form_page(
+        URL, email="alex.m@example.net", phone="07911 123456", message="Also the temples."
+    )
     response = client.post(URL, data=again)
     assert response.status_code == 303 and response.headers["Location"].endswith("/thank-you/")
     assert count(app, Lead) == 1 and count(app, Delivery) == 2
