@@ -24,12 +24,11 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from typing import Any
 from urllib.parse import urlencode
 
-_HIDDEN = re.compile(
-    r'<input[^>]*name="(csrf_token|submission_token|rendered)"[^>]*value="([^"]*)"'
-)
+_HIDDEN = re.compile(r'<input[^>]*name="(rendered)"[^>]*value="([^"]*)"')
 
 
 class Visitor:
@@ -60,7 +59,7 @@ class Visitor:
         return response.status, data
 
     def tokens(self, path: str) -> dict[str, str]:
-        """The form's hidden values: CSRF token, one-time token, signed render time."""
+        """The form's hidden value: its signed stamp."""
         status, html = self.request("GET", path)
         if status != 200:
             raise RuntimeError(f"GET {path} answered {status}")
@@ -73,7 +72,9 @@ def form_body(hidden: dict[str, str], email: str) -> str:
             **hidden,
             "full_name": "Bench Patient",
             "email": email,
-            "phone": "07911 123456",
+            # A number of each patient's own: the same number at the same
+            # location within 30 minutes would be the same enquiry sent again.
+            "phone": f"077{zlib.crc32(email.encode()) % 100_000_000:08d}",
             "treatment": "mesotherapy",
             "contact_method": "phone",
             "contact_time": "any",

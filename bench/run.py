@@ -168,7 +168,7 @@ class Bench:
                     Enquiry(
                         full_name="Bench Patient",
                         email=email,
-                        phone="+447911123456",
+                        phone=f"+4477{secrets.randbelow(100_000_000):08d}",
                         treatment=landing.treatment,
                         contact_method="phone",
                         contact_time="any",
@@ -531,6 +531,8 @@ def main() -> int:
         # limits it would be quarantined or refused. The traps still run (their
         # Redis counters are part of each POST's cost); only their limits are raised.
         "SPAM_MIN_FILL_SECONDS": "0",
+        "SPAM_INSTANT_SECONDS": "0",
+        "SPAM_SENDER_LIMIT": "1000000 per hour",
         "SPAM_ADDRESS_LIMIT": "1000000 per hour",
         "SPAM_FORM_LIMIT": "1000000 per hour",
         "FORM_POST_LIMIT": "1000000 per minute",

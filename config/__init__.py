@@ -82,12 +82,21 @@ class Config:
     # Origins allowed to frame the views that choose to be embeddable.
     EMBED_FRAME_ANCESTORS: list[str] = []
 
-    # Spam traps. A form sent sooner than this after it was rendered is suspect.
+    # The public form's signed stamp is good for this long (seconds): a tab
+    # left open over a weekend still sends.
+    FORM_STAMP_MAX_AGE = 7 * 24 * 3600
+    # Spam traps (leads/spam.py). Sent sooner than SPAM_INSTANT_SECONDS after
+    # rendering: a robot (quarantine). Sooner than SPAM_MIN_FILL_SECONDS: a
+    # soft signal, which quarantines only with another one.
+    SPAM_INSTANT_SECONDS = 1.0
     SPAM_MIN_FILL_SECONDS = 3
     # Rate limits (the "limits" notation). Form posts from one address beyond
-    # FORM_POST_LIMIT get 429; beyond the SPAM_* limits they are quarantined.
+    # FORM_POST_LIMIT get 429. One sender (address with the same email or
+    # phone) beyond SPAM_SENDER_LIMIT is quarantined; the address or the form
+    # beyond its limit is a soft signal only.
     FORM_POST_LIMIT = "30 per minute"
-    SPAM_ADDRESS_LIMIT = "5 per hour"
+    SPAM_SENDER_LIMIT = "5 per hour"
+    SPAM_ADDRESS_LIMIT = "30 per hour"
     SPAM_FORM_LIMIT = "60 per hour"
     # A Redis outage must not hang a form post for long.
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
@@ -152,7 +161,9 @@ class TestingConfig(Config):
     SWEEP_GRACE_SECONDS = 0
     # Limits apply in tests too, but high; the tests of limits lower them.
     SPAM_MIN_FILL_SECONDS = 0
+    SPAM_INSTANT_SECONDS = 0
     FORM_POST_LIMIT = "100000 per minute"
+    SPAM_SENDER_LIMIT = "100000 per minute"
     SPAM_ADDRESS_LIMIT = "100000 per minute"
     SPAM_FORM_LIMIT = "100000 per minute"
     ACCOUNT_LINK_LIMIT_PER_ADDRESS = "100000 per hour"
@@ -199,7 +210,10 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "PROXY_FIX_X_HOST": int,
     "HSTS_SECONDS": int,
     "EMBED_FRAME_ANCESTORS": _str_list,
+    "FORM_STAMP_MAX_AGE": int,
+    "SPAM_INSTANT_SECONDS": float,
     "SPAM_MIN_FILL_SECONDS": int,
+    "SPAM_SENDER_LIMIT": str,
     "FORM_POST_LIMIT": str,
     "SPAM_ADDRESS_LIMIT": str,
     "SPAM_FORM_LIMIT": str,

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import phonenumbers
 from flask import Flask, current_app
 from wtforms import Field
 
-from leads import content
+from leads import content, phones
 from leads.seo import SCHEMA_DAYS as DAY_NAMES
-
-
-def phone(e164: str) -> str:
-    """+442079460112 -> 020 7946 0112"""
-    try:
-        number = phonenumbers.parse(e164, "GB")
-    except phonenumbers.NumberParseException:
-        return e164
-    fmt = (
-        phonenumbers.PhoneNumberFormat.NATIONAL
-        if number.country_code == 44
-        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    )
-    return phonenumbers.format_number(number, fmt)
 
 
 def days(spec: str) -> str:
@@ -70,5 +55,6 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = content.render_markdown
     app.jinja_env.filters["plain"] = content.plain_text
     app.jinja_env.filters["safe_url"] = content.safe_url
-    app.jinja_env.filters["phone"] = phone
+    app.jinja_env.filters["phone"] = phones.display
+    app.jinja_env.tests["listed_phone"] = phones.is_listed
     app.jinja_env.filters["days"] = days

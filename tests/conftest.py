@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -159,8 +160,7 @@ def _form_page(client: FlaskClient) -> Callable[..., dict[str, str]]:
         assert response.status_code == 200, response.status_code
         html = response.get_data(as_text=True)
         data = {
-            "csrf_token": _hidden(html, "csrf_token"),
-            "submission_token": _hidden(html, "submission_token"),
+            # The form's signed stamp is its only token: no session CSRF token.
             "rendered": _hidden(html, "rendered"),
             "full_name": "Alex Morgan",
             "email": "alex.morgan@example.org",
@@ -172,6 +172,10 @@ def _form_page(client: FlaskClient) -> Callable[..., dict[str, str]]:
             "consent_enquiry": "y",
         }
         data.update(changes)
+        if changes.get("email") and "phone" not in changes:
+            # Another person: a phone of their own too, as the same phone at the
+            # same location within 30 minutes is the same enquiry sent again.
+            data["phone"] = f"07700 9{zlib.crc32(changes['email'].encode()) % 100_000:05d}"
         return {k: v for k, v in data.items() if v is not None}
 
     return get

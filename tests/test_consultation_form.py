@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
+
 import pytest
 
 from leads.extensions import db
 from leads.models import Delivery, Lead, LeadEvent
+from leads.spam import render_stamp
+from tests.conftest import _hidden
 
 URL = "/aurelia/harley-street/mesotherapy/"
 
@@ -27,7 +32,9 @@ def count(app, model) -> int:
         ({"email": "a" * 250 + "@example.org"}, "That email address is too long."),
         ({"phone": ""}, "Please enter a phone number."),
         ({"phone": "12345"}, "Please enter a phone number we can call"),
-        ({"phone": "0770090012"}, "Please enter a phone number we can call"),
+        ({"phone": "123"}, "Please enter a phone number we can call"),
+        ({"phone": "12345"}, "Please enter a phone number we can call"),
+        ({"phone": "+44 7911"}, "Please enter a phone number we can call"),
         ({"phone": "call me maybe"}, "Please enter a phone number we can call"),
         ({"phone": "0" * 40}, "That phone number is too long."),
         ({"consent_enquiry": None}, "Please tick this box so we can reply to your enquiry."),
@@ -67,26 +74,111 @@ def test_treatment_the_location_does_not_offer_is_refused(app, client, demo, for
     assert count(app, Lead) == 0
 
 
-def test_missing_csrf_token_is_400_and_stores_nothing(app, client, demo, form_page):
-    data = form_page(URL, csrf_token=None)
-    response = client.post(URL, data=data)
-    assert response.status_code == 400
-    assert "This form has expired" in response.get_data(as_text=True)
-    assert count(app, Lead) == 0
+def stamp_for(app, url: str = URL, seconds_ago: float = 60, **kwargs) -> str:
+    """A stamp as the page at ``url`` signs it, for a form shown ``seconds_ago``."""
+    with app.app_context():
+        from leads.services import consent
+        from leads.services.pages import landing_or_404
+
+        parts = url.strip("/").split("/")
+        landing = landing_or_404(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
+        key = f"{landing.location.id}.{landing.treatment.id if landing.treatment else 0}"
+        digest = consent.digest(consent.wording_text())
+        return render_stamp(digest, key, now=time.time() - seconds_ago, **kwargs)
 
 
-def test_wrong_csrf_token_is_400_and_stores_nothing(app, client, demo, form_page):
-    data = form_page(URL, csrf_token="forged.token.value")
-    assert client.post(URL, data=data).status_code == 400
-    assert count(app, Lead) == 0
+# -- 1. no cookie needed: the signed stamp protects the form ---------------------------
 
 
-def test_csrf_token_from_another_session_is_refused(app, client, demo, form_page):
+def test_form_sent_without_any_cookie_is_stored(app, client, demo, form_page):
+    """Cookies blocked, an in-app browser, a tab restored after the browser closed."""
     data = form_page(URL)
-    other = app.test_client()
-    other.get(URL)
-    assert other.post(URL, data=data).status_code == 400
+    cookieless = app.test_client(use_cookies=False)
+    response = cookieless.post(URL, data=data)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    assert count(app, Lead) == 1
+
+
+def test_form_carries_no_session_csrf_token(client, demo):
+    html = client.get(URL).get_data(as_text=True)
+    assert 'name="csrf_token"' not in html and 'name="rendered"' in html
+
+
+def test_form_kept_open_for_days_still_sends(app, client, demo, form_page):
+    data = form_page(URL, rendered=stamp_for(app, seconds_ago=3 * 24 * 3600))
+    assert app.test_client().post(URL, data=data).status_code == 303
+    assert count(app, Lead) == 1
+
+
+@pytest.mark.parametrize(
+    ("stamp", "line"),
+    [
+        (None, "press the button again"),
+        ("", "press the button again"),
+        ("not-a-stamp", "press the button again"),
+        ('{"t": 0}.forged-signature', "press the button again"),
+        ("expired", "open for a long time"),
+        ("other-form", "press the button again"),
+        ("other-key", "press the button again"),
+    ],
+)
+def test_bad_stamp_gives_the_form_back_with_values_and_one_press_sends(
+    app, client, demo, form_page, app_with, stamp, line
+):
+    if stamp == "expired":
+        stamp = stamp_for(app, seconds_ago=8 * 24 * 3600)
+    elif stamp == "other-form":
+        stamp = stamp_for(app, "/aurelia/harley-street/prp/")
+    elif stamp == "other-key":
+        other = app_with(SECRET_KEY="another-key")
+        stamp = stamp_for(other)
+    data = form_page(URL, rendered=stamp, message="Thinning <b>at</b> the crown & temples.")
+    response = client.post(URL, data=data)
+    assert response.status_code == 422
+    assert "no-store" in response.headers["Cache-Control"]
+    html = response.get_data(as_text=True)
+    assert line in html
+    # Everything typed is kept, escaped.
+    assert 'value="Alex Morgan"' in html and 'value="alex.morgan@example.org"' in html
+    assert 'value="07911 123456"' in html
+    assert "Thinning &lt;b&gt;at&lt;/b&gt; the crown &amp; temples." in html
     assert count(app, Lead) == 0
+    # One press sends it: the page's own fields, as a browser would post them again.
+    again = {**data, "rendered": _hidden(html, "rendered")}
+    assert app.test_client(use_cookies=False).post(URL, data=again).status_code == 303
+    with app.app_context():
+        lead = db.session.scalars(db.select(Lead)).one()
+        assert lead.status == "new" and lead.message.startswith("Thinning <b>at</b>")
+
+
+def test_bad_stamp_and_a_bad_field_show_both(app, client, demo, form_page):
+    response = client.post(URL, data=form_page(URL, rendered="forged", phone="call me"))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Please enter a phone number we can call" in html and "press the button again" in html
+    assert 'value="call me"' in html
+
+
+def test_rendering_the_form_writes_nothing(app, client, demo):
+    from leads.models import ConsentWording
+
+    app.config["CONSENT_ENQUIRY_WORDING"] = "New words that no form has shown yet."
+    before = count(app, ConsentWording)
+    assert client.get(URL).status_code == 200
+    assert count(app, ConsentWording) == before
+
+
+def test_a_lead_records_the_words_its_form_showed(app, client, demo, form_page):
+    from leads.models import ConsentWording
+
+    app.config["CONSENT_ENQUIRY_WORDING"] = "Words shown on this form only."
+    data = form_page(URL)
+    assert "Words shown on this form only." in client.get(URL).get_data(as_text=True)
+    assert client.post(URL, data=data).status_code == 303
+    with app.app_context():
+        lead = db.session.scalars(db.select(Lead)).one()
+        wording = db.session.get(ConsentWording, lead.consent_wording_id)
+        assert wording.text == "Words shown on this form only."
 
 
 @pytest.mark.parametrize(
@@ -130,6 +222,7 @@ def test_valid_submission_stores_one_lead_with_outbox_rows_and_event(app, client
     data = form_page(
         URL,
         email="Alex.Morgan@Example.org",
+        phone="07911 123456",
         marketing_opt_in="y",
         contact_method="email",
         contact_time="evening",
@@ -228,7 +321,13 @@ def test_posted_status_clinic_and_location_change_nothing(app, client, demo, for
         assert lead.id != 999 and lead.assigned_to_id is None and lead.consent_version != "forged"
 
 
-def test_second_submit_of_the_same_form_makes_one_lead(app, client, demo, form_page):
+def events(app) -> list[tuple[int, str, dict]]:
+    with app.app_context():
+        rows = db.session.scalars(db.select(LeadEvent).order_by(LeadEvent.id))
+        return [(e.lead_id, e.kind, e.data) for e in rows]
+
+
+def test_second_submit_of_the_same_form_is_the_same_lead_sent_again(app, client, demo, form_page):
     data = form_page(URL)
     first = client.post(URL, data=data)
     second = client.post(URL, data=data)  # double click, or back and submit again
@@ -236,12 +335,76 @@ def test_second_submit_of_the_same_form_makes_one_lead(app, client, demo, form_p
     assert first.headers["Location"] == second.headers["Location"]
     assert count(app, Lead) == 1
     assert count(app, Delivery) == 2
-    assert count(app, LeadEvent) == 1
+    assert [kind for _, kind, _ in events(app)] == ["received", "sent_again"]
 
 
-def test_two_forms_make_two_leads(app, client, demo, form_page):
+def test_same_enquiry_from_a_fresh_form_within_30_minutes_is_sent_again(
+    app, client, demo, form_page
+):
     assert client.post(URL, data=form_page(URL)).status_code == 303
-    assert client.post(URL, data=form_page(URL, full_name="Sam Lee")).status_code == 303
+    # The same phone, another email and words: the same person at the same location.
+    again = form_page(
+        URL, email="alex.m@example.net", phone="07911 123456", message="Also the temples."
+    )
+    response = client.post(URL, data=again)
+    assert response.status_code == 303 and response.headers["Location"].endswith("/thank-you/")
+    assert count(app, Lead) == 1 and count(app, Delivery) == 2
+    [_, (lead_id, kind, data)] = events(app)
+    assert kind == "sent_again"
+    assert data == {"changed": {"email": "alex.m@example.net", "message": "Also the temples."}}
+
+
+def test_staff_see_what_a_patient_changed_when_sending_again(
+    app, client, demo, form_page, make_user, login
+):
+    assert client.post(URL, data=form_page(URL, phone="07911 12345")).status_code == 303
+    # The patient notices the missing digit and sends again with the same email.
+    assert client.post(URL, data=form_page(URL, phone="07911 123456")).status_code == 303
+    assert count(app, Lead) == 1
+    with app.app_context():
+        lead_id = db.session.scalar(db.select(Lead.id))
+    manager = app.test_client()
+    login(manager, make_user("manager", clinics=("aurelia",)))
+    html = manager.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
+    assert "The patient sent the form again, with changes:" in html
+    assert '<span class="note">phone: 07911 123456</span>' in html
+
+
+def test_same_enquiry_after_30_minutes_or_elsewhere_is_a_new_lead(app, client, demo, form_page):
+    assert client.post(URL, data=form_page(URL)).status_code == 303
+    manchester = "/aurelia/manchester/mesotherapy/"
+    assert client.post(manchester, data=form_page(manchester)).status_code == 303
+    assert count(app, Lead) == 2
+    with app.app_context():
+        for lead in db.session.scalars(db.select(Lead)):
+            lead.created_at -= timedelta(minutes=31)
+        db.session.commit()
+    assert client.post(URL, data=form_page(URL)).status_code == 303
+    assert count(app, Lead) == 3
+
+
+def test_a_stamp_replayed_with_another_enquiry_is_refused_and_makes_no_lead(
+    app, client, demo, form_page
+):
+    data = form_page(URL)
+    assert client.post(URL, data=data).status_code == 303
+    replay = {**data, "full_name": "Sam Lee", "email": "sam@example.org", "phone": "07700 900456"}
+    refused = client.post(URL, data=replay)
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "already used for another enquiry" in html and 'value="Sam Lee"' in html
+    assert count(app, Lead) == 1
+    # The person behind it presses once more, with the fresh stamp the page gave.
+    assert (
+        client.post(URL, data={**replay, "rendered": _hidden(html, "rendered")}).status_code == 303
+    )
+    assert count(app, Lead) == 2
+
+
+def test_two_people_make_two_leads(app, client, demo, form_page):
+    assert client.post(URL, data=form_page(URL)).status_code == 303
+    other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
+    assert client.post(URL, data=other).status_code == 303
     assert count(app, Lead) == 2
 
 
@@ -254,3 +417,33 @@ def test_location_page_asks_for_a_treatment_instead_of_picking_one(app, client, 
     assert response.status_code == 422
     assert "Please choose a treatment." in response.get_data(as_text=True)
     assert count(app, Lead) == 0
+
+
+# -- 3. phones: every possible number is taken; staff get a note, never the patient ----
+
+
+@pytest.mark.parametrize(
+    ("typed", "e164", "shown", "listed"),
+    [
+        # Well formed, in a range the library's data does not list: taken, with a note.
+        ("07911 654321", "+447911654321", "07911 654321", False),
+        ("07911654321", "+447911654321", "07911 654321", False),
+        ("+44 (0)7911 654321", "+447911654321", "07911 654321", False),
+        ("020 7946 0112", "+442079460112", "020 7946 0112", True),
+        ("+33 6 12 34 56 78", "+33612345678", "+33 6 12 34 56 78", True),
+        ("+1 (202) 555-0143", "+12025550143", "+1 202-555-0143", True),
+    ],
+)
+def test_every_possible_number_is_taken_and_staff_see_it_in_their_format(
+    app, client, demo, form_page, make_user, login, typed, e164, shown, listed
+):
+    response = client.post(URL, data=form_page(URL, phone=typed))
+    assert response.status_code == 303
+    with app.app_context():
+        lead_id, stored = db.session.execute(db.select(Lead.id, Lead.phone)).one()
+    assert stored == e164
+    manager = app.test_client()
+    login(manager, make_user("manager", clinics=("aurelia",)))
+    html = manager.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
+    assert f'<a href="tel:{e164}">{shown}</a>' in html
+    assert ("does not list yet" in html) is not listed

@@ -447,7 +447,10 @@ def test_export_streams_the_filtered_list_neutralised_and_audited(
     assert bad["message"] == "'@SUM(A1)"
     assert bad["utm_campaign"] == "'-2+3"
     assert bad["utm_source"] == "'\tcmd"
-    assert rows[0]["phone"] == "'+447911654321"
+    # A phone number is written exactly as stored (E.164), quoted like every cell;
+    # a "+" that starts anything else still gets the formula guard.
+    assert rows[0]["phone"] == "+447911654321"
+    assert '"+447911654321"' in everything.get_data(as_text=True)
     assert rows[0]["location"] == "Harley Street, London" and rows[0]["status"] == "new"
     exports = [e for e in audit_details(app) if e["action"] == "leads_exported"]
     assert [e["details"] for e in exports] == [

@@ -50,14 +50,15 @@ def audit_entries(app, action: str) -> list[AuditEntry]:
 
 def test_each_lead_keeps_the_consent_wording_it_was_shown(app_with, app, client, demo, form_page):
     submit(client, form_page, marketing_opt_in="y")
-    shown_before = form_page(URL)  # rendered under the first wording, sent after the change
+    # Rendered under the first wording, sent after the change (by another patient).
+    shown_before = form_page(URL, email="late@example.org")
 
     changed = app_with(CONSENT_ENQUIRY_WORDING="New words about consent.")
     new_client = changed.test_client()
     assert "New words about consent." in new_client.get(URL).get_data(as_text=True)
     from tests.conftest import _form_page
 
-    submit(new_client, _form_page(new_client))
+    submit(new_client, _form_page(new_client), email="second@example.org")
     assert client.post(URL, data=shown_before).status_code == 303
 
     first, second, late = all_leads(app)
@@ -178,10 +179,12 @@ def test_canary_values_reach_no_log_job_redis_key_or_url(
     urls.append(response.headers["Location"])
     build_worker(app, fork=False).work(burst=True, logging_level="DEBUG")
 
-    # Another lead's delivery fails for good (the database error quotes it).
+    # Another lead's delivery fails for good (the database error quotes it). At
+    # another location: the same person at the same one would be "sent again".
     submit(
         client,
         form_page,
+        "/aurelia/manchester/mesotherapy/",
         full_name=CANARIES["name"] + " Second",
         email=CANARIES["email"],
         phone=CANARIES["phone_national"],

@@ -72,7 +72,9 @@ def test_every_demo_page_renders_with_its_form_and_details(client, demo, url):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert "<h1>" in html
-    assert 'name="csrf_token"' in html and 'name="consent_enquiry"' in html
+    # The signed stamp, not a session token, protects the form.
+    assert 'name="rendered"' in html and 'name="consent_enquiry"' in html
+    assert 'name="csrf_token"' not in html
     assert "<address>" in html and 'href="tel:+44' in html
     assert '<link rel="canonical"' in html and 'name="description"' in html
     # The Markdown body became HTML sections.

@@ -57,6 +57,8 @@ class Service:
             # A browser fills the form faster than any person, and every test
             # posts from 127.0.0.1: the spam traps are tested in tests/test_spam.py.
             "SPAM_MIN_FILL_SECONDS": "0",
+            "SPAM_INSTANT_SECONDS": "0",
+            "SPAM_SENDER_LIMIT": "10000 per hour",
             "SPAM_ADDRESS_LIMIT": "10000 per hour",
             "SPAM_FORM_LIMIT": "10000 per hour",
             "FORM_POST_LIMIT": "10000 per minute",

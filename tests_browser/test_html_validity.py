@@ -25,8 +25,7 @@ def test_the_public_pages_are_valid_html(desktop: Page) -> None:
     response = desktop.request.post(
         FORM_PAGE,
         form={
-            "csrf_token": hidden_value(html, "csrf_token"),
-            "submission_token": hidden_value(html, "submission_token"),
+            "rendered": hidden_value(html, "rendered"),
             "full_name": "Jo Lee",
             "email": "jo.lee@",
             "phone": "12345",
@@ -37,6 +36,22 @@ def test_the_public_pages_are_valid_html(desktop: Page) -> None:
     )
     assert response.status == 422
     files.append(_save("form-with-errors", response.text()))
+    # The form as it comes back for its stamp, with a line above it.
+    spoilt = desktop.request.post(
+        FORM_PAGE,
+        form={
+            "rendered": "spoilt",
+            "full_name": "Jo Lee",
+            "email": "jo.lee@example.org",
+            "phone": "07911 654321",
+            "treatment": "mesotherapy",
+            "contact_method": "phone",
+            "contact_time": "any",
+            "consent_enquiry": "y",
+        },
+    )
+    assert spoilt.status == 422
+    files.append(_save("form-with-a-new-stamp", spoilt.text()))
 
     assert validate_html(files) == []
 

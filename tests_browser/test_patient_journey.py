@@ -6,6 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests_browser.pages import e164_for, phone_for
 from tests_browser.service import Service
 
 PHONE_ERROR = re.compile("Please enter a phone number we can call")
@@ -45,7 +46,7 @@ def test_a_patient_on_a_phone_corrects_a_mistake_and_gets_both_emails(
 
     alert.get_by_role("link", name=PHONE_ERROR).click()
     expect(field).to_be_focused()
-    field.fill("07911 123456")
+    field.fill(phone_for(patient))
     page.get_by_label("I agree that the clinic may use the details").check()
     submit.click()
 
@@ -59,6 +60,6 @@ def test_a_patient_on_a_phone_corrects_a_mistake_and_gets_both_emails(
         "New enquiry: Mesotherapy for hair loss at Harley Street, London"
     )
     body = notification.get_body(("plain",)).get_content()
-    assert "+447911123456" in body
+    assert e164_for(patient) in body
     # The visit began on the location page: that is where the patient landed.
     assert re.search(r"Page: +/aurelia/harley-street/\s", body)

@@ -30,6 +30,7 @@ from leads.forms.inbox import AssignForm, BulkStatusForm, NoteForm, StatusForm
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, User, utcnow
 from leads.services import deliveries, duplicates, inbox, pipeline
 from leads.services import export as csv_export
+from leads.services.leads import quarantine_count
 from leads.services.pipeline import STATUS_LABELS, PipelineError
 from leads.services.scope import (
     lead_or_404,
@@ -78,6 +79,7 @@ def index() -> str:
         treatments=visible_treatments(current_user),
         bulk_form=BulkStatusForm(),
         first_page=cursor is None,
+        held=quarantine_count(current_user),
     )
     inbox.record_listing(current_user, filters, result, deep=cursor is not None)
     return html

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from flask import (
     Blueprint,
     abort,
@@ -12,17 +15,47 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.wrappers import Response
 
 from leads import attribution, seo, spam
 from leads.content import render_revision
-from leads.extensions import limiter
+from leads.extensions import csrf, db, limiter
 from leads.forms.consultation import ConsultationForm
 from leads.security import client_key
 from leads.services import pages
-from leads.services.leads import Enquiry, submit_lead
+from leads.services.leads import Enquiry, StampAlreadyUsed, StorageUnavailable, submit_lead
 
 bp = Blueprint("public", __name__)
+log = logging.getLogger(__name__)
+
+# One line above a form that came back for its stamp; the typed values stay.
+STAMP_NOTICES = {
+    spam.StampProblem.MISSING: "Please check your details and press the button again to send.",
+    spam.StampProblem.FORGED: "Please check your details and press the button again to send.",
+    spam.StampProblem.EXPIRED: (
+        "This page was open for a long time. Please check your details and send again."
+    ),
+    spam.StampProblem.OTHER_FORM: "Please check your details and press the button again to send.",
+    "used": (
+        "This form was already used for another enquiry. "
+        "Please check your details and press the button again to send."
+    ),
+}
+# The typed values a 503 page gives back (never the stamp's one-time number in a URL).
+KEPT_FIELDS = (
+    "full_name",
+    "email",
+    "phone",
+    "treatment",
+    "contact_method",
+    "contact_time",
+    "message",
+    "consent_enquiry",
+    "marketing_opt_in",
+    "rendered",
+)
 
 # A flood from one address gets 429 (FORM_POST_LIMIT, high); below that the
 # spam traps decide, and a caught submission is kept in quarantine.
@@ -75,12 +108,14 @@ def robots() -> Response:
 
 
 @bp.route("/<clinic_slug>/<location_slug>/", methods=["GET", "POST"])
+@csrf.exempt  # the form's signed stamp protects it: patients may have no cookies
 @form_posts
 def location_page(clinic_slug: str, location_slug: str) -> Response | tuple[str, int]:
     return _landing(clinic_slug, location_slug, None)
 
 
 @bp.route("/<clinic_slug>/<location_slug>/<treatment_slug>/", methods=["GET", "POST"])
+@csrf.exempt
 @form_posts
 def treatment_page(
     clinic_slug: str, location_slug: str, treatment_slug: str
@@ -129,35 +164,23 @@ def _landing(
     if request.method == "GET":
         attribution.capture()
     form = ConsultationForm().setup(landing.location, landing.treatment)
-    if form.validate_on_submit():
-        stamp = form.stamp()
-        verdict = spam.assess(
-            form.website.data,
-            stamp,
-            form_key=f"{landing.location.id}.{landing.treatment.id if landing.treatment else 0}",
-        )
-        submit_lead(
-            Enquiry(
-                full_name=form.full_name.data,
-                email=form.email.data,
-                phone=form.phone.data,
-                treatment=form.chosen_treatment(),
-                contact_method=form.contact_method.data,
-                contact_time=form.contact_time.data,
-                message=form.message.data or "",
-                consent_enquiry=form.consent_enquiry.data,
-                marketing_opt_in=form.marketing_opt_in.data,
-                submission_token=form.submission_token.data,
-                consent_digest=stamp.consent_digest if stamp else None,
-            ),
-            landing.location,
-            landing.page,
-            attribution.current(),
-            verdict,
-        )
-        return redirect(
-            url_for(".thank_you", clinic_slug=clinic_slug, location_slug=location_slug), code=303
-        )
+    notice = None
+    if form.is_submitted():
+        problem: spam.StampProblem | str | None = form.stamp_problem()
+        if form.validate() and problem is None:
+            try:
+                _send(form, landing)
+            except StampAlreadyUsed:
+                problem = "used"
+            else:
+                return redirect(
+                    url_for(".thank_you", clinic_slug=clinic_slug, location_slug=location_slug),
+                    code=303,
+                )
+        if problem is not None:
+            # Never a dead end: the same page, what was typed, a fresh stamp.
+            form.new_stamp(reissued=True)
+            notice = STAMP_NOTICES[problem]
     revision = landing.page.published
     treatment_pages = pages.published_treatment_pages(landing.location)
     html = render_template(
@@ -173,16 +196,72 @@ def _landing(
         json_ld=seo.clinic_json_ld(landing.location, landing.treatment, treatment_pages),
         form=form,
         privacy_url=pages.privacy_notice_path(landing.location.clinic),
+        notice=notice,
     )
-    response = make_response(html, 422 if form.errors else 200)
-    # The page carries this visitor's form tokens (CSRF, one-time submission
-    # token), so no shared cache may keep it and no 304 may hand back an old
-    # copy: browsers ask again each time. Last-Modified tells crawlers when
-    # the published revision changed.
+    if form.is_submitted():
+        # A form that came back: never kept for Back/Forward, so Back after a
+        # later success shows the page afresh, not this old error state.
+        response = make_response(html, 422)
+        response.cache_control.no_store = True
+        return response
+    response = make_response(html, 200)
+    # The page carries this form's one-time stamp, so no shared cache may keep
+    # it and no 304 may hand back an old copy: browsers ask again each time.
+    # Last-Modified tells crawlers when the published revision changed.
     response.cache_control.private = True
     response.cache_control.no_cache = True
     response.last_modified = revision.created_at
     response.vary.add("Cookie")
+    return response
+
+
+def _send(form: ConsultationForm, landing: pages.Landing) -> None:
+    stamp = form.stamp()
+    verdict = spam.assess(
+        form.website.data,
+        stamp,
+        form_key=form.form_key,
+        contacts=(form.email.data, form.phone_e164),
+    )
+    submit_lead(
+        Enquiry(
+            full_name=form.full_name.data,
+            email=form.email.data,
+            phone=form.phone_e164,
+            treatment=form.chosen_treatment(),
+            contact_method=form.contact_method.data,
+            contact_time=form.contact_time.data,
+            message=form.message.data or "",
+            consent_enquiry=form.consent_enquiry.data,
+            marketing_opt_in=form.marketing_opt_in.data,
+            submission_token=stamp.nonce,
+            consent_digest=stamp.consent_digest,
+        ),
+        landing.location,
+        landing.page,
+        attribution.current(),
+        verdict,
+    )
+
+
+@bp.errorhandler(StorageUnavailable)
+@bp.errorhandler(OperationalError)
+@bp.errorhandler(InterfaceError)
+@bp.errorhandler(PoolTimeout)
+def storage_unavailable(error: Exception) -> Response:
+    """The database is out of reach: a 503 that gives back what was typed, in a
+    form that sends it again with one press. Nothing was stored or enqueued."""
+    if not isinstance(error, StorageUnavailable):  # submit_lead logged that one
+        log.error("public page: database unavailable (%s)", type(error).__name__)
+    with contextlib.suppress(OperationalError, InterfaceError, PoolTimeout):
+        db.session.rollback()
+    kept = {name: request.form.get(name, "") for name in KEPT_FIELDS}
+    html = render_template(
+        "public/unavailable.html", kept=kept if request.method == "POST" else None
+    )
+    response = make_response(html, 503)
+    response.headers["Retry-After"] = "30"
+    response.cache_control.no_store = True
     return response
 
 

@@ -1,10 +1,11 @@
-"""The consultation request form on every location and treatment page."""
+"""The consultation request form on every location and treatment page.
+
+It carries no session CSRF token: patients block cookies and in-app browsers
+lose them. Its signed stamp (``leads.spam``) protects it instead.
+"""
 
 from __future__ import annotations
 
-import secrets
-
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -18,7 +19,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from leads import spam
+from leads import phones, spam
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, Location, Treatment
 from leads.services import consent
 from leads.services.consent import ENQUIRY_WORDING
@@ -47,17 +48,15 @@ def _email(form: FlaskForm, field: StringField) -> None:
     field.data = result.normalized
 
 
-def _uk_phone(form: FlaskForm, field: StringField) -> None:
-    raw = (field.data or "").replace("(0)", "")
-    try:
-        number = phonenumbers.parse(raw, "GB")
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+def _phone(form: FlaskForm, field: StringField) -> None:
+    e164 = phones.to_e164(field.data)
+    if e164 is None:
         raise ValidationError(
-            "Please enter a phone number we can call, such as 07400 123456 or 020 7123 4567."
+            "Please enter a phone number we can call, such as 07400 123456 or 020 7123 4567,"
+            " or an international number starting with +."
         )
-    field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    # The field keeps what was typed, so a form that comes back shows it as typed.
+    form.phone_e164 = e164
 
 
 def _choices(options: dict[str, str]) -> list[SelectChoice]:
@@ -89,6 +88,9 @@ class RadioChoiceField(_Choice, RadioField):
 
 
 class ConsultationForm(FlaskForm):
+    class Meta:
+        csrf = False  # the signed stamp stands in for it; see the module's docstring
+
     full_name = StringField(
         "Full name",
         filters=[_strip],
@@ -117,7 +119,7 @@ class ConsultationForm(FlaskForm):
             DataRequired("Please enter a phone number."),
             Length(max=32, message="That phone number is too long."),
             _single_line,
-            _uk_phone,
+            _phone,
         ],
         render_kw={"autocomplete": "tel", "inputmode": "tel", "type": "tel"},
     )
@@ -147,33 +149,44 @@ class ConsultationForm(FlaskForm):
         validators=[DataRequired("Please tick this box so we can reply to your enquiry.")],
     )
     marketing_opt_in = BooleanField(MARKETING_LABEL)
-    # One per rendered form: a second submit of the same form finds the first lead.
-    submission_token = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
-    # Spam traps (leads.spam): a field people never see, and the signed render time.
+    # Spam traps (leads.spam): a field people never see, and the signed stamp.
     website = StringField("Leave this field empty", filters=[_strip])
     rendered = HiddenField()
 
     def setup(self, location: Location, treatment: Treatment | None) -> ConsultationForm:
-        """Offer ``location``'s treatments; preselect the page's one."""
+        """Offer ``location``'s treatments; preselect the page's one.
+
+        Writes nothing: the consent wording's row is made when a lead is stored."""
         # An empty first choice: a location page asks, rather than picking one silently.
         self.treatment.choices = (
             [SelectChoice("", "Choose a treatment")]
             + [SelectChoice(t.slug, t.name) for t in location.treatments]
             + [SelectChoice(NOT_SURE, "Not sure yet, I would like advice")]
         )
+        self.form_key = f"{location.id}.{treatment.id if treatment else 0}"
         if not self.is_submitted():
             self.treatment.data = treatment.slug if treatment else None
-            self.submission_token.data = secrets.token_urlsafe(24)
-            wording = consent.current()
-            self.rendered.data = spam.render_stamp(wording.digest)
-            self.consent_enquiry.label.text = wording.text
+            self.new_stamp()
         else:
             stamp = spam.read_stamp(self.rendered.data)
             shown = consent.by_digest(stamp.consent_digest if stamp else None)
-            self.consent_enquiry.label.text = (shown or consent.current()).text
+            self.consent_enquiry.label.text = shown.text if shown else consent.wording_text()
         self.treatment.invalid_message = "Please choose one of the treatments offered here."
         self._location = location
         return self
+
+    def new_stamp(self, reissued: bool = False) -> None:
+        """A fresh stamp, for the wording in force, which the label then shows."""
+        text = consent.wording_text()
+        self.rendered.data = spam.render_stamp(
+            consent.digest(text), self.form_key, reissued=reissued
+        )
+        self.consent_enquiry.label.text = text
+
+    def stamp_problem(self) -> spam.StampProblem | None:
+        return spam.check_stamp(self.rendered.data, self.form_key)
+
+    phone_e164: str = ""
 
     def chosen_treatment(self) -> Treatment | None:
         """The treatment asked about; None for "not sure". Call after validation."""
@@ -181,5 +194,9 @@ class ConsultationForm(FlaskForm):
             return None
         return next(t for t in self._location.treatments if t.slug == self.treatment.data)
 
-    def stamp(self) -> spam.Stamp | None:
-        return spam.read_stamp(self.rendered.data)
+    def stamp(self) -> spam.Stamp:
+        """The stamp; call after ``stamp_problem`` found none."""
+        stamp = spam.read_stamp(self.rendered.data)
+        if stamp is None:
+            raise ValueError("the form has no usable stamp")
+        return stamp

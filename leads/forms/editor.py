@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import phonenumbers
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -22,6 +21,7 @@ from wtforms import (
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from leads import phones
 from leads.content import markup_problem, safe_url
 from leads.services.editor import (
     RESERVED_LOCATION_SLUGS,
@@ -213,13 +213,10 @@ class LocationForm(FlaskForm):
     treatments = MultiCheckboxField("Treatments offered here", coerce=int)
 
     def validate_phone(self, field: StringField) -> None:
-        try:
-            number = phonenumbers.parse(field.data or "", "GB")
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
+        e164 = phones.valid_e164(field.data)
+        if e164 is None:
             raise ValidationError("Please enter a phone number such as 020 7946 0112.")
-        field.data = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        field.data = e164
 
     def validate_time_zone(self, field: StringField) -> None:
         if field.data not in available_timezones():

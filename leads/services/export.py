@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from leads.services.audit import record
 from leads.services.inbox import Filters, Key, filtered, newest_first
 
 EXPORT_BATCH = 1000
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 EXPORT_COLUMNS = (
     "id",
@@ -61,6 +63,10 @@ def neutralise(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     text = str(value)
+    if E164.fullmatch(text):
+        # A phone number in E.164 is digits after a "+": no formula can hide in
+        # it, so it is written as it is stored (and quoted, see ``writer``).
+        return text
     if text and text[0] in "=+-@\t\r":
         return "'" + text
     return text
@@ -100,7 +106,9 @@ def _csv_batches(
     base: Select[tuple[Lead]], user_id: int, names: dict[str, dict[int, str]]
 ) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    # Every cell quoted: spreadsheets that read quoted fields as text (LibreOffice's
+    # "Format quoted field as text") keep a phone's "+" and leading zeros.
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     writer.writerow(EXPORT_COLUMNS)
     yield buffer.getvalue()
     after: Key | None = None

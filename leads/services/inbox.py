@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import Select
 
+from leads import phones
 from leads.extensions import db
 from leads.models import (
     LEAD_STATUSES,
@@ -151,13 +151,11 @@ def _phone_condition(query: str) -> sa.ColumnElement[bool] | None:
     digits = re.sub(r"\D", "", query)
     if len(digits) < 4:
         return None
-    try:
-        number = phonenumbers.parse(query, "GB")
-        if phonenumbers.is_valid_number(number):
-            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-            return Lead.phone == e164
-    except phonenumbers.NumberParseException:
-        pass
+    # A whole number in a known range; anything shorter, or in a range the
+    # data does not list, is matched by its digits below (a whole one too).
+    e164 = phones.valid_e164(query)
+    if e164 is not None:
+        return Lead.phone == e164
     stripped = query.strip()
     if stripped.startswith("+"):
         return Lead.phone.startswith("+" + digits, autoescape=True)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from leads.extensions import db
 from leads.models import (
     ATTRIBUTION_FIELDS,
+    ConsentWording,
     Delivery,
     Lead,
     LeadEvent,
@@ -27,6 +31,19 @@ from leads.spam import Verdict
 
 log = logging.getLogger(__name__)
 
+# The same enquiry sent again within this time is the same lead.
+SENT_AGAIN_WINDOW = timedelta(minutes=30)
+# The fields compared to tell staff what a repeat changed.
+_COMPARED = ("full_name", "email", "phone", "contact_method", "contact_time", "message")
+
+
+class StampAlreadyUsed(Exception):
+    """The form's stamp already carried another enquiry: a replay, refused."""
+
+
+class StorageUnavailable(Exception):
+    """The database could not store the lead; nothing was stored or enqueued."""
+
 
 @dataclass(frozen=True)
 class Enquiry:
@@ -41,6 +58,7 @@ class Enquiry:
     message: str
     consent_enquiry: bool
     marketing_opt_in: bool
+    # The one-time number of the form's stamp: a stamp makes at most one lead.
     submission_token: str
     # SHA-256 of the consent wording the form showed (from its signed stamp).
     consent_digest: str | None = None
@@ -56,19 +74,47 @@ def submit_lead(
     """Store the lead, one delivery per inbox channel and an acknowledgement,
     and its first event, in one transaction; then enqueue the deliveries.
 
-    A submission the spam traps caught (``verdict``) is stored with status
-    "spam", its score and reasons, and no deliveries: it waits in quarantine.
+    A submission the spam traps caught (``verdict.quarantine``) is stored with
+    status "spam", its score and reasons, and no deliveries: it waits in
+    quarantine.
 
-    Returns ``(lead, created)``. A second submit with the same form token
-    returns the first lead and creates nothing.
+    Returns ``(lead, created)``. The same enquiry sent again (the same stamp,
+    or the same email or phone at the same location within
+    ``SENT_AGAIN_WINDOW``) is the first lead, with a "sent_again" event, and
+    creates nothing else.
+
+    :raise StampAlreadyUsed: the stamp already carried a different enquiry.
+    :raise StorageUnavailable: the database is out of reach; nothing was
+        stored and nothing enqueued.
     """
+    try:
+        return _submit(enquiry, location, page, attribution, verdict)
+    except (OperationalError, InterfaceError, PoolTimeout) as exc:
+        with contextlib.suppress(OperationalError, InterfaceError, PoolTimeout):
+            db.session.rollback()
+        log.error("lead not stored: database unavailable (%s)", type(exc).__name__)
+        raise StorageUnavailable from None
+
+
+def _submit(
+    enquiry: Enquiry,
+    location: Location,
+    page: Page | None,
+    attribution: dict[str, Any],
+    verdict: Verdict | None,
+) -> tuple[Lead, bool]:
+    now = utcnow()
     existing = _by_token(enquiry.submission_token)
     if existing is not None:
-        return existing, False
+        if not _same_sender(existing, enquiry) or existing.location_id != location.id:
+            raise StampAlreadyUsed
+        return _sent_again(existing, enquiry, now), False
+    recent = _recent_same(enquiry, location, now)
+    if recent is not None:
+        return _sent_again(recent, enquiry, now), False
 
-    wording = consent.by_digest(enquiry.consent_digest) or consent.current()
-    suspect = verdict is not None and verdict.suspect
-    now = utcnow()
+    wording = _wording(enquiry.consent_digest)
+    suspect = verdict is not None and verdict.quarantine
     lead = Lead(
         submission_token=enquiry.submission_token,
         clinic_id=location.clinic_id,
@@ -117,6 +163,8 @@ def submit_lead(
         existing = _by_token(enquiry.submission_token)
         if existing is None:
             raise
+        if not _same_sender(existing, enquiry):
+            raise StampAlreadyUsed from None
         return existing, False
 
     if suspect:
@@ -140,6 +188,15 @@ def quarantined(user: User, limit: int = 200) -> list[Lead]:
     return list(
         db.session.scalars(query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit))
     )
+
+
+def quarantine_count(user: User) -> int:
+    """How many leads ``user`` may see wait in quarantine: shown beside the
+    inbox's tabs, so a wrongly parked patient is released soon, not by chance."""
+    from leads.services.scope import visible_leads
+
+    query = visible_leads(user).where(Lead.status == "spam")
+    return db.session.scalar(query.with_only_columns(sa.func.count()).order_by(None)) or 0
 
 
 def release_lead(lead: Lead, user: User | None) -> list[int]:
@@ -192,6 +249,54 @@ def _add_deliveries(lead: Lead, location: Location, now: datetime) -> list[Deliv
     )
     lead.deliveries.extend(rows)
     return rows
+
+
+def _wording(digest: str | None) -> ConsentWording:
+    """The row of the words the form showed; made now if they are the words in
+    force and have no row yet (rendering a form writes nothing)."""
+    found = consent.by_digest(digest)
+    return found if found is not None else consent.current()
+
+
+def _same_sender(lead: Lead, enquiry: Enquiry) -> bool:
+    return lead.email.lower() == enquiry.email.lower() or lead.phone == enquiry.phone
+
+
+def _recent_same(enquiry: Enquiry, location: Location, now: datetime) -> Lead | None:
+    """The newest lead at ``location`` with this email or phone, within the window."""
+    query = (
+        sa.select(Lead)
+        .where(
+            Lead.clinic_id == location.clinic_id,
+            Lead.location_id == location.id,
+            Lead.created_at >= now - SENT_AGAIN_WINDOW,
+            Lead.anonymised_at.is_(None),
+            sa.or_(
+                sa.func.lower(Lead.email) == enquiry.email.lower(),
+                Lead.phone == enquiry.phone,
+            ),
+        )
+        .order_by(Lead.created_at.desc(), Lead.id.desc())
+        .limit(1)
+    )
+    return db.session.scalar(query)
+
+
+def _sent_again(lead: Lead, enquiry: Enquiry, now: datetime) -> Lead:
+    """Record on ``lead`` that its patient sent the enquiry again, with what they
+    changed (a corrected phone number, a longer message), so nothing typed is
+    lost. The values stay in the database like the lead's own; they never reach
+    a log line."""
+    changed = {
+        name: getattr(enquiry, name)
+        for name in _COMPARED
+        if str(getattr(lead, name) or "").lower() != str(getattr(enquiry, name) or "").lower()
+    }
+    lead.events.append(LeadEvent(kind="sent_again", data={"changed": changed}, created_at=now))
+    lead_id = lead.id
+    db.session.commit()
+    log.info("lead %s sent again", lead_id)
+    return lead
 
 
 def _by_token(token: str) -> Lead | None:

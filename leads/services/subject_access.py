@@ -6,9 +6,9 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import phonenumbers
 import sqlalchemy as sa
 
+from leads import phones
 from leads.extensions import db
 from leads.models import Delivery, Lead, LeadEvent, User, utcnow
 from leads.services import audit, webhook_events
@@ -17,23 +17,13 @@ from leads.services.retention import discard_jobs
 log = logging.getLogger(__name__)
 
 
-def normalise_phone(raw: str) -> str | None:
-    try:
-        number = phonenumbers.parse(raw.replace("(0)", ""), "GB")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def subject_leads(email: str = "", phone: str = "") -> list[Lead]:
     """Every lead that holds this email address or this phone number."""
     conditions = []
     email = email.strip().lower()
     if email:
         conditions.append(sa.func.lower(Lead.email) == email)
-    e164 = normalise_phone(phone) if phone.strip() else None
+    e164 = phones.to_e164(phone) if phone.strip() else None
     if e164:
         conditions.append(Lead.phone == e164)
     if not conditions:
