@@ -102,13 +102,14 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from leads.blueprints import admin, auth, editor, inbox, privacy, public, staff
+    from leads.blueprints import admin, auth, clinics, editor, inbox, privacy, public, staff
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(staff.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(clinics.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(privacy.bp)
 

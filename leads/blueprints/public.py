@@ -74,6 +74,16 @@ def robots() -> Response:
     return _revalidate(response, keep_cache_control=True)
 
 
+@bp.get("/<clinic_slug>/")
+def clinic_page(clinic_slug: str) -> Response:
+    """A clinic's open locations; where an archived location's pages send patients."""
+    found = pages.clinic_or_404(clinic_slug)
+    html = render_template("public/clinic.html", clinic=found.clinic, locations=found.locations)
+    # An archived clinic takes no more requests: 410 tells search engines so.
+    response = make_response(html, 410 if found.clinic.archived_at else 200)
+    return _revalidate(response)
+
+
 @bp.route("/<clinic_slug>/<location_slug>/", methods=["GET", "POST"])
 @form_posts
 def location_page(clinic_slug: str, location_slug: str) -> Response | tuple[str, int]:

@@ -158,7 +158,7 @@ class ConsultationForm(FlaskForm):
         # An empty first choice: a location page asks, rather than picking one silently.
         self.treatment.choices = (
             [SelectChoice("", "Choose a treatment")]
-            + [SelectChoice(t.slug, t.name) for t in location.treatments]
+            + [SelectChoice(t.slug, t.name) for t in location.treatments if t.archived_at is None]
             + [SelectChoice(NOT_SURE, "Not sure yet, I would like advice")]
         )
         if not self.is_submitted():

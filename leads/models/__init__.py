@@ -15,7 +15,13 @@ from leads.models.lead import (
     Lead,
     LeadEvent,
 )
-from leads.models.page import CONTENT_FIELDS, Page, PageRevision, SlugRedirect
+from leads.models.page import (
+    CONTENT_FIELDS,
+    Page,
+    PageRevision,
+    SlugRedirect,
+    TreatmentTemplate,
+)
 from leads.models.user import ROLES, AuditEntry, User
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "PageRevision",
     "SlugRedirect",
     "Treatment",
+    "TreatmentTemplate",
     "User",
     "channels_for",
     "utcnow",
