@@ -209,9 +209,10 @@ def follow_template(page: Page, user: User | None) -> None:
     template = template_for(page.treatment) if page.treatment else None
     if template is None:
         raise SetupError("template", "This treatment has no clinic template yet.")
-    page.template_digest = None
-    _fill_page(page.location, page.treatment, template)
-    page.template_digest = digest(page.content())
+    filled = fill(template.content(), page.location)
+    for name, value in filled.items():
+        setattr(page, name, value)
+    page.template_digest = digest(filled)
     record("template.followed", user, "page", page.id)
     db.session.commit()
 
