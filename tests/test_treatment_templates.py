@@ -193,3 +193,17 @@ def test_new_facts_and_new_locations_are_filled_in(app, admin_client, demo):
     assert soho.heading == "Mesotherapy for hair loss in London"
     assert soho.intro == "Call 020 7946 0000 or visit us at 1 Dean Street, London W1G 9PF."
     assert soho.published_revision_id is None
+
+
+def test_the_editors_location_screen_fills_in_the_new_facts_too(app, admin_client, demo):
+    assert post_form(admin_client, template_url(app), **TEMPLATE).status_code == 303
+    follow(app, admin_client, "manchester")
+    manchester = location_id(app, "manchester")
+    meso = treatment_id(app, "aurelia", "mesotherapy")
+    response = post_form(
+        admin_client,
+        f"/editor/locations/{manchester}/",
+        **{**LOCATION, "name": "Manchester", "city": "Salford", "treatments": [str(meso)]},
+    )
+    assert response.status_code == 303
+    assert page_of(app, "manchester").heading == "Mesotherapy for hair loss in Salford"
