@@ -331,3 +331,41 @@ def test_archiving_needs_the_form_token(app, admin_client, demo):
     assert response.status_code == 400
     with app.app_context():
         assert db.session.get(Location, manchester).archived_at is None
+
+
+@pytest.mark.parametrize(
+    ("screen", "fields", "message"),
+    [
+        ("clinic", {"name": ""}, "Please fill in the clinic name"),
+        ("clinic", {"name": "Aurelia", "retention_months": "500"}, "Between 1 and 120"),
+        ("location", {**LOCATION, "phone": "0800 not a phone"}, "Please enter a phone number"),
+        ("location", {**LOCATION, "time_zone": "London"}, "Please use a time zone name"),
+        ("location", {**LOCATION, "opening_hours": "Mo-Fr 9-5"}, "is not like"),
+        ("treatment", {"name": "", "summary": "x"}, "Please fill in the treatment name"),
+        ("treatment", {"name": "PRP", "summary": "<i>x</i>"}, "HTML tags are not allowed"),
+    ],
+)
+def test_bad_edits_are_refused_and_nothing_changes(
+    app, admin_client, demo, screen, fields, message
+):
+    url = {
+        "clinic": f"/admin/clinics/{clinic_id(app, 'aurelia')}/",
+        "location": f"/admin/locations/{location_id(app, 'harley-street')}/",
+        "treatment": f"/admin/treatments/{treatment_id(app, 'aurelia', 'prp')}/",
+    }[screen]
+    with app.app_context():
+        before = [(c.name, c.retention_months) for c in db.session.scalars(db.select(Clinic))] + [
+            (loc.name, loc.phone, loc.time_zone) for loc in db.session.scalars(db.select(Location))
+        ]
+    response = post_form(admin_client, url, **fields)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    with app.app_context():
+        after = [(c.name, c.retention_months) for c in db.session.scalars(db.select(Clinic))] + [
+            (loc.name, loc.phone, loc.time_zone) for loc in db.session.scalars(db.select(Location))
+        ]
+        assert after == before
+        assert (
+            db.session.get(Treatment, treatment_id(app, "aurelia", "prp")).name
+            == "PRP for hair loss"
+        )

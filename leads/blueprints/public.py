@@ -38,6 +38,15 @@ form_posts = limiter.shared_limit(
 STAFF_PREFIXES = ("/staff/", "/inbox/", "/editor/", "/admin/", "/privacy/", "/login", "/logout")
 
 
+@bp.after_request
+def not_found_is_not_stored(response: Response) -> Response:
+    """An address that answers 404 (``/<anything>/`` reaches the clinic page) is not
+    kept by any cache, as for addresses that match no route at all."""
+    if response.status_code == 404:
+        response.cache_control.no_store = True
+    return response
+
+
 @bp.get("/")
 def index() -> Response:
     response = make_response(
