@@ -107,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
         admin,
         api,
         auth,
+        clinics,
         editor,
         inbox,
         invitations,
@@ -120,6 +121,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(clinics.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(privacy.bp)
     app.register_blueprint(account.bp)

@@ -19,6 +19,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(channels)
     app.cli.add_command(tokens)
+    app.cli.add_command(import_setup)
+    app.cli.add_command(export_config)
 
 
 def _clinic(slug: str) -> Clinic:
@@ -239,3 +241,41 @@ def purge() -> None:
         f"Anonymised {report.leads} leads; removed {report.events} events, "
         f"{report.deliveries} deliveries and {report.jobs} queued jobs."
     )
+
+
+@click.command("import")
+@with_appcontext
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.option("--dry-run", is_flag=True, help="Print what would change; change nothing.")
+def import_setup(file, dry_run: bool) -> None:
+    """Create or update clinics, locations and treatments from a YAML setup file.
+
+    Matched by slug, in one transaction; on any error nothing changes.
+    """
+    from leads.services.setup_file import SetupFileError, apply_file
+
+    try:
+        report = apply_file(file.read(), dry_run=dry_run)
+    except SetupFileError as exc:
+        raise click.ClickException(f"{file.name}: {exc}") from None
+    if not report.changes:
+        click.echo("Nothing to change.")
+        return
+    for change in report.changes:
+        click.echo(change)
+    if dry_run:
+        click.echo(f"Dry run: {len(report.changes)} change(s) found; nothing was written.")
+    else:
+        click.echo(f"Applied {len(report.changes)} change(s).")
+
+
+@click.command("export-config")
+@with_appcontext
+@click.option(
+    "-o", "--output", type=click.File("w", encoding="utf-8"), default="-", help="Default: stdout."
+)
+def export_config(output) -> None:
+    """Write every clinic, location and treatment as a setup file (webhook secrets left out)."""
+    from leads.services.setup_file import export_file
+
+    output.write(export_file())

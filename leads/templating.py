@@ -38,6 +38,7 @@ STAFF_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("editor.index", "Pages", ("admin", "marketing")),
     ("privacy.quarantine", "Quarantine", ("admin", "manager")),
     ("privacy.subject", "Subject access", ("admin",)),
+    ("clinics.index", "Clinics", ("admin",)),
     ("admin.users", "Users", ("admin",)),
     ("admin.audit", "Audit log", ("admin",)),
     ("admin.deliveries_health", "Deliveries", ("admin",)),

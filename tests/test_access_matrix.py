@@ -129,6 +129,7 @@ CASES = [
     Case("public.thank_you", "GET", everyone(200), PLACE),
     Case("public.privacy_notice", "GET", everyone(200), {"clinic_slug": "aurelia"}),
     Case("public.privacy_notice", "GET", everyone(404), {"clinic_slug": "northfield"}),
+    Case("public.clinic_page", "GET", everyone(200), {"clinic_slug": "aurelia"}),
     Case("public.sitemap", "GET", everyone(200)),
     Case("public.robots", "GET", everyone(200)),
     # Signing in and out
@@ -386,6 +387,53 @@ CASES = [
     ),
     Case("privacy.subject", "GET", admins(200)),
     Case("privacy.subject", "POST", admins(422), body={"email": "", "phone": ""}),
+    # Clinic setup (admins)
+    Case("clinics.index", "GET", admins(200)),
+    Case("clinics.new_clinic", "GET", admins(200)),
+    Case("clinics.new_clinic", "POST", admins(422), body={"slug": "Not A Slug"}),
+    Case("clinics.clinic", "GET", admins(200), {"clinic_id": "@clinic_a"}),
+    Case("clinics.clinic", "POST", admins(422), {"clinic_id": "@clinic_a"}, body={"name": ""}),
+    Case(
+        "clinics.archive_clinic",
+        "POST",
+        admins(303),
+        {"clinic_id": "@clinic_a"},
+        body={"archived": "0"},
+    ),
+    Case("clinics.new_location", "GET", admins(200), {"clinic_id": "@clinic_a"}),
+    Case("clinics.new_location", "POST", admins(422), {"clinic_id": "@clinic_a"}, body={}),
+    Case("clinics.location", "GET", admins(200), {"location_id": "@location_a"}),
+    Case("clinics.location", "POST", admins(422), {"location_id": "@location_a"}, body={}),
+    Case(
+        "clinics.archive_location",
+        "POST",
+        admins(303),
+        {"location_id": "@location_a"},
+        body={"archived": "0"},
+    ),
+    Case("clinics.publish_location", "POST", admins(303), {"location_id": "@location_a"}),
+    Case("clinics.new_treatment", "GET", admins(200), {"clinic_id": "@clinic_a"}),
+    Case("clinics.new_treatment", "POST", admins(422), {"clinic_id": "@clinic_a"}, body={}),
+    Case("clinics.treatment", "GET", admins(200), {"treatment_id": "@treatment_a"}),
+    Case("clinics.treatment", "POST", admins(422), {"treatment_id": "@treatment_a"}, body={}),
+    Case(
+        "clinics.archive_treatment",
+        "POST",
+        admins(303),
+        {"treatment_id": "@treatment_a"},
+        body={"archived": "0"},
+    ),
+    Case("clinics.template", "GET", admins(200), {"treatment_id": "@treatment_a"}),
+    Case("clinics.template", "POST", admins(422), {"treatment_id": "@treatment_a"}, body={}),
+    # The demo treatments have no template yet: nothing to preview.
+    Case(
+        "clinics.preview_template",
+        "GET",
+        admins(404),
+        {"treatment_id": "@treatment_a", "location_id": "@location_a"},
+    ),
+    Case("clinics.publish_template", "POST", admins(303), {"treatment_id": "@treatment_a"}),
+    Case("clinics.follow_template", "POST", admins(303), {"page_id": "@page"}),
     Case("privacy.withdraw", "GET", everyone(404), {"token": "forged-token"}),
     Case("privacy.withdraw", "POST", everyone(404), {"token": "forged-token"}),
     # The API answers tokens, never staff sessions (tests/test_api.py checks tokens).
@@ -444,6 +492,7 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
         ids["location_a"] = location.id
         location_b = db.session.scalar(db.select(Location).where(Location.slug == "edinburgh"))
         ids["location_b"] = location_b.id
+        ids["treatment_a"] = location.treatments[0].id
         ids["channel_a"] = db.session.scalar(
             db.select(InboxChannel.id).where(InboxChannel.clinic_id == ids["clinic_a"])
         )

@@ -35,6 +35,9 @@ class Service:
     smtp: SmtpServer | None = None
     env: dict[str, str] = field(default_factory=dict)
     staff: dict[str, str] = field(default_factory=dict)  # role -> email
+    # True: no SMTP server, so clinic inboxes are Maildirs under instance/mail/
+    # (the embedded defaults); wait_for_mail is then not available.
+    maildir: bool = False
     _children: list[subprocess.Popen] = field(default_factory=list)
     _redis: Any = None
 
@@ -63,6 +66,8 @@ class Service:
             "SPAM_FORM_LIMIT": "10000 per hour",
             "FORM_POST_LIMIT": "10000 per minute",
         }
+        if self.maildir:
+            del self.env["SMTP_URL"]
         self._prepare()
         self._spawn(
             "web",
@@ -157,7 +162,7 @@ class Service:
             upgrade()
             load_demo()
             aurelia = db.session.scalar(db.select(Clinic).where(Clinic.slug == "aurelia"))
-            for role, clinics in (("manager", [aurelia]), ("marketing", [aurelia])):
+            for role, clinics in (("manager", [aurelia]), ("marketing", [aurelia]), ("admin", [])):
                 email = f"{role}@staff.example.org"
                 create_user(email, role, STAFF_PASSWORD, clinics, name=f"Demo {role}")
                 self.staff[role] = email

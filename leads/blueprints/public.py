@@ -71,6 +71,15 @@ form_posts = limiter.shared_limit(
 STAFF_PREFIXES = ("/staff/", "/inbox/", "/editor/", "/admin/", "/privacy/", "/login", "/logout")
 
 
+@bp.after_request
+def not_found_is_not_stored(response: Response) -> Response:
+    """An address that answers 404 (``/<anything>/`` reaches the clinic page) is not
+    kept by any cache, as for addresses that match no route at all."""
+    if response.status_code == 404:
+        response.cache_control.no_store = True
+    return response
+
+
 @bp.get("/")
 def index() -> Response:
     response = make_response(
@@ -105,6 +114,16 @@ def robots() -> Response:
     response.cache_control.public = True
     response.cache_control.max_age = 3600
     return _revalidate(response, keep_cache_control=True)
+
+
+@bp.get("/<clinic_slug>/")
+def clinic_page(clinic_slug: str) -> Response:
+    """A clinic's open locations; where an archived location's pages send patients."""
+    found = pages.clinic_or_404(clinic_slug)
+    html = render_template("public/clinic.html", clinic=found.clinic, locations=found.locations)
+    # An archived clinic takes no more requests: 410 tells search engines so.
+    response = make_response(html, 410 if found.clinic.archived_at else 200)
+    return _revalidate(response)
 
 
 @bp.route("/<clinic_slug>/<location_slug>/", methods=["GET", "POST"])

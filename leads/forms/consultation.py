@@ -160,7 +160,7 @@ class ConsultationForm(FlaskForm):
         # An empty first choice: a location page asks, rather than picking one silently.
         self.treatment.choices = (
             [SelectChoice("", "Choose a treatment")]
-            + [SelectChoice(t.slug, t.name) for t in location.treatments]
+            + [SelectChoice(t.slug, t.name) for t in location.treatments if t.archived_at is None]
             + [SelectChoice(NOT_SURE, "Not sure yet, I would like advice")]
         )
         self.form_key = f"{location.id}.{treatment.id if treatment else 0}"

@@ -16,7 +16,13 @@ from leads.models.lead import (
     Lead,
     LeadEvent,
 )
-from leads.models.page import CONTENT_FIELDS, Page, PageRevision, SlugRedirect
+from leads.models.page import (
+    CONTENT_FIELDS,
+    Page,
+    PageRevision,
+    SlugRedirect,
+    TreatmentTemplate,
+)
 from leads.models.staff_message import StaffMessage
 from leads.models.user import ROLES, AuditEntry, User
 
@@ -44,6 +50,7 @@ __all__ = [
     "SlugRedirect",
     "StaffMessage",
     "Treatment",
+    "TreatmentTemplate",
     "User",
     "channels_for",
     "utcnow",

@@ -29,6 +29,8 @@ class Clinic(db.Model):
     # Months a lead is kept; None means the installation's default.
     retention_months: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Archived: no pages for patients, no new leads; its leads and history stay.
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
 
     locations: Mapped[list[Location]] = relationship(
         back_populates="clinic", order_by="Location.name", cascade="all, delete-orphan"
@@ -60,6 +62,8 @@ class Location(db.Model):
     # [{"days": "Mo-Fr", "opens": "09:00", "closes": "19:00"}, ...]
     opening_hours: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     time_zone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")
+    # Archived: its pages redirect (302) elsewhere in the clinic; its leads stay.
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
 
     clinic: Mapped[Clinic] = relationship(back_populates="locations")
     treatments: Mapped[list[Treatment]] = relationship(
@@ -82,6 +86,8 @@ class Treatment(db.Model):
     slug: Mapped[str] = mapped_column(sa.String(64))
     name: Mapped[str] = mapped_column(sa.String(120))
     summary: Mapped[str] = mapped_column(sa.String(300), default="")
+    # Archived: no longer offered anywhere; its pages redirect to the location page.
+    archived_at: Mapped[datetime | None] = mapped_column(default=None)
 
     clinic: Mapped[Clinic] = relationship(back_populates="treatments")
     locations: Mapped[list[Location]] = relationship(

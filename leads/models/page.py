@@ -82,6 +82,10 @@ class Page(_Content, db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The digest of the working copy as the clinic's treatment template last
+    # filled it in. While the working copy still matches, the page follows
+    # the template; once someone edits it here, it is this location's own.
+    template_digest: Mapped[str | None] = mapped_column(sa.String(64), default=None)
 
     clinic: Mapped[Clinic] = relationship()
     location: Mapped[Location | None] = relationship()
@@ -124,6 +128,24 @@ class PageRevision(_Content, db.Model):
 
     page: Mapped[Page] = relationship(back_populates="revisions", foreign_keys=[page_id])
     created_by: Mapped[User | None] = relationship()
+
+
+class TreatmentTemplate(_Content, db.Model):
+    """A clinic's page content for one treatment, written once for every location.
+
+    Text may carry the placeholders ``{location}``, ``{city}``, ``{phone}`` and
+    ``{address}``; each location's page gets them filled in with its own facts.
+    """
+
+    __tablename__ = "treatment_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    treatment_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("treatments.id", ondelete="CASCADE"), unique=True
+    )
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    treatment: Mapped[Treatment] = relationship()
 
 
 class SlugRedirect(db.Model):

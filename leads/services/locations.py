@@ -7,6 +7,7 @@ from typing import Any
 
 from leads.extensions import db
 from leads.models import Clinic, Location, User
+from leads.services import treatment_templates
 from leads.services.audit import record
 
 LOCATION_FIELDS = ("name", "street", "city", "postcode", "phone", "opening_hours", "time_zone")
@@ -42,6 +43,9 @@ def update_location(
             setattr(location, name, details[name])
     wanted = set(treatment_ids)
     location.treatments = [t for t in location.clinic.treatments if t.id in wanted]
+    db.session.flush()
+    # Pages that follow their clinic's treatment template show the new facts.
+    treatment_templates.sync_location(location)
     record("location.updated", user, "location", location.id)
     db.session.commit()
 

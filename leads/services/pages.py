@@ -45,7 +45,7 @@ def clinics_for_directory() -> list[Clinic]:
     return list(
         db.session.scalars(
             db.select(Clinic)
-            .where(Clinic.id.in_(_published_clinic_ids()))
+            .where(Clinic.id.in_(_published_clinic_ids()), Clinic.archived_at.is_(None))
             .options(selectinload(Clinic.locations).selectinload(Location.treatments))
             .order_by(Clinic.name)
         )
@@ -92,6 +92,10 @@ def landing_or_404(
             abort(404)
         query = request.query_string.decode("utf-8", "replace")
         abort(redirect(moved + (f"?{query}" if query else ""), code=301))
+    instead = archived_redirect(location, treatment)
+    if instead is not None:
+        query = request.query_string.decode("utf-8", "replace")
+        abort(redirect(instead + (f"?{query}" if query else ""), code=302))
     same_treatment = Page.treatment_id == treatment.id if treatment else Page.treatment_id.is_(None)
     page = db.session.scalar(
         db.select(Page)
@@ -142,13 +146,87 @@ def clinic_places(clinic_slug: str) -> ClinicPlaces | None:
     return ClinicPlaces(clinic=clinic, locations=list(locations))
 
 
+def archived_redirect(location: Location, treatment: Treatment | None) -> str | None:
+    """Where patients go instead of an archived location's or treatment's page (302).
+
+    An archived treatment: the location's page. An archived location: the same
+    treatment at another location of the clinic, else another location's page,
+    else the clinic's page. None when nothing is archived.
+    """
+    clinic = location.clinic
+    if clinic.archived_at is not None:
+        return url_for("public.clinic_page", clinic_slug=clinic.slug)
+    if location.archived_at is None:
+        if treatment is not None and treatment.archived_at is not None:
+            return url_for(
+                "public.location_page", clinic_slug=clinic.slug, location_slug=location.slug
+            )
+        return None
+    live = {
+        p.location_id: p
+        for p in db.session.scalars(
+            db.select(Page)
+            .join(Location, Page.location_id == Location.id)
+            .where(
+                Page.clinic_id == clinic.id,
+                Page.treatment_id.is_(None),
+                Page.published_revision_id.isnot(None),
+                Location.archived_at.is_(None),
+            )
+        )
+    }
+    others = sorted((loc for loc in clinic.locations if loc.id in live), key=lambda loc: loc.name)
+    if treatment is not None and treatment.archived_at is None:
+        for other in others:
+            if other.offers(treatment) and published_treatment_pages(other).get(treatment.id):
+                return url_for(
+                    "public.treatment_page",
+                    clinic_slug=clinic.slug,
+                    location_slug=other.slug,
+                    treatment_slug=treatment.slug,
+                )
+    if others:
+        return url_for(
+            "public.location_page", clinic_slug=clinic.slug, location_slug=others[0].slug
+        )
+    return url_for("public.clinic_page", clinic_slug=clinic.slug)
+
+
+@dataclass(frozen=True)
+class ClinicLocations:
+    clinic: Clinic
+    locations: list[Location]
+
+
+def clinic_or_404(clinic_slug: str) -> ClinicLocations:
+    """A clinic and its open locations that have a published page."""
+    clinic = db.session.scalar(db.select(Clinic).where(Clinic.slug == clinic_slug))
+    if clinic is None:
+        abort(404)
+    if clinic.archived_at is not None:
+        return ClinicLocations(clinic=clinic, locations=[])
+    published = set(
+        db.session.scalars(
+            db.select(Page.location_id).where(
+                Page.clinic_id == clinic.id,
+                Page.treatment_id.is_(None),
+                Page.published_revision_id.isnot(None),
+            )
+        )
+    )
+    locations = [loc for loc in clinic.locations if loc.archived_at is None and loc.id in published]
+    return ClinicLocations(clinic=clinic, locations=locations)
+
+
 def published_treatment_pages(location: Location) -> dict[int, bool]:
     """Which of the location's treatments have a published page, by treatment id."""
     rows = db.session.execute(
-        db.select(Page.treatment_id).where(
+        db.select(Page.treatment_id)
+        .join(Treatment, Page.treatment_id == Treatment.id)
+        .where(
             Page.location_id == location.id,
-            Page.treatment_id.isnot(None),
             Page.published_revision_id.isnot(None),
+            Treatment.archived_at.is_(None),
         )
     )
     return {treatment_id: True for (treatment_id,) in rows}
@@ -256,9 +334,11 @@ def sitemap_entries() -> list[SitemapEntry]:
     entries = []
     for page, published_at in rows:
         values = {"clinic_slug": page.clinic.slug, "location_slug": page.location.slug}
+        if page.clinic.archived_at or page.location.archived_at:
+            continue  # archived: the address redirects elsewhere
         if page.treatment is None:
             path = url_for("public.location_page", **values)
-        elif page.location.offers(page.treatment):
+        elif page.location.offers(page.treatment) and page.treatment.archived_at is None:
             path = url_for("public.treatment_page", treatment_slug=page.treatment.slug, **values)
         else:
             continue  # no longer offered there: the page answers 404

@@ -1,0 +1,103 @@
+"""Forms of the clinic setup screens: clinics, locations, treatments and their templates.
+
+The checks themselves live in ``leads.services.clinics`` so that the setup
+file import applies exactly the same rules.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, IntegerField, StringField
+from wtforms.validators import NumberRange, Optional, ValidationError
+
+from leads.forms.editor import LocationForm, MultiCheckboxField, PageForm, _line, _strip
+from leads.services import clinics
+from leads.services.clinics import SetupError
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _slug_field(example: str) -> StringField:
+    return StringField(
+        "Address (URL slug)",
+        filters=[_strip, _lower],
+        description=(
+            f"Lowercase letters, numbers and single hyphens, such as {example}. "
+            "It cannot be changed here later."
+        ),
+        render_kw={"maxlength": 64},
+    )
+
+
+def _check(check, field) -> None:
+    try:
+        field.data = check(field.data or "")
+    except SetupError as exc:
+        raise ValidationError(exc.message) from None
+
+
+class ClinicForm(FlaskForm):
+    name = _line("Clinic name", 120, required=True)
+    tagline = _line("Tagline", 200, hint="One line under the clinic's name.")
+    retention_months = IntegerField(
+        "Keep leads for (months)",
+        validators=[Optional(), NumberRange(*clinics.RETENTION_RANGE, "Between 1 and 120 months.")],
+        description="Leave empty for the installation's default.",
+    )
+
+
+class NewClinicForm(ClinicForm):
+    slug = _slug_field("nar-london")
+    inbox = EmailField(
+        "Inbox email address",
+        validators=[Optional()],
+        filters=[_strip],
+        description="Where this clinic's leads go. More channels, such as a webhook, later.",
+    )
+
+    def validate_slug(self, field: StringField) -> None:
+        _check(clinics.check_clinic_slug, field)
+
+    def validate_inbox(self, field: EmailField) -> None:
+        if field.data:
+            _check(clinics.check_email, field)
+
+
+class NewLocationForm(LocationForm):
+    slug = _slug_field("harley-street")
+
+    def validate_slug(self, field: StringField) -> None:
+        _check(clinics.check_location_slug, field)
+
+
+class TreatmentForm(FlaskForm):
+    name = _line("Treatment name", 120, required=True)
+    summary = _line("Summary", 300, hint="One sentence, shown where treatments are listed.")
+    locations = MultiCheckboxField("Offered at", coerce=int)
+
+
+class NewTreatmentForm(TreatmentForm):
+    slug = _slug_field("mesotherapy")
+
+    def validate_slug(self, field: StringField) -> None:
+        _check(clinics.check_treatment_slug, field)
+
+
+class TemplateForm(PageForm):
+    """A page's fields, without an address: each location's page keeps its own."""
+
+    slug = None
+
+    def validate(self, extra_validators=None) -> bool:
+        if not super().validate(extra_validators):
+            return False
+        from leads.services.treatment_templates import check_placeholders
+
+        try:
+            check_placeholders(self.content())
+        except SetupError as exc:
+            self[exc.field].errors = [*self[exc.field].errors, exc.message]
+            return False
+        return True
