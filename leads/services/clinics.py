@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from leads import phones
 from leads.content import markup_problem
 from leads.extensions import db
 from leads.models import Clinic, InboxChannel, Location, Page, Treatment, User, utcnow
@@ -79,14 +79,12 @@ def check_text(field: str, value: str, max_length: int, required: bool = True) -
 
 
 def check_phone(text: str) -> str:
-    """A UK phone number in any common form, as E.164."""
-    try:
-        number = phonenumbers.parse(str(text or ""), "GB")
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+    """A clinic's own number in any common form, as E.164 (only numbers in a
+    listed range: it is printed on every page)."""
+    e164 = phones.valid_e164(str(text or ""))
+    if e164 is None:
         raise SetupError("phone", "Please enter a phone number such as 020 7946 0112.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164
 
 
 def check_time_zone(name: str) -> str:

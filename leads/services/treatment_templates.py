@@ -23,9 +23,9 @@ from leads.claims import find_claims
 from leads.content import markup_problem
 from leads.extensions import db
 from leads.models import CONTENT_FIELDS, Location, Page, Treatment, TreatmentTemplate, User
+from leads.phones import display as national_phone
 from leads.services.audit import record
 from leads.services.clinics import SetupError
-from leads.templating import phone as national_phone
 
 PLACEHOLDERS = ("location", "city", "phone", "address")
 _PLACEHOLDER = re.compile(r"\{([^{}\s]{1,40})\}")
