@@ -25,7 +25,7 @@ from leads.forms.clinics import (
 from leads.forms.consultation import ConsultationForm
 from leads.forms.editor import LocationForm, PublishForm, format_hours
 from leads.models import Clinic, Location, Treatment
-from leads.services import clinics, editor, pages, treatment_templates
+from leads.services import clinics, editor, pages, scope, treatment_templates
 from leads.services.clinics import ClinicDetails, LocationDetails, SetupError
 
 bp = Blueprint("clinics", __name__, url_prefix="/admin")
@@ -392,7 +392,7 @@ def publish_template(treatment_id: int) -> Response:
 
 @bp.post("/pages/<int:page_id>/follow-template")
 def follow_template(page_id: int) -> Response:
-    page = editor.get_page(page_id) or abort(404)
+    page = scope.page_for_editing(current_user, page_id) or abort(404)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if page.treatment is None:
