@@ -3,6 +3,7 @@ event types, thin payloads, secret rotation, and how each answer is taken."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -75,15 +76,25 @@ def verify(secret: str, headers: dict[str, str], body: bytes) -> dict:
     return Webhook(secret).verify(body, headers)
 
 
-def submit(client, form_page) -> None:
-    assert client.post(URL, data=form_page(URL, treatment="prp")).status_code == 303
+_patients = itertools.count(1)
+
+
+def submit(client, form_page) -> dict[str, str]:
+    """One request from a new patient each time (the same patient again within
+    30 minutes would be the same lead, sent again)."""
+    n = next(_patients)
+    data = form_page(
+        URL, treatment="prp", email=f"patient{n}@example.org", phone=f"07911 12{n:04d}"
+    )
+    assert client.post(URL, data=data).status_code == 303
+    return data
 
 
 def test_a_delivery_is_signed_by_standard_webhooks_and_verifies(
     app, client, hooked, form_page, run_worker, mail
 ):
     client.get(URL + "?utm_campaign=scalp")
-    submit(client, form_page)
+    sent = submit(client, form_page)
     run_worker()
     [(headers, body)] = hooked.requests
     event = verify(hooked.secret, headers, body)
@@ -91,7 +102,7 @@ def test_a_delivery_is_signed_by_standard_webhooks_and_verifies(
     lead = event["data"]
     assert (lead["full_name"], lead["phone"], lead["treatment"]["slug"]) == (
         "Alex Morgan",
-        "+447911123456",
+        "+44" + sent["phone"].replace(" ", "")[1:],
         "prp",
     )
     assert lead["attribution"]["utm_campaign"] == "scalp"
