@@ -27,6 +27,7 @@ from leads.forms.editor import (
     PublishForm,
     format_hours,
 )
+from leads.input_guard import db_id
 from leads.models import Location, Page, Treatment
 from leads.services import editor, locations, pages
 
@@ -61,12 +62,12 @@ def index() -> str:
 
 @bp.route("/pages/new", methods=["GET", "POST"])
 def create() -> Response | tuple[str, int]:
-    location = db.session.get(Location, request.args.get("location", type=int) or 0)
+    location = db.session.get(Location, db_id(request.args.get("location")) or 0)
     if location is None:
         abort(404)
     treatment = None
     if request.args.get("treatment"):
-        treatment = db.session.get(Treatment, request.args.get("treatment", type=int) or 0)
+        treatment = db.session.get(Treatment, db_id(request.args.get("treatment")) or 0)
         if treatment is None or not location.offers(treatment):
             abort(404)
     form = PageForm(treatment_page=treatment is not None)

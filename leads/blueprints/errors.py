@@ -9,6 +9,8 @@ from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from leads.input_guard import BadParameter
+
 log = logging.getLogger(__name__)
 
 MESSAGES = {
@@ -54,6 +56,8 @@ def register(app: Flask) -> None:
             # can be built for it, and no person needs the site's design.
             return Response(f"{code} {error.name}", code, mimetype="text/plain")
         title, detail = MESSAGES.get(code, (error.name, ""))
+        if isinstance(error, BadParameter):
+            detail = f"{error.description} {detail}"
         return render_template("errors/error.html", code=code, title=title, detail=detail), code
 
     @app.errorhandler(InternalServerError)

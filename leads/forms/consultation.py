@@ -19,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from leads import spam
+from leads.forms.fields import CheckedForm
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, Location, Treatment
 from leads.services import consent
 from leads.services.consent import ENQUIRY_WORDING
@@ -88,7 +89,7 @@ class RadioChoiceField(_Choice, RadioField):
     pass
 
 
-class ConsultationForm(FlaskForm):
+class ConsultationForm(CheckedForm):
     full_name = StringField(
         "Full name",
         filters=[_strip],
