@@ -121,3 +121,8 @@ class WebhookReceiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def explode_with_patient_data() -> None:
+    """A job that fails with a patient's details in its message, as a bug might."""
+    raise ValueError("Quillon Canarysmith <quillon.canary@example.org> 07911 123457")

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, Response, render_template
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from leads.input_guard import BadParameter
-
-log = logging.getLogger(__name__)
+from leads.logs import request_id
 
 MESSAGES = {
     400: (
@@ -62,8 +59,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> tuple[str, int]:
-        original = getattr(error, "original_exception", None)
-        # The type only: an exception's text can carry what a patient typed.
-        log.error("unhandled error: %s", type(original).__name__ if original else "unknown")
+        # Logged once already, by LeadsFlask.log_exception, with this request id.
         title, detail = MESSAGES[500]
-        return render_template("errors/error.html", code=500, title=title, detail=detail), 500
+        html = render_template(
+            "errors/error.html", code=500, title=title, detail=detail, request_id=request_id()
+        )
+        return html, 500
