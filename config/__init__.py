@@ -91,6 +91,11 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_ADDRESS = "20 per 10 minutes"
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 10 minutes"
+    # Attempts from a device where the account signed in before count only here.
+    LOGIN_LIMIT_PER_DEVICE = "10 per 10 minutes"
+    # Password checks at once per web process, and how long one waits for a slot.
+    LOGIN_HASH_SLOTS = 2
+    LOGIN_HASH_WAIT_SECONDS = 1.0
     PASSWORD_MIN_LENGTH = 12
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
@@ -170,6 +175,11 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "RETENTION_MONTHS_DEFAULT": int,
     "PURGE_INTERVAL_SECONDS": int,
     "RATELIMIT_STORAGE_URI": str,
+    "LOGIN_LIMIT_PER_ADDRESS": str,
+    "LOGIN_LIMIT_PER_ACCOUNT": str,
+    "LOGIN_LIMIT_PER_DEVICE": str,
+    "LOGIN_HASH_SLOTS": int,
+    "LOGIN_HASH_WAIT_SECONDS": float,
 }
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -24,6 +28,61 @@ _hasher = PasswordHasher()
 
 class AccountError(ValueError):
     """A request about an account that cannot be met; the message is for the user."""
+
+
+class HashingBusy(Exception):
+    """No password-hashing slot came free in time; try again in ``retry_after`` seconds."""
+
+    retry_after = 2
+
+
+# Password checks run a few at a time per process (LOGIN_HASH_SLOTS), on threads
+# of their own at the lowest CPU priority, so a storm of sign-ins cannot take
+# the CPU or the web threads from patients' pages. A check that finds no slot
+# free within LOGIN_HASH_WAIT_SECONDS is refused (503) instead of queuing.
+_pool_lock = threading.Lock()
+_pool: tuple[tuple[int, int], threading.BoundedSemaphore, ThreadPoolExecutor] | None = None
+
+
+def _lower_priority() -> None:
+    # Linux keeps a nice value per thread: this lowers this thread only, and the
+    # threads argon2 starts from it. Elsewhere the slots still bound the work.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+
+
+def _hashing_pool() -> tuple[threading.BoundedSemaphore, ThreadPoolExecutor]:
+    global _pool
+    slots = int(current_app.config["LOGIN_HASH_SLOTS"])
+    # A forked process makes its own pool (threads do not survive a fork).
+    wanted = (os.getpid(), slots)
+    with _pool_lock:
+        if _pool is None or _pool[0] != wanted:
+            if _pool is not None and _pool[0][0] == os.getpid():
+                _pool[2].shutdown(wait=False)
+            executor = ThreadPoolExecutor(
+                max_workers=slots, thread_name_prefix="password-hash", initializer=_lower_priority
+            )
+            _pool = (wanted, threading.BoundedSemaphore(slots), executor)
+        return _pool[1], _pool[2]
+
+
+def _verify(stored: str, password: str) -> bool:
+    """Check ``password`` against ``stored`` in a hashing slot; raise HashingBusy."""
+    slots, executor = _hashing_pool()
+    if not slots.acquire(timeout=float(current_app.config["LOGIN_HASH_WAIT_SECONDS"])):
+        raise HashingBusy()
+    try:
+        return executor.submit(_matches, stored, password).result()
+    finally:
+        slots.release()
+
+
+def _matches(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @lru_cache(maxsize=1)
@@ -94,16 +153,17 @@ def create_user(
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this email and password, or None. The work done
-    is the same whether or not the account exists."""
+    is the same whether or not the account exists.
+
+    :raise HashingBusy: no hashing slot came free in time.
+    """
     try:
         email = normalise_email(email)
     except AccountError:
         email = ""
     user = db.session.scalar(db.select(User).where(User.email == email)) if email else None
     stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
-    try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
+    if not _verify(stored, password):
         return None
     if user is None or not user.active:
         return None
