@@ -93,9 +93,13 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 10 minutes"
     # Attempts from a device where the account signed in before count only here.
     LOGIN_LIMIT_PER_DEVICE = "10 per 10 minutes"
-    # Password checks at once per web process, and how long one waits for a slot.
-    LOGIN_HASH_SLOTS = 2
+    # Password checks at once per web process, how many more may wait for a
+    # slot, and for how long; sign-ins beyond that get 503 at once.
+    LOGIN_HASH_SLOTS = 1
+    LOGIN_HASH_QUEUE = 1
     LOGIN_HASH_WAIT_SECONDS = 1.0
+    # The hashing threads' nice value (0-19): pages first, sign-ins still progress.
+    LOGIN_HASH_NICE = 10
     PASSWORD_MIN_LENGTH = 12
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
@@ -179,6 +183,8 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "LOGIN_LIMIT_PER_ACCOUNT": str,
     "LOGIN_LIMIT_PER_DEVICE": str,
     "LOGIN_HASH_SLOTS": int,
+    "LOGIN_HASH_QUEUE": int,
+    "LOGIN_HASH_NICE": int,
     "LOGIN_HASH_WAIT_SECONDS": float,
 }
 

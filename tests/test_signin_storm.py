@@ -50,6 +50,7 @@ def test_parallel_attempts_at_one_account_never_pass_its_limit(app, demo, make_u
         LOGIN_LIMIT_PER_ACCOUNT="5 per 10 minutes",
         LOGIN_LIMIT_PER_ADDRESS="1000 per 10 minutes",
         LOGIN_HASH_SLOTS=8,
+        LOGIN_HASH_QUEUE=30,
         LOGIN_HASH_WAIT_SECONDS=30,
     )
     make_user(email="admin@staff.example.org", role="admin", clinics=())
@@ -64,6 +65,7 @@ def test_parallel_attempts_from_one_address_never_pass_its_limit(app, demo):
     app.config.update(
         LOGIN_LIMIT_PER_ADDRESS="4 per 10 minutes",
         LOGIN_HASH_SLOTS=8,
+        LOGIN_HASH_QUEUE=30,
         LOGIN_HASH_WAIT_SECONDS=30,
     )
     clients = [visitor(app, "10.2.0.1") for _ in range(20)]
@@ -93,7 +95,7 @@ def test_no_free_hashing_slot_within_the_wait_is_503_with_retry_after(app, demo,
     make_user(email="known@staff.example.org")
     client = visitor(app, "10.4.0.1")
     with app.app_context():
-        slots, _ = accounts._hashing_pool()
+        _, slots, _ = accounts._hashing_pool()
     assert slots.acquire(timeout=5)  # another request holds the only slot
     try:
         response = attempt(client, "known@staff.example.org", PASSWORD)

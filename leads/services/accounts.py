@@ -37,45 +37,67 @@ class HashingBusy(Exception):
 
 
 # Password checks run a few at a time per process (LOGIN_HASH_SLOTS), on threads
-# of their own at the lowest CPU priority, so a storm of sign-ins cannot take
-# the CPU or the web threads from patients' pages. A check that finds no slot
-# free within LOGIN_HASH_WAIT_SECONDS is refused (503) instead of queuing.
+# of their own at a lower CPU priority (LOGIN_HASH_NICE), so a storm of sign-ins cannot take
+# the CPU from patients' pages. At most LOGIN_HASH_QUEUE more wait for a slot,
+# each for LOGIN_HASH_WAIT_SECONDS at most; any other is refused (503) at once,
+# so sign-ins never hold more than slots + queue of a process's web threads.
 _pool_lock = threading.Lock()
-_pool: tuple[tuple[int, int], threading.BoundedSemaphore, ThreadPoolExecutor] | None = None
+_pool: (
+    tuple[
+        tuple[int, int, int],
+        threading.BoundedSemaphore,
+        threading.BoundedSemaphore,
+        ThreadPoolExecutor,
+    ]
+    | None
+) = None
 
 
-def _lower_priority() -> None:
+def _lower_priority(nice: int) -> None:
     # Linux keeps a nice value per thread: this lowers this thread only, and the
     # threads argon2 starts from it. Elsewhere the slots still bound the work.
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    if nice > 0:
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-def _hashing_pool() -> tuple[threading.BoundedSemaphore, ThreadPoolExecutor]:
+def _hashing_pool() -> tuple[
+    threading.BoundedSemaphore, threading.BoundedSemaphore, ThreadPoolExecutor
+]:
+    """This process's (admission, slots, executor); rebuilt after a fork or a new setting."""
     global _pool
     slots = int(current_app.config["LOGIN_HASH_SLOTS"])
-    # A forked process makes its own pool (threads do not survive a fork).
-    wanted = (os.getpid(), slots)
+    queue = int(current_app.config["LOGIN_HASH_QUEUE"])
+    wanted = (os.getpid(), slots, queue)  # threads do not survive a fork
     with _pool_lock:
         if _pool is None or _pool[0] != wanted:
             if _pool is not None and _pool[0][0] == os.getpid():
-                _pool[2].shutdown(wait=False)
+                _pool[3].shutdown(wait=False)
             executor = ThreadPoolExecutor(
-                max_workers=slots, thread_name_prefix="password-hash", initializer=_lower_priority
+                max_workers=slots,
+                thread_name_prefix="password-hash",
+                initializer=_lower_priority,
+                initargs=(int(current_app.config["LOGIN_HASH_NICE"]),),
             )
-            _pool = (wanted, threading.BoundedSemaphore(slots), executor)
-        return _pool[1], _pool[2]
+            admission = threading.BoundedSemaphore(slots + queue)
+            _pool = (wanted, admission, threading.BoundedSemaphore(slots), executor)
+        return _pool[1], _pool[2], _pool[3]
 
 
 def _verify(stored: str, password: str) -> bool:
     """Check ``password`` against ``stored`` in a hashing slot; raise HashingBusy."""
-    slots, executor = _hashing_pool()
-    if not slots.acquire(timeout=float(current_app.config["LOGIN_HASH_WAIT_SECONDS"])):
-        raise HashingBusy()
+    admission, slots, executor = _hashing_pool()
+    if not admission.acquire(blocking=False):
+        raise HashingBusy()  # the waiting room is full: do not hold a web thread
     try:
-        return executor.submit(_matches, stored, password).result()
+        if not slots.acquire(timeout=float(current_app.config["LOGIN_HASH_WAIT_SECONDS"])):
+            raise HashingBusy()
+        try:
+            return executor.submit(_matches, stored, password).result()
+        finally:
+            slots.release()
     finally:
-        slots.release()
+        admission.release()
 
 
 def _matches(stored: str, password: str) -> bool:
