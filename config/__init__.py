@@ -45,6 +45,10 @@ class Config:
 
     WTF_CSRF_TIME_LIMIT = 8 * 3600
 
+    SESSION_COOKIE_NAME = "session"
+    REMEMBER_COOKIE_NAME = "remember_token"
+    # Flask-Login drops a session whose client address or browser changed.
+    SESSION_PROTECTION = "strong"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
@@ -116,6 +120,10 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    # "__Host-": browsers accept it only over HTTPS, for this host and path "/",
+    # so no sibling domain or plain-HTTP page can plant or overwrite it.
+    SESSION_COOKIE_NAME = "__Host-session"
+    REMEMBER_COOKIE_NAME = "__Host-remember_token"
     HSTS_SECONDS = 365 * 24 * 3600
 
 

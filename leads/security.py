@@ -66,7 +66,7 @@ def content_security_policy() -> str:
             "font-src 'self'",
             "connect-src 'self'",
             "object-src 'none'",
-            "base-uri 'self'",
+            "base-uri 'none'",
             "form-action 'self'",
             f"frame-ancestors {ancestors}",
         ]

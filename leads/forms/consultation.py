@@ -8,7 +8,6 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     HiddenField,
     RadioField,
     SelectField,
@@ -19,7 +18,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from leads import spam
-from leads.forms.fields import CheckedForm
+from leads.forms.fields import CheckboxField, CheckedForm
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, Location, Treatment
 from leads.services import consent
 from leads.services.consent import ENQUIRY_WORDING
@@ -143,11 +142,11 @@ class ConsultationForm(CheckedForm):
         filters=[_strip],
         validators=[Length(max=1000, message="Please keep your message under 1,000 characters.")],
     )
-    consent_enquiry = BooleanField(
+    consent_enquiry = CheckboxField(
         CONSENT_LABEL,
         validators=[DataRequired("Please tick this box so we can reply to your enquiry.")],
     )
-    marketing_opt_in = BooleanField(MARKETING_LABEL)
+    marketing_opt_in = CheckboxField(MARKETING_LABEL)
     # One per rendered form: a second submit of the same form finds the first lead.
     submission_token = HiddenField(validators=[DataRequired(), Length(min=16, max=64)])
     # Spam traps (leads.spam): a field people never see, and the signed render time.

@@ -15,7 +15,7 @@ from urllib.parse import unquote_to_bytes
 
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import FileStorage
-from wtforms import Field, SelectMultipleField, TextAreaField
+from wtforms import BooleanField, Field, SelectMultipleField, TextAreaField
 
 from leads.input_guard import TEXT_CONTROLS, problem, strip_controls, undecodable_fields
 
@@ -44,6 +44,17 @@ def _cleaned(value: str, field: Field, undecodable: list[str]) -> str:
         # Werkzeug kept the bytes that were not UTF-8 as "%XX" text.
         value = unquote_to_bytes(value).decode("utf-8", "ignore")
     return strip_controls(value, allow).strip()
+
+
+class CheckboxField(BooleanField):
+    """A tick box that is ticked only when its own value ("y") is sent: WTForms'
+    BooleanField takes any value but "false" and "" as true, "n" included."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = bool(valuelist) and valuelist[0] == self.default_value()
+
+    def default_value(self) -> str:
+        return "y"
 
 
 class CheckedForm(FlaskForm):
