@@ -116,11 +116,11 @@ def check_deploy() -> None:
     """Name every unsafe production setting; exit non-zero when there is one."""
     from flask import current_app
 
-    from leads.deploycheck import problems
+    from leads.deploycheck import behaviour_problems, problems
 
     configured = dict(current_app.config)
     configured["DEBUG"] = current_app.debug or current_app.extensions["leads.configured_debug"]
-    found = problems(configured)
+    found = problems(configured) + behaviour_problems(current_app)
     for line in found:
         click.echo(f"UNSAFE {line}")
     if found:
