@@ -32,12 +32,13 @@ _HIDDEN = re.compile(r'<input[^>]*name="(rendered)"[^>]*value="([^"]*)"')
 
 
 class Visitor:
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, headers: dict[str, str] | None = None) -> None:
         self.connection = http.client.HTTPConnection(host, port, timeout=30)
         self.cookies: dict[str, str] = {}
+        self.headers = dict(headers or {})
 
     def request(self, method: str, path: str, body: str | None = None) -> tuple[int, str]:
-        headers = {"Host": f"{self.connection.host}:{self.connection.port}"}
+        headers = {"Host": f"{self.connection.host}:{self.connection.port}", **self.headers}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         if body is not None:

@@ -62,6 +62,10 @@ class Config:
 
     WTF_CSRF_TIME_LIMIT = 8 * 3600
 
+    SESSION_COOKIE_NAME = "session"
+    REMEMBER_COOKIE_NAME = "remember_token"
+    # Flask-Login drops a session whose client address or browser changed.
+    SESSION_PROTECTION = "strong"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
@@ -117,6 +121,15 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_LIMIT_PER_ADDRESS = "20 per 10 minutes"
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 10 minutes"
+    # Attempts from a device where the account signed in before count only here.
+    LOGIN_LIMIT_PER_DEVICE = "10 per 10 minutes"
+    # Password checks at once per web process, how many more may wait for a
+    # slot, and for how long; sign-ins beyond that get 503 at once.
+    LOGIN_HASH_SLOTS = 1
+    LOGIN_HASH_QUEUE = 1
+    LOGIN_HASH_WAIT_SECONDS = 1.0
+    # The hashing threads' nice value (0-19): pages first, sign-ins still progress.
+    LOGIN_HASH_NICE = 10
     PASSWORD_MIN_LENGTH = 12
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
@@ -148,6 +161,10 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    # "__Host-": browsers accept it only over HTTPS, for this host and path "/",
+    # so no sibling domain or plain-HTTP page can plant or overwrite it.
+    SESSION_COOKIE_NAME = "__Host-session"
+    REMEMBER_COOKIE_NAME = "__Host-remember_token"
     HSTS_SECONDS = 365 * 24 * 3600
     ADMIN_TWO_FACTOR_REQUIRED = True
     WEBHOOK_HTTPS_ONLY = True
@@ -226,6 +243,13 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "WEBHOOK_ALLOW_PRIVATE": _bool,
     "WEBHOOK_HTTPS_ONLY": _bool,
     "API_RATE_LIMIT": str,
+    "LOGIN_LIMIT_PER_ADDRESS": str,
+    "LOGIN_LIMIT_PER_ACCOUNT": str,
+    "LOGIN_LIMIT_PER_DEVICE": str,
+    "LOGIN_HASH_SLOTS": int,
+    "LOGIN_HASH_QUEUE": int,
+    "LOGIN_HASH_NICE": int,
+    "LOGIN_HASH_WAIT_SECONDS": float,
 }
 
 

@@ -34,21 +34,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 class LeadsFlask(Flask):
     def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def,override]
-        """Log an unhandled error by its type and place only: an exception's text
-        (a database error's parameters, say) can carry what a patient typed."""
+        """Log an unhandled error once, by its type and place, with the request id:
+        an exception's text (a database error's parameters, say) and the path
+        can carry what a patient typed."""
         from flask import request
 
+        from leads.logs import error_line, request_id
+
         exc_type, _, tb = exc_info
-        frames = []
-        while tb is not None:
-            frames.append(f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}")
-            tb = tb.tb_next
         self.logger.error(
-            "unhandled %s on %s %s at %s",
-            exc_type.__name__ if exc_type else "error",
+            "unhandled %s (%s %s, request %s)",
+            error_line(exc_type, tb),
             request.method,
-            request.path,
-            " <- ".join(reversed(frames[-5:])),
+            request.endpoint or "no route",
+            request_id(),
         )
 
 
@@ -89,9 +88,10 @@ def _normalise_db_url(url: str) -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from leads import auth, queue, security
+    from leads import auth, logs, queue, security
     from leads.extensions import csrf, db, limiter, migrate
 
+    logs.init_app(app)
     security.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)

@@ -11,8 +11,8 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, abort
-from flask_login import current_user
+from flask import Flask, Response, abort, flash, jsonify, redirect, request
+from flask_login import current_user, login_url
 
 from leads.extensions import db, login_manager
 from leads.models import User
@@ -25,8 +25,26 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"
-    # The session cookie is rebuilt at every login (see services.accounts.sign_in).
-    login_manager.session_protection = "basic"
+    # The session cookie is rebuilt at every login (see services.accounts.sign_in);
+    # "strong" also ends a session whose client address or browser changed.
+    login_manager.session_protection = app.config["SESSION_PROTECTION"]
+    login_manager.unauthorized_handler(_unauthorized)
+
+
+def wants_json() -> bool:
+    """The request asks for JSON (a script's fetch), not a page."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return request.is_json or best == "application/json"
+
+
+def _unauthorized() -> Response:
+    """Not signed in: scripts get 401 with JSON; people are sent to sign in."""
+    if wants_json():
+        response = jsonify(error="unauthorized", message="Please sign in again.")
+        response.status_code = 401
+        return response
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
 @login_manager.user_loader

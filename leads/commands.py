@@ -212,11 +212,11 @@ def check_deploy() -> None:
     from flask import current_app
     from sqlalchemy.exc import SQLAlchemyError
 
-    from leads.deploycheck import admins_without_two_factor, problems
+    from leads.deploycheck import admins_without_two_factor, behaviour_problems, problems
 
     configured = dict(current_app.config)
     configured["DEBUG"] = current_app.debug or current_app.extensions["leads.configured_debug"]
-    found = problems(configured)
+    found = problems(configured) + behaviour_problems(current_app)
     try:
         found += admins_without_two_factor()
     except SQLAlchemyError as exc:

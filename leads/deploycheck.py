@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import Flask
+
 import config as settings
 
 
@@ -62,6 +64,43 @@ def problems(config: Mapping[str, Any]) -> list[str]:
         )
     if not config.get("WEBHOOK_HTTPS_ONLY"):
         unsafe("WEBHOOK_HTTPS_ONLY", "is off; leads could be sent to webhooks over plain HTTP")
+    for name in ("SESSION_COOKIE_NAME", "REMEMBER_COOKIE_NAME"):
+        if not str(config.get(name) or "").startswith("__Host-"):
+            unsafe(name, "has no __Host- prefix; another subdomain could plant or overwrite it")
+    if config.get("SESSION_COOKIE_DOMAIN") or config.get("REMEMBER_COOKIE_DOMAIN"):
+        unsafe("SESSION_COOKIE_DOMAIN", "is set; a __Host- cookie must be for this host only")
+    if config.get("SESSION_PROTECTION") != "strong":
+        unsafe("SESSION_PROTECTION", "is not strong; a copied session cookie keeps working")
+    return found
+
+
+def behaviour_problems(app: Flask) -> list[str]:
+    """What the running code does, checked with requests through the app itself:
+    JSON answers to scripts that are not signed in, the CSP's base-uri, the
+    consent box, and limiter keys."""
+    from leads.forms.consultation import ConsultationForm
+    from leads.security import client_key
+    from leads.services.signin_limits import account_key
+
+    found: list[str] = []
+    hosts = app.config.get("TRUSTED_HOSTS") or ["localhost"]
+    client = app.test_client()
+    base = f"https://{hosts[0]}"
+    poll = client.get(
+        "/inbox/updates?since=0", base_url=base, headers={"Accept": "application/json"}
+    )
+    if poll.status_code != 401 or not poll.is_json:
+        found.append(f"401 JSON: a script's request without a session got {poll.status_code}")
+    policy = client.get("/robots.txt", base_url=base).headers.get("Content-Security-Policy", "")
+    if "base-uri 'none'" not in policy:
+        found.append("Content-Security-Policy: base-uri is not 'none'")
+    with app.test_request_context("/", method="POST", data={"consent_enquiry": "n"}, base_url=base):
+        form = ConsultationForm(meta={"csrf": False})
+        if form.consent_enquiry.data:
+            found.append("consent_enquiry: a value other than the box's own counts as consent")
+    with app.test_request_context("/", base_url=base, environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        if "203.0.113.9" in client_key() or "admin@" in account_key("admin@example.org"):
+            found.append("rate-limit keys: an address is stored in clear")
     return found
 
 

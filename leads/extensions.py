@@ -1,7 +1,6 @@
 """Extensions, created once here and bound to the app in ``create_app``."""
 
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -21,10 +20,20 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
+
+
 # Limits live in Redis, so they hold across web processes; if Redis cannot be
 # reached the limiter falls back to per-process memory instead of failing.
+def _client_key() -> str:
+    from leads.security import client_key
+
+    return client_key()
+
+
+# Keys are keyed hashes of the client address (``security.client_key``): Redis
+# never holds an address in clear.
 limiter = Limiter(
-    key_func=get_remote_address,
+    key_func=_client_key,
     in_memory_fallback_enabled=True,
     swallow_errors=True,
     key_prefix="limits",

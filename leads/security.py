@@ -25,6 +25,8 @@ from flask import Flask, current_app, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response
 
+from leads import input_guard
+
 # Blueprints whose pages a shared cache may keep; every other page is no-store.
 CACHEABLE_BLUEPRINTS = frozenset({"public"})
 REFERRER_POLICY = "strict-origin-when-cross-origin"
@@ -64,7 +66,7 @@ def content_security_policy() -> str:
             "font-src 'self'",
             "connect-src 'self'",
             "object-src 'none'",
-            "base-uri 'self'",
+            "base-uri 'none'",
             "form-action 'self'",
             f"frame-ancestors {ancestors}",
         ]
@@ -110,5 +112,6 @@ def init_app(app: Flask) -> None:
     }
     if any(hops.values()):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_port=0, x_prefix=0, **hops)  # type: ignore[method-assign]
+    input_guard.init_app(app)
     app.after_request(set_security_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

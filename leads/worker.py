@@ -15,9 +15,25 @@ log = logging.getLogger(__name__)
 
 
 class _AppJobs:
-    """Each job runs in a fresh app context: its own database session."""
+    """Each job runs in a fresh app context: its own database session.
+
+    A job's failure is logged once, as its type and place: RQ's own line
+    would carry the traceback with the exception's text, which can quote a
+    lead. ``RetryLater`` was logged by the job itself when it raised it.
+    """
 
     app: Flask
+
+    def handle_exception(self, job, *exc_info):  # type: ignore[no-untyped-def]
+        from rq.job_lifecycle import call_exception_handlers
+
+        from leads.jobs import RetryLater
+        from leads.logs import error_line
+
+        exc_type, _, tb = exc_info
+        if not (exc_type and issubclass(exc_type, RetryLater)):
+            log.error("job %s failed: %s", job.id, error_line(exc_type, tb))
+        call_exception_handlers(self._exc_handlers, job, *exc_info)  # type: ignore[attr-defined]
 
     def perform_job(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         with self.app.app_context():

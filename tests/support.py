@@ -188,3 +188,8 @@ class ConnectionLog:
 
     def __exit__(self, *exc: object) -> None:
         ConnectionLog._current = None
+
+
+def explode_with_patient_data() -> None:
+    """A job that fails with a patient's details in its message, as a bug might."""
+    raise ValueError("Quillon Canarysmith <quillon.canary@example.org> 07911 123457")

@@ -19,6 +19,7 @@ from leads.forms.admin import (
     TokenForm,
     UserForm,
 )
+from leads.input_guard import db_id
 from leads.models import ApiToken, AuditEntry, Clinic, InboxChannel, Location, User
 from leads.services import accounts, api_tokens, deliveries, webhooks
 from leads.services.accounts import AccountError
@@ -186,15 +187,15 @@ def audit() -> str:
     action = request.args.get("action", "").strip()[:48]
     if action:
         stmt = stmt.where(AuditEntry.action == action)
-    user_id = request.args.get("user", "")
-    if user_id.isdigit() and len(user_id) < 10:
-        stmt = stmt.where(AuditEntry.user_id == int(user_id))
-    lead_id = request.args.get("lead", "")
-    if lead_id.isdigit() and len(lead_id) < 10:
-        stmt = stmt.where(AuditEntry.object_type == "lead", AuditEntry.object_id == int(lead_id))
-    before = request.args.get("before", "")
-    if before.isdigit() and len(before) < 12:
-        stmt = stmt.where(AuditEntry.id < int(before))
+    user_id = db_id(request.args.get("user"))
+    if user_id:
+        stmt = stmt.where(AuditEntry.user_id == user_id)
+    lead_id = db_id(request.args.get("lead"))
+    if lead_id:
+        stmt = stmt.where(AuditEntry.object_type == "lead", AuditEntry.object_id == lead_id)
+    before = db_id(request.args.get("before"))
+    if before:
+        stmt = stmt.where(AuditEntry.id < before)
     entries = list(db.session.scalars(stmt.limit(AUDIT_PAGE + 1)))
     more = len(entries) > AUDIT_PAGE
     entries = entries[:AUDIT_PAGE]

@@ -28,6 +28,7 @@ from leads.forms.editor import (
     UnpublishForm,
     format_hours,
 )
+from leads.input_guard import db_id
 from leads.models import Location, Page, PageRevision, Treatment
 from leads.services import editor, locations, pages, scope
 
@@ -65,12 +66,12 @@ def index() -> str:
 
 @bp.route("/pages/new", methods=["GET", "POST"])
 def create() -> Response | tuple[str, int]:
-    location = scope.location_for_editing(current_user, request.args.get("location", type=int) or 0)
+    location = scope.location_for_editing(current_user, db_id(request.args.get("location")) or 0)
     if location is None:
         abort(404)
     treatment = None
     if request.args.get("treatment"):
-        treatment = db.session.get(Treatment, request.args.get("treatment", type=int) or 0)
+        treatment = db.session.get(Treatment, db_id(request.args.get("treatment")) or 0)
         if treatment is None or not location.offers(treatment):
             abort(404)
     copy_from = None

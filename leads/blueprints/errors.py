@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, Response, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from leads.input_guard import BadParameter
+from leads.logs import request_id
 from leads.services import pages
-
-log = logging.getLogger(__name__)
 
 MESSAGES = {
     400: (
@@ -65,6 +63,8 @@ def register(app: Flask) -> None:
             # can be built for it, and no person needs the site's design.
             return Response(f"{code} {error.name}", code, mimetype="text/plain")
         title, detail = MESSAGES.get(code, (error.name, ""))
+        if isinstance(error, BadParameter):
+            detail = f"{error.description} {detail}"
         if code == 404:
             places = _clinic_of_path(request.path)
             if places is not None:
@@ -82,8 +82,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> tuple[str, int]:
-        original = getattr(error, "original_exception", None)
-        # The type only: an exception's text can carry what a patient typed.
-        log.error("unhandled error: %s", type(original).__name__ if original else "unknown")
+        # Logged once already, by LeadsFlask.log_exception, with this request id.
         title, detail = MESSAGES[500]
-        return render_template("errors/error.html", code=500, title=title, detail=detail), 500
+        html = render_template(
+            "errors/error.html", code=500, title=title, detail=detail, request_id=request_id()
+        )
+        return html, 500

@@ -27,6 +27,7 @@ from leads.auth import roles_required
 from leads.extensions import db
 from leads.forms.admin import ConfirmForm
 from leads.forms.inbox import AssignForm, BulkStatusForm, NoteForm, StatusForm
+from leads.input_guard import db_id
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, User, utcnow
 from leads.services import deliveries, duplicates, inbox, pipeline
 from leads.services import export as csv_export
@@ -107,7 +108,7 @@ def search() -> Response:
 def updates() -> Response:
     """JSON for the page's poller: how many new leads match its filters."""
     since = request.args.get("since", "")
-    if not since.isdigit() or len(since) > 12:
+    if since != "0" and db_id(since) is None:
         abort(400)
     return jsonify(inbox.updates(current_user, _filters(), int(since)))
 
@@ -135,7 +136,7 @@ def bulk() -> Response:
         flash("Choose a status for the ticked leads.", "error")
         return back
     raw = request.form.getlist("lead_id")
-    if not all(value.isdigit() and len(value) < 12 for value in raw):
+    if not all(db_id(value) for value in raw):
         abort(404)
     try:
         changed = pipeline.bulk_change_status(
@@ -224,7 +225,7 @@ def assign(lead_id: int) -> Response:
         flash("That form had expired; please try again.", "error")
         return _back(lead_id)
     raw = form.assignee.data or ""
-    if raw and not raw.isdigit():
+    if raw and db_id(raw) is None:
         flash("Choose a colleague of this clinic.", "error")
         return _back(lead_id)
     try:

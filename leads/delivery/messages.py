@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -25,6 +26,25 @@ def _mail_domain() -> str:
 def _one_line(text: str) -> str:
     """Header text: control characters (CR, LF) become spaces."""
     return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+# A first name: letters, with hyphens or apostrophes inside (Anne-Marie, O'Neill).
+_FIRST_NAME = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+FIRST_NAME_MAX = 30
+
+
+def greeting_name(full_name: str) -> str:
+    """The first name to greet the patient by, or "" for no name.
+
+    The acknowledgement goes to whatever address was typed into the form, so
+    it carries no free text the sender chose: only a first word that is
+    plainly a name (no address, link, digits or punctuation), and not a long one.
+    """
+    words = full_name.split()
+    first = words[0] if words else ""
+    if len(first) > FIRST_NAME_MAX or not _FIRST_NAME.fullmatch(first):
+        return ""
+    return first
 
 
 def lead_url(lead: Lead) -> str:
@@ -76,6 +96,7 @@ def acknowledgement_message(delivery: Delivery) -> EmailMessage:
             lead=lead,
             withdraw_url=withdrawal_url(lead),
             privacy_url=privacy_notice_url(lead.clinic),
+            first_name=greeting_name(lead.full_name),
         )
     )
     return msg

@@ -9,7 +9,6 @@ from __future__ import annotations
 from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
 from wtforms import (
-    BooleanField,
     HiddenField,
     RadioField,
     SelectField,
@@ -20,6 +19,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from leads import phones, spam
+from leads.forms.fields import CheckboxField, CheckedForm
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, Location, Treatment
 from leads.services import consent
 from leads.services.consent import ENQUIRY_WORDING
@@ -87,7 +87,7 @@ class RadioChoiceField(_Choice, RadioField):
     pass
 
 
-class ConsultationForm(FlaskForm):
+class ConsultationForm(CheckedForm):
     class Meta:
         csrf = False  # the signed stamp stands in for it; see the module's docstring
 
@@ -144,11 +144,11 @@ class ConsultationForm(FlaskForm):
         filters=[_strip],
         validators=[Length(max=1000, message="Please keep your message under 1,000 characters.")],
     )
-    consent_enquiry = BooleanField(
+    consent_enquiry = CheckboxField(
         CONSENT_LABEL,
         validators=[DataRequired("Please tick this box so we can reply to your enquiry.")],
     )
-    marketing_opt_in = BooleanField(MARKETING_LABEL)
+    marketing_opt_in = CheckboxField(MARKETING_LABEL)
     # Spam traps (leads.spam): a field people never see, and the signed stamp.
     website = StringField("Leave this field empty", filters=[_strip])
     rendered = HiddenField()

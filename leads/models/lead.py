@@ -158,7 +158,11 @@ class Delivery(db.Model):
     """One message about one lead on one channel: a row of the outbox."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (sa.Index("ix_deliveries_status_due", "status", "due_at"),)
+    __table_args__ = (
+        sa.Index("ix_deliveries_status_due", "status", "due_at"),
+        # The day's acknowledgements, read to send at most one per address a day.
+        sa.Index("ix_deliveries_purpose_created", "purpose", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -24,6 +28,83 @@ _hasher = PasswordHasher()
 
 class AccountError(ValueError):
     """A request about an account that cannot be met; the message is for the user."""
+
+
+class HashingBusy(Exception):
+    """No password-hashing slot came free in time; try again in ``retry_after`` seconds."""
+
+    retry_after = 2
+
+
+# Password checks run a few at a time per process (LOGIN_HASH_SLOTS), on threads
+# of their own at a lower CPU priority (LOGIN_HASH_NICE), so a storm of sign-ins cannot take
+# the CPU from patients' pages. At most LOGIN_HASH_QUEUE more wait for a slot,
+# each for LOGIN_HASH_WAIT_SECONDS at most; any other is refused (503) at once,
+# so sign-ins never hold more than slots + queue of a process's web threads.
+_pool_lock = threading.Lock()
+_pool: (
+    tuple[
+        tuple[int, int, int],
+        threading.BoundedSemaphore,
+        threading.BoundedSemaphore,
+        ThreadPoolExecutor,
+    ]
+    | None
+) = None
+
+
+def _lower_priority(nice: int) -> None:
+    # Linux keeps a nice value per thread: this lowers this thread only, and the
+    # threads argon2 starts from it. Elsewhere the slots still bound the work.
+    if nice > 0:
+        with contextlib.suppress(AttributeError, OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
+def _hashing_pool() -> tuple[
+    threading.BoundedSemaphore, threading.BoundedSemaphore, ThreadPoolExecutor
+]:
+    """This process's (admission, slots, executor); rebuilt after a fork or a new setting."""
+    global _pool
+    slots = int(current_app.config["LOGIN_HASH_SLOTS"])
+    queue = int(current_app.config["LOGIN_HASH_QUEUE"])
+    wanted = (os.getpid(), slots, queue)  # threads do not survive a fork
+    with _pool_lock:
+        if _pool is None or _pool[0] != wanted:
+            if _pool is not None and _pool[0][0] == os.getpid():
+                _pool[3].shutdown(wait=False)
+            executor = ThreadPoolExecutor(
+                max_workers=slots,
+                thread_name_prefix="password-hash",
+                initializer=_lower_priority,
+                initargs=(int(current_app.config["LOGIN_HASH_NICE"]),),
+            )
+            admission = threading.BoundedSemaphore(slots + queue)
+            _pool = (wanted, admission, threading.BoundedSemaphore(slots), executor)
+        return _pool[1], _pool[2], _pool[3]
+
+
+def _verify(stored: str, password: str) -> bool:
+    """Check ``password`` against ``stored`` in a hashing slot; raise HashingBusy."""
+    admission, slots, executor = _hashing_pool()
+    if not admission.acquire(blocking=False):
+        raise HashingBusy()  # the waiting room is full: do not hold a web thread
+    try:
+        if not slots.acquire(timeout=float(current_app.config["LOGIN_HASH_WAIT_SECONDS"])):
+            raise HashingBusy()
+        try:
+            return executor.submit(_matches, stored, password).result()
+        finally:
+            slots.release()
+    finally:
+        admission.release()
+
+
+def _matches(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 @lru_cache(maxsize=1)
@@ -94,16 +175,17 @@ def create_user(
 
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this email and password, or None. The work done
-    is the same whether or not the account exists."""
+    is the same whether or not the account exists.
+
+    :raise HashingBusy: no hashing slot came free in time.
+    """
     try:
         email = normalise_email(email)
     except AccountError:
         email = ""
     user = db.session.scalar(db.select(User).where(User.email == email)) if email else None
     stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
-    try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
+    if not _verify(stored, password):
         return None
     if user is None or not user.active:
         return None

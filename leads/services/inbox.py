@@ -20,6 +20,7 @@ from sqlalchemy.sql import Select
 
 from leads import phones
 from leads.extensions import db
+from leads.input_guard import db_id
 from leads.models import (
     LEAD_STATUSES,
     Lead,
@@ -91,7 +92,7 @@ class Filters:
 
 def _int(value: str | None) -> int | None:
     value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return db_id(value)
 
 
 def _date(value: str | None) -> date | None:

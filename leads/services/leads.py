@@ -27,6 +27,7 @@ from leads.models import (
     utcnow,
 )
 from leads.services import audit, consent, outbox
+from leads.services.acknowledgements import acknowledgement_due
 from leads.spam import Verdict
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,8 @@ def release_lead(lead: Lead, user: User | None) -> list[int]:
 
 
 def _add_deliveries(lead: Lead, location: Location, now: datetime) -> list[Delivery]:
-    """One delivery per inbox channel of ``location`` and the patient's acknowledgement."""
+    """One delivery per inbox channel of ``location`` and the patient's acknowledgement
+    (unless that address had one in the last day)."""
     rows = [
         Delivery(
             purpose="inbox",
@@ -238,15 +240,16 @@ def _add_deliveries(lead: Lead, location: Location, now: datetime) -> list[Deliv
         )
         for channel in channels_for(location)
     ]
-    rows.append(
-        Delivery(
-            purpose="acknowledgement",
-            channel="email",
-            target=lead.email,
-            due_at=now,
-            created_at=now,
+    if acknowledgement_due(lead.email, now):
+        rows.append(
+            Delivery(
+                purpose="acknowledgement",
+                channel="email",
+                target=lead.email,
+                due_at=now,
+                created_at=now,
+            )
         )
-    )
     lead.deliveries.extend(rows)
     return rows
 
