@@ -16,6 +16,7 @@ from leads.models.lead import (
     LeadEvent,
 )
 from leads.models.page import CONTENT_FIELDS, Page, PageRevision, SlugRedirect
+from leads.models.page_view import PageView
 from leads.models.user import ROLES, AuditEntry, User
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "Location",
     "Page",
     "PageRevision",
+    "PageView",
     "SlugRedirect",
     "Treatment",
     "User",

@@ -23,6 +23,7 @@ from leads.models import (
     utcnow,
 )
 from leads.services import audit, consent, outbox
+from leads.sources import classify
 from leads.spam import Verdict
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def submit_lead(
 
     wording = consent.by_digest(enquiry.consent_digest) or consent.current()
     suspect = verdict is not None and verdict.suspect
+    source, medium = classify(attribution)
     now = utcnow()
     lead = Lead(
         submission_token=enquiry.submission_token,
@@ -91,6 +93,8 @@ def submit_lead(
         spam_score=verdict.score if verdict else 0,
         spam_reasons=list(verdict.reasons) if verdict else [],
         created_at=now,
+        source=source,
+        medium=medium,
         **{name: str(attribution.get(name) or "")[: _limit(name)] for name in ATTRIBUTION_FIELDS},
     )
     db.session.add(lead)
