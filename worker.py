@@ -1,9 +1,10 @@
 """Run a delivery worker: ``python worker.py`` (settings from the environment).
 
 Runs RQ's scheduler too, so retries with backoff fire, sweeps the outbox
-for deliveries that never reached the queue, and purges leads past their
-retention period. Start as many as you like, on any
-machine that reaches the same Redis and database.
+for deliveries that never reached the queue, purges leads past their
+retention period and adds the page views counted in Redis to the database.
+Start as many as you like, on any machine that reaches the same Redis and
+database.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import threading
 
 from leads import create_app
-from leads.worker import build_worker, start_purger, start_sweeper
+from leads.worker import build_worker, start_page_view_flusher, start_purger, start_sweeper
 
 
 def main() -> int:
@@ -22,6 +23,7 @@ def main() -> int:
     stop = threading.Event()
     start_sweeper(app, stop)
     start_purger(app, stop)
+    start_page_view_flusher(app, stop)
     worker = build_worker(app)
     try:
         worker.work(with_scheduler=True, logging_level="INFO")

@@ -18,8 +18,9 @@ from leads import attribution, seo, spam
 from leads.content import render_revision
 from leads.extensions import limiter
 from leads.forms.consultation import ConsultationForm
+from leads.queue import state
 from leads.security import client_key
-from leads.services import pages
+from leads.services import page_views, pages
 from leads.services.leads import Enquiry, submit_lead
 
 bp = Blueprint("public", __name__)
@@ -148,6 +149,8 @@ def _landing(
         form=form,
     )
     response = make_response(html, 422 if form.errors else 200)
+    if request.method == "GET":
+        page_views.count_view(state(current_app).redis, landing.page.id, request.user_agent.string)
     # The page carries this visitor's form tokens (CSRF, one-time submission
     # token), so no shared cache may keep it and no 304 may hand back an old
     # copy: browsers ask again each time. Last-Modified tells crawlers when
