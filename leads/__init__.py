@@ -102,7 +102,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from leads.blueprints import admin, auth, editor, inbox, privacy, public, staff
+    from leads.blueprints import admin, auth, editor, inbox, privacy, public, reports, staff
 
     app.register_blueprint(public.bp)
     app.register_blueprint(auth.bp)
@@ -111,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(editor.bp)
     app.register_blueprint(privacy.bp)
+    app.register_blueprint(reports.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:
