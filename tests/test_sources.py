@@ -100,3 +100,24 @@ def test_a_visit_with_nothing_is_direct(app, client, demo, form_page):
     with app.app_context():
         lead = db.session.scalars(db.select(Lead)).one()
         assert (lead.source, lead.medium) == ("direct", "none")
+
+
+def test_the_retention_purge_blanks_the_new_click_ids_and_keeps_the_source(app, demo, make_lead):
+    from datetime import timedelta
+
+    from leads.models import utcnow
+    from leads.services.retention import purge
+
+    old = make_lead(
+        created_at=utcnow() - timedelta(days=5 * 366),
+        gbraid="gb",
+        wbraid="wb",
+        msclkid="ms",
+        source="bing",
+        medium="cpc",
+    )
+    with app.app_context():
+        purge()
+        lead = db.session.get(Lead, old)
+        assert (lead.gbraid, lead.wbraid, lead.msclkid) == ("", "", "")
+        assert (lead.source, lead.medium) == ("bing", "cpc")
