@@ -36,7 +36,16 @@ form_posts = limiter.shared_limit(
 
 
 # Staff areas that search engines are asked to leave alone.
-STAFF_PREFIXES = ("/staff/", "/inbox/", "/editor/", "/admin/", "/privacy/", "/login", "/logout")
+STAFF_PREFIXES = (
+    "/staff/",
+    "/inbox/",
+    "/editor/",
+    "/admin/",
+    "/privacy/",
+    "/reports/",
+    "/login",
+    "/logout",
+)
 
 
 @bp.get("/")
