@@ -523,3 +523,10 @@ def test_google_ads_export_only_where_turned_on(
     # Another clinic's manager: not theirs, the same answer as a clinic that does not exist.
     assert signed_in(manager_b).get(f"/reports/google-ads/{clinic_id}.csv").status_code == 404
     assert client.get("/reports/google-ads/999999.csv").status_code == 404
+
+
+def test_the_staff_home_page_links_each_role_to_reports(app, demo, make_user, signed_in):
+    for role, clinics in (("marketing", ()), ("manager", ("aurelia",)), ("admin", ())):
+        html = signed_in(make_user(role, clinics)).get("/staff/").get_data(as_text=True)
+        assert 'href="/reports/">Reports</a>' in html, role
+    assert app.test_client().get("/reports/").status_code == 302  # sign in first
