@@ -104,6 +104,31 @@ def bar(
     return render(chart, label)
 
 
+def line(
+    label: str,
+    x_labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+) -> Markup:
+    """A line per series, without a dot per point: one path per series, so a
+    chart of two years by week draws about as fast as one of a week (a bar
+    per value took over a second for 104 weeks of nine sources)."""
+    many = len(x_labels) > 12
+    chart = pygal.Line(
+        **_config(
+            show_dots=len(x_labels) <= 2,
+            stroke_style={"width": 3},
+            x_label_rotation=40 if many else 0,
+            show_legend=len(series) > 1,
+            show_minor_x_labels=not many,
+            x_labels_major_every=max(1, len(x_labels) // 8) if many else None,
+        )
+    )
+    chart.x_labels = list(x_labels)
+    for name, values in series[:SERIES_MAX]:
+        chart.add(name, list(values))
+    return render(chart, label)
+
+
 def render(chart: pygal.graph.graph.Graph, label: str) -> Markup:
     """The chart's SVG without style or script, named for screen readers."""
     root = chart.render_tree()

@@ -40,7 +40,7 @@ DEFAULT_DAYS = 90
 MAX_DAYS = 3 * 366
 # A day chart over years has too many bars: wider ranges step up.
 MAX_PERIODS = 120
-TOP_VALUES = 8  # series in the leads-over-time chart; the rest are "other"
+TOP_VALUES = 8  # lines in the leads-over-time chart; the rest are "other"
 ROW_LIMIT = 200
 NONE = "(none)"
 
@@ -304,11 +304,10 @@ def leads_over_time(user: User, filters: Filters) -> Report:
         rows.append([_label(day, interval), *values, sum(values)])
     dimension = DIMENSIONS[filters.by].lower()
     title = f"Leads by {dimension}, per {INTERVALS[interval].lower()}"
-    chart = charts.bar(
+    chart = charts.line(
         title,
         [r[0] for r in rows],
         [(name, [r[i + 1] for r in rows]) for i, name in enumerate(columns)],
-        stacked=True,
     )
     notes = []
     if interval != filters.interval:
