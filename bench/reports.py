@@ -269,7 +269,11 @@ def main() -> None:
     cases.append(
         ("leads by day, admin, 2 years", get(admin, f"/reports/leads/?from={start}&interval=day"))
     )
-    print(f"\n{dialect}: {total:,} leads; {options.repeat} timed runs each after 3 warm-ups\n")
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(
+        f"\n{dialect}: {total:,} leads; {options.repeat} timed runs each after 3 warm-ups; "
+        f"load average {load}\n"
+    )
     print(f"{'request':48} {'p50 ms':>8} {'p95 ms':>8} {'p50 / home':>11}")
     baseline = None
     worst = 0.0
@@ -282,7 +286,8 @@ def main() -> None:
             worst = max(worst, p95(values))
         ratio = f"{median / baseline:10.1f}x" if baseline else ""
         print(f"{label:48} {median:8.1f} {p95(values):8.1f} {ratio:>11}", flush=True)
-    print(f"\nworst report p95: {worst:.1f} ms (target: under 300 ms)")
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(f"\nworst report p95: {worst:.1f} ms (target: under 300 ms); load average {load}")
 
 
 if __name__ == "__main__":

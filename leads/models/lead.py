@@ -152,6 +152,8 @@ class LeadEvent(db.Model):
     """One entry of a lead's timeline: who did what, when."""
 
     __tablename__ = "lead_events"
+    # The spam report counts events of one kind over a date range.
+    __table_args__ = (sa.Index("ix_lead_events_kind_created", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
@@ -173,7 +175,11 @@ class Delivery(db.Model):
     """One message about one lead on one channel: a row of the outbox."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (sa.Index("ix_deliveries_status_due", "status", "due_at"),)
+    __table_args__ = (
+        sa.Index("ix_deliveries_status_due", "status", "due_at"),
+        # The delivery-health report reads a date range.
+        sa.Index("ix_deliveries_created", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)

@@ -28,6 +28,8 @@ def upgrade():
         op.add_column('leads', sa.Column(name, sa.String(length=length), server_default='', nullable=False))
     op.add_column('leads', sa.Column('response_minutes', sa.Integer(), nullable=True))
     op.create_index('ix_leads_clinic_source_created', 'leads', ['clinic_id', 'source', 'created_at'], unique=False)
+    op.create_index('ix_lead_events_kind_created', 'lead_events', ['kind', 'created_at'], unique=False)
+    op.create_index('ix_deliveries_created', 'deliveries', ['created_at'], unique=False)
     op.add_column('clinics', sa.Column('ads_conversions_enabled', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.add_column('clinics', sa.Column('ads_conversion_booked', sa.String(length=100), server_default='', nullable=False))
     op.add_column('clinics', sa.Column('ads_conversion_treated', sa.String(length=100), server_default='', nullable=False))
@@ -51,6 +53,8 @@ def downgrade():
         batch_op.drop_column('ads_conversion_treated')
         batch_op.drop_column('ads_conversion_booked')
         batch_op.drop_column('ads_conversions_enabled')
+    op.drop_index('ix_deliveries_created', table_name='deliveries')
+    op.drop_index('ix_lead_events_kind_created', table_name='lead_events')
     op.drop_index('ix_leads_clinic_source_created', table_name='leads')
     with op.batch_alter_table('leads', schema=None) as batch_op:
         batch_op.drop_column('response_minutes')
