@@ -11,6 +11,7 @@ no tooltips; the table beside each chart carries the numbers.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -26,7 +27,7 @@ from pygal.style import Style
 # warns. Take it out again.
 sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != "PluginImportFixer"]
 
-# Large type: a chart 800 units wide is drawn about 350 pixels wide on a phone.
+# Large type: a chart 500 units wide is drawn about 300 pixels wide on a phone.
 STYLE = Style(
     background="transparent",
     plot_background="transparent",
@@ -64,10 +65,10 @@ def _config(**extra: object) -> dict[str, object]:
         "js": [],
         "disable_xml_declaration": True,
         "explicit_size": False,
-        "width": 800,
-        "height": 440,
+        "width": 500,
+        "height": 380,
         "legend_at_bottom": True,
-        "legend_at_bottom_columns": 2,
+        "legend_at_bottom_columns": 1,
         "truncate_legend": 28,
         "truncate_label": 14,
         "show_minor_x_labels": True,
@@ -77,6 +78,19 @@ def _config(**extra: object) -> dict[str, object]:
         "classes": [_ROOT_CLASS, "chart-svg"],
         **extra,
     }
+
+
+def _value_labels(
+    series: Sequence[tuple[str, Sequence[float | None]]], stacked: bool
+) -> list[float]:
+    """Whole-number steps on the value axis (counts are never 0.2 of a lead)."""
+    columns = [[v or 0 for v in values] for _, values in series] or [[0]]
+    if stacked:
+        top = max((sum(col) for col in zip(*columns, strict=False)), default=0)
+    else:
+        top = max((max(col, default=0) for col in columns), default=0)
+    step = max(1, math.ceil(top / 5))
+    return list(range(0, int(top) + step + 1, step)) if top else [0, 1]
 
 
 def bar(
@@ -96,6 +110,7 @@ def bar(
             show_legend=len(series) > 1,
             show_minor_x_labels=not many,
             x_labels_major_every=max(1, len(x_labels) // 8) if many else None,
+            y_labels=_value_labels(series[:SERIES_MAX], stacked),
         )
     )
     chart.x_labels = list(x_labels)
@@ -120,7 +135,8 @@ def line(
             x_label_rotation=40 if many else 0,
             show_legend=len(series) > 1,
             show_minor_x_labels=not many,
-            x_labels_major_every=max(1, len(x_labels) // 8) if many else None,
+            x_labels_major_every=max(1, len(x_labels) // 6) if many else None,
+            y_labels=_value_labels(series[:SERIES_MAX], False),
         )
     )
     chart.x_labels = list(x_labels)
@@ -170,4 +186,4 @@ def stylesheet() -> str:
     )
     css = re.sub(r"#chart-[0-9a-f-]+ ?", f".{_ROOT_CLASS} ", css)
     # The charts are drawn at the width of their box and keep their proportions.
-    return css + "\n.pygal-chart{width:100%;height:auto;max-width:56rem}\n"
+    return css + "\n.pygal-chart{width:100%;height:auto;max-width:40rem}\n"
