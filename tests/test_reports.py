@@ -520,6 +520,13 @@ def test_google_ads_export_only_where_turned_on(
     ]
     for row in rows[2:]:
         datetime.strptime(row[2], "%Y-%m-%d %H:%M:%S")
+    with app.app_context():
+        from leads.models import AuditEntry
+
+        audited = db.session.scalars(
+            db.select(AuditEntry).where(AuditEntry.action == "ads_conversions_exported")
+        ).all()
+        assert [entry.details.get("rows") for entry in audited] == [3]
     # Another clinic's manager: not theirs, the same answer as a clinic that does not exist.
     assert signed_in(manager_b).get(f"/reports/google-ads/{clinic_id}.csv").status_code == 404
     assert client.get("/reports/google-ads/999999.csv").status_code == 404

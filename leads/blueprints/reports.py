@@ -118,9 +118,11 @@ def ads_export(clinic_id: int) -> Response:
         rows = ad_conversions.conversions(current_user, clinic)
     except ad_conversions.ConversionsOff:
         abort(404)
+    text = ad_conversions.csv_text(rows)
+    ad_conversions.record_export(current_user, clinic, len(rows))
     stamp = utcnow().strftime("%Y%m%d-%H%M")
     return Response(
-        ad_conversions.csv_text(rows),
+        text,
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="google-ads-{clinic.slug}-{stamp}.csv"'

@@ -82,6 +82,12 @@ def conversions(user: User, clinic: Clinic) -> list[tuple[str, str, datetime]]:
     return [(gclid, stages[stage], when) for gclid, stage, when in db.session.execute(stmt)]
 
 
+def record_export(user: User, clinic: Clinic, rows: int) -> None:
+    """Click ids leave the service: the audit log says who took how many."""
+    record("ads_conversions_exported", user, "clinic", clinic.id, rows=rows)
+    db.session.commit()
+
+
 def csv_text(rows: Sequence[tuple[str, str, datetime]]) -> str:
     zone = ZoneInfo(ZONE)
     out = io.StringIO()
