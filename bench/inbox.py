@@ -98,6 +98,8 @@ def insert_leads(have: int, target: int, rng: random.Random) -> None:
                 "consent_at": created,
                 "utm_source": source,
                 "utm_campaign": campaign,
+                # The inbox's source filter reads the classified source (leads.sources).
+                "source": source or "direct",
                 "status": status,
                 "lost_reason": "Went elsewhere" if status == "lost" else "",
                 "first_contacted_at": created + timedelta(hours=3)

@@ -113,6 +113,8 @@ class Config:
     RETENTION_MONTHS_DEFAULT = 24
     # The worker purges expired leads this often.
     PURGE_INTERVAL_SECONDS = 6 * 3600
+    # The worker adds the page views counted in Redis to the database this often.
+    PAGE_VIEWS_FLUSH_SECONDS = 60
     # RQ keeps a failed job's record this long (ids only, never patient data).
     JOB_FAILURE_TTL = 7 * 24 * 3600
 
@@ -236,6 +238,7 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "SPAM_FORM_LIMIT": str,
     "RETENTION_MONTHS_DEFAULT": int,
     "PURGE_INTERVAL_SECONDS": int,
+    "PAGE_VIEWS_FLUSH_SECONDS": int,
     "RATELIMIT_STORAGE_URI": str,
     "ADMIN_TWO_FACTOR_REQUIRED": _bool,
     "WEBHOOK_TIMEOUT": float,

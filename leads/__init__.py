@@ -113,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
         invitations,
         privacy,
         public,
+        reports,
         staff,
     )
 
@@ -127,6 +128,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(account.bp)
     app.register_blueprint(invitations.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(reports.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -13,6 +13,7 @@ from leads.models import ROLES, Clinic, User
 def register(app: Flask) -> None:
     app.cli.add_command(demo)
     app.cli.add_command(sweep)
+    app.cli.add_command(flush_page_views)
     app.cli.add_command(setup)
     app.cli.add_command(check_deploy)
     app.cli.add_command(purge)
@@ -191,6 +192,16 @@ def sweep() -> None:
     from leads.services.outbox import sweep as run_sweep
 
     click.echo(f"Enqueued {run_sweep()} pending deliveries.")
+
+
+@click.command("flush-page-views")
+@with_appcontext
+def flush_page_views() -> None:
+    """Add the page views counted in Redis to the database (the worker does it every minute)."""
+    from leads.queue import state
+    from leads.services.page_views import flush
+
+    click.echo(f"Added {flush(state().redis)} page views.")
 
 
 @click.command()

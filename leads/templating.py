@@ -36,6 +36,7 @@ def aria(field: Field, hint: str | None = None, required: bool = True) -> dict[s
 STAFF_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("inbox.index", "Leads", ("admin", "manager")),
     ("editor.index", "Pages", ("admin", "marketing")),
+    ("reports.index", "Reports", ("admin", "manager", "marketing")),
     ("privacy.quarantine", "Quarantine", ("admin", "manager")),
     ("privacy.subject", "Subject access", ("admin",)),
     ("clinics.index", "Clinics", ("admin",)),

@@ -125,6 +125,15 @@ def start_purger(app: Flask, stop: threading.Event) -> threading.Thread:
     return _every(app, stop, "PURGE_INTERVAL_SECONDS", purge, "retention-purge")
 
 
+def start_page_view_flusher(app: Flask, stop: threading.Event) -> threading.Thread:
+    """Add the page views counted in Redis to the database every PAGE_VIEWS_FLUSH_SECONDS."""
+    from leads.services.page_views import flush
+
+    return _every(
+        app, stop, "PAGE_VIEWS_FLUSH_SECONDS", lambda: flush(state(app).redis), "page-views"
+    )
+
+
 def _every(app: Flask, stop: threading.Event, setting: str, task, name: str) -> threading.Thread:  # type: ignore[no-untyped-def]
     def loop() -> None:
         while not stop.wait(app.config[setting]):

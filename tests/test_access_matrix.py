@@ -90,6 +90,11 @@ def editors_of_b(code: int) -> dict[str, int | str]:
     return {**editors(code), "marketing": 404}
 
 
+def reporters(code: int) -> dict[str, int | str]:
+    """Marketing, managers and admins: numbers, each scoped to what they may see."""
+    return {"anonymous": LOGIN, **dict.fromkeys(ROLES[1:], code)}
+
+
 def admins(code: int) -> dict[str, int | str]:
     return {"anonymous": LOGIN, "marketing": 403, "manager_a": 403, "manager_b": 403, "admin": code}
 
@@ -370,6 +375,24 @@ CASES = [
         {"location_id": "@location_a"},
         body={"name": ""},
     ),
+    # Reports: numbers only; a manager's are scoped to their clinics (tests/test_reports.py)
+    Case("reports.index", "GET", reporters(200)),
+    Case("reports.charts_css", "GET", everyone(200)),
+    Case("reports.show", "GET", reporters(200), {"name": "leads"}),
+    Case("reports.show", "GET", reporters(200), {"name": "funnel"}, {"clinic": "@clinic_b"}),
+    Case("reports.show", "GET", reporters(404), {"name": "no-such-report"}),
+    Case("reports.download", "GET", reporters(200), {"name": "funnel"}),
+    Case("reports.download", "GET", reporters(200), {"name": "leads"}, {"clinic": "@clinic_a"}),
+    Case("reports.ads_settings", "GET", admins(200), {"clinic_id": "@clinic_a"}),
+    Case(
+        "reports.ads_settings",
+        "POST",
+        admins(303),
+        {"clinic_id": "@clinic_a"},
+        body={"enabled": "y", "booked": "Booked consultation"},
+    ),
+    # Off until an admin turns it on: 404 for everyone who may ask.
+    Case("reports.ads_export", "GET", reporters(404), {"clinic_id": "@clinic_a"}),
     # Quarantine, subject access, marketing withdrawal
     Case("privacy.quarantine", "GET", lead_workers(200)),
     # Roles go in order: once manager B has released it, it is no longer in quarantine.

@@ -325,9 +325,9 @@ def test_filters_by_status_treatment_source_campaign_and_dates(
     app, client, manager_a, make_lead, login
 ):
     now = utcnow()
-    old = make_lead(created_at=now - timedelta(days=40), utm_source="google", utm_campaign="spring")
-    prp = make_lead(treatment="prp", utm_source="facebook", utm_campaign="spring")
-    booked = make_lead(status="booked", utm_source="google", utm_campaign="autumn")
+    old = make_lead(created_at=now - timedelta(days=40), source="google", utm_campaign="spring")
+    prp = make_lead(treatment="prp", source="facebook", medium="social", utm_campaign="spring")
+    booked = make_lead(status="booked", source="google", medium="cpc", utm_campaign="autumn")
     login(client, manager_a)
     with app.app_context():
         from leads.models import Treatment
@@ -342,12 +342,33 @@ def test_filters_by_status_treatment_source_campaign_and_dates(
     assert get(status="nonsense") == [booked, prp, old]
     assert get(treatment=prp_id) == [prp]
     assert get(source="google") == [booked, old]
+    assert get(source="Google") == [booked, old]  # one source, whatever the case
+    assert get(medium="social") == [prp]
     assert get(source="google", campaign="spring") == [old]
     start = (now - timedelta(days=41)).date().isoformat()
     end = (now - timedelta(days=39)).date().isoformat()
     assert get(**{"from": start, "to": end}) == [old]
     assert get(**{"from": end}) == [booked, prp]
     assert get(**{"from": "not a date"}) == [booked, prp, old]
+
+
+def test_source_filters_offer_the_known_values_of_own_clinics_only(
+    app, client, manager_a, make_lead, login
+):
+    make_lead(source="google", medium="cpc", utm_campaign="spring")
+    make_lead(source="bing", medium="organic")
+    make_lead("northfield", "edinburgh", source="northfield-only", utm_campaign="north-camp")
+    login(client, manager_a)
+    html = client.get("/inbox/", query_string={"source": "Bing"}).get_data(as_text=True)
+    source = re.search(r'<select id="source".*?</select>', html, re.S).group(0)
+    options = re.findall(r'<option value="([^"]*)"', source)
+    assert options == ["", "bing", "google"]
+    assert '<option value="bing" selected>' in source
+    medium = re.search(r'<select id="medium".*?</select>', html, re.S).group(0)
+    assert re.findall(r'<option value="([^"]*)"', medium) == ["", "cpc", "organic"]
+    campaign = re.search(r'<select id="campaign".*?</select>', html, re.S).group(0)
+    assert re.findall(r'<option value="([^"]*)"', campaign) == ["", "spring"]
+    assert "northfield-only" not in html and "north-camp" not in html
 
 
 def test_keyset_pages_walk_every_lead_once(app, client, manager_a, make_lead, login):

@@ -129,7 +129,7 @@ def test_sitemap_answers_304_to_a_client_that_has_it(client, demo):
 
 def test_robots_txt_points_at_the_sitemap_and_keeps_staff_areas_out(client):
     text = client.get("/robots.txt").get_data(as_text=True)
-    for prefix in ("/staff/", "/inbox/", "/editor/", "/admin/", "/login"):
+    for prefix in ("/staff/", "/inbox/", "/editor/", "/admin/", "/reports/", "/login"):
         assert f"Disallow: {prefix}\n" in text
     assert "Sitemap: http://leads.test/sitemap.xml" in text
     assert "Disallow: /\n" not in text

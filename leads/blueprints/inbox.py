@@ -78,6 +78,7 @@ def index() -> str:
         clinics=visible_clinics(current_user),
         locations=visible_locations(current_user),
         treatments=visible_treatments(current_user),
+        known=inbox.known_values(current_user),
         bulk_form=BulkStatusForm(),
         first_page=cursor is None,
         held=quarantine_count(current_user),

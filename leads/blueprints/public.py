@@ -23,8 +23,9 @@ from leads import attribution, seo, spam
 from leads.content import render_revision
 from leads.extensions import csrf, db, limiter
 from leads.forms.consultation import ConsultationForm
+from leads.queue import state
 from leads.security import client_key
-from leads.services import pages
+from leads.services import page_views, pages
 from leads.services.leads import Enquiry, StampAlreadyUsed, StorageUnavailable, submit_lead
 
 bp = Blueprint("public", __name__)
@@ -68,7 +69,16 @@ form_posts = limiter.shared_limit(
 
 
 # Staff areas that search engines are asked to leave alone.
-STAFF_PREFIXES = ("/staff/", "/inbox/", "/editor/", "/admin/", "/privacy/", "/login", "/logout")
+STAFF_PREFIXES = (
+    "/staff/",
+    "/inbox/",
+    "/editor/",
+    "/admin/",
+    "/privacy/",
+    "/reports/",
+    "/login",
+    "/logout",
+)
 
 
 @bp.after_request
@@ -224,6 +234,8 @@ def _landing(
         response.cache_control.no_store = True
         return response
     response = make_response(html, 200)
+    if request.method == "GET":
+        page_views.count_view(state(current_app).redis, landing.page.id, request.user_agent.string)
     # The page carries this form's one-time stamp, so no shared cache may keep
     # it and no 304 may hand back an old copy: browsers ask again each time.
     # Last-Modified tells crawlers when the published revision changed.

@@ -23,6 +23,7 @@ from leads.models.page import (
     SlugRedirect,
     TreatmentTemplate,
 )
+from leads.models.page_view import PageView
 from leads.models.staff_message import StaffMessage
 from leads.models.user import ROLES, AuditEntry, User
 
@@ -47,6 +48,7 @@ __all__ = [
     "Location",
     "Page",
     "PageRevision",
+    "PageView",
     "SlugRedirect",
     "StaffMessage",
     "Treatment",

@@ -28,6 +28,15 @@ class Clinic(db.Model):
     tagline: Mapped[str] = mapped_column(sa.String(200), default="")
     # Months a lead is kept; None means the installation's default.
     retention_months: Mapped[int | None] = mapped_column(default=None)
+    # Offline conversions for Google Ads (leads.services.ad_conversions): off
+    # until an admin turns them on; a stage with no conversion name is left out.
+    ads_conversions_enabled: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    ads_conversion_booked: Mapped[str] = mapped_column(
+        sa.String(100), default="", server_default=""
+    )
+    ads_conversion_treated: Mapped[str] = mapped_column(
+        sa.String(100), default="", server_default=""
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Archived: no pages for patients, no new leads; its leads and history stay.
     archived_at: Mapped[datetime | None] = mapped_column(default=None)

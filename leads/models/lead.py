@@ -30,6 +30,9 @@ ATTRIBUTION_FIELDS = (
     "utm_term",
     "utm_content",
     "gclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
     "fbclid",
     "referrer",
     "landing_page",
@@ -52,6 +55,8 @@ class Lead(db.Model):
         # Possible duplicates: same phone, or same email in any case, at a clinic.
         sa.Index("ix_leads_clinic_phone", "clinic_id", "phone"),
         sa.Index("ix_leads_clinic_email_lower", "clinic_id", sa.text("lower(email)")),
+        # Reports: leads of a clinic by source over time.
+        sa.Index("ix_leads_clinic_source_created", "clinic_id", "source", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,9 +105,16 @@ class Lead(db.Model):
     utm_term: Mapped[str] = mapped_column(sa.String(200), default="")
     utm_content: Mapped[str] = mapped_column(sa.String(200), default="")
     gclid: Mapped[str] = mapped_column(sa.String(200), default="")
+    gbraid: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    wbraid: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    msclkid: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
     fbclid: Mapped[str] = mapped_column(sa.String(200), default="")
     referrer: Mapped[str] = mapped_column(sa.String(500), default="")
     landing_page: Mapped[str] = mapped_column(sa.String(500), default="")
+    # Where the lead came from in words people use, lower-cased (leads.sources):
+    # "google" / "cpc", "bing" / "organic", "direct" / "none".
+    source: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
+    medium: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
 
     status: Mapped[str] = mapped_column(sa.String(16), default="new")
     lost_reason: Mapped[str] = mapped_column(sa.String(200), default="")
@@ -110,6 +122,9 @@ class Lead(db.Model):
         sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     first_contacted_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Working minutes from arrival to first contact (leads.working_time), set
+    # with first_contacted_at so the speed-to-lead report only reads numbers.
+    response_minutes: Mapped[int | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -137,6 +152,8 @@ class LeadEvent(db.Model):
     """One entry of a lead's timeline: who did what, when."""
 
     __tablename__ = "lead_events"
+    # The spam report counts events of one kind over a date range.
+    __table_args__ = (sa.Index("ix_lead_events_kind_created", "kind", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(sa.ForeignKey("leads.id", ondelete="CASCADE"), index=True)
@@ -162,6 +179,8 @@ class Delivery(db.Model):
         sa.Index("ix_deliveries_status_due", "status", "due_at"),
         # The day's acknowledgements, read to send at most one per address a day.
         sa.Index("ix_deliveries_purpose_created", "purpose", "created_at"),
+        # The delivery-health report reads a date range.
+        sa.Index("ix_deliveries_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -54,6 +54,7 @@ class Filters:
     location_id: int | None = None
     treatment_id: int | None = None
     source: str = ""
+    medium: str = ""
     campaign: str = ""
     date_from: date | None = None
     date_to: date | None = None
@@ -69,6 +70,7 @@ class Filters:
             "location": str(current.location_id or ""),
             "treatment": str(current.treatment_id or ""),
             "source": current.source,
+            "medium": current.medium,
             "campaign": current.campaign,
             "from": current.date_from.isoformat() if current.date_from else "",
             "to": current.date_to.isoformat() if current.date_to else "",
@@ -135,7 +137,9 @@ def parse_filters(args: Mapping[str, str], user: User, search: str = "") -> Filt
         clinic_id=clinic_id,
         location_id=location_id,
         treatment_id=treatment_id,
-        source=(args.get("source") or "").strip()[:200],
+        # Sources and media are stored lower-cased (leads.sources): "Google" is "google".
+        source=(args.get("source") or "").strip().lower()[:100],
+        medium=(args.get("medium") or "").strip().lower()[:100],
         campaign=(args.get("campaign") or "").strip()[:200],
         date_from=date_from,
         date_to=date_to,
@@ -193,7 +197,9 @@ def filtered(user: User, filters: Filters, with_status: bool = True) -> Select[t
     if filters.treatment_id:
         stmt = stmt.where(Lead.treatment_id == filters.treatment_id)
     if filters.source:
-        stmt = stmt.where(Lead.utm_source == filters.source)
+        stmt = stmt.where(Lead.source == filters.source)
+    if filters.medium:
+        stmt = stmt.where(Lead.medium == filters.medium)
     if filters.campaign:
         stmt = stmt.where(Lead.utm_campaign == filters.campaign)
     if filters.date_from:
@@ -205,6 +211,30 @@ def filtered(user: User, filters: Filters, with_status: bool = True) -> Select[t
     if filters.q:
         stmt = stmt.where(search_condition(filters.q))
     return stmt
+
+
+KNOWN_MAX = 200
+
+
+def known_values(user: User) -> dict[str, list[str]]:
+    """The sources, media and campaigns among the leads ``user`` may see: the
+    choices of the inbox's filters, so nobody has to guess a spelling."""
+    found: dict[str, list[str]] = {}
+    for name, column in (
+        ("source", Lead.source),
+        ("medium", Lead.medium),
+        ("campaign", Lead.utm_campaign),
+    ):
+        stmt = (
+            visible_leads(user)
+            .with_only_columns(column)
+            .where(column != "")
+            .distinct()
+            .order_by(column)
+            .limit(KNOWN_MAX)
+        )
+        found[name] = list(db.session.scalars(stmt))
+    return found
 
 
 # Keyset pages: newest first on (created_at, id); the cursor is the last row's key.

@@ -28,6 +28,7 @@ from leads.models import (
 )
 from leads.services import audit, consent, outbox
 from leads.services.acknowledgements import acknowledgement_due
+from leads.sources import classify
 from leads.spam import Verdict
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ def _submit(
 
     wording = _wording(enquiry.consent_digest)
     suspect = verdict is not None and verdict.quarantine
+    source, medium = classify(attribution)
     lead = Lead(
         submission_token=enquiry.submission_token,
         clinic_id=location.clinic_id,
@@ -138,6 +140,8 @@ def _submit(
         spam_score=verdict.score if verdict else 0,
         spam_reasons=list(verdict.reasons) if verdict else [],
         created_at=now,
+        source=source,
+        medium=medium,
         **{name: str(attribution.get(name) or "")[: _limit(name)] for name in ATTRIBUTION_FIELDS},
     )
     db.session.add(lead)

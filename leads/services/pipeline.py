@@ -18,6 +18,7 @@ from leads.models.user import user_clinics
 from leads.services import webhook_events
 from leads.services.audit import record
 from leads.services.scope import can_see, visible_leads
+from leads.working_time import working_minutes
 
 STATUS_LABELS = {
     "new": "New",
@@ -58,6 +59,9 @@ def _apply_status(lead: Lead, status: str, reason: str, user: User, now) -> bool
     lead.lost_reason = reason
     if status in CONTACT_STATUSES and lead.first_contacted_at is None:
         lead.first_contacted_at = now
+        lead.response_minutes = working_minutes(
+            lead.created_at, now, lead.location.opening_hours, lead.location.time_zone
+        )
     data = {"from": previous, "to": status}
     if reason:
         # Written by staff about the outcome, kept with the lead, never in the audit log.

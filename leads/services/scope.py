@@ -178,3 +178,49 @@ def location_for_editing(user: User | None, location_id: int) -> Location | None
             page_clinic_condition(user, Location.clinic_id), Location.id == location_id
         )
     )
+
+
+# Reports count leads and never show a patient, so marketing reads them too.
+REPORT_ROLES = ("admin", "manager", "marketing")
+
+
+def _reads_reports(user: Any) -> bool:
+    return (
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and getattr(user, "active", False)
+        and getattr(user, "role", None) in REPORT_ROLES
+    )
+
+
+def report_condition(user: User | None) -> sa.ColumnElement[bool]:
+    """The WHERE clause on ``Lead`` for the leads counted in ``user``'s reports:
+    a manager's and an admin's are the leads they may see; marketing's are
+    those of the clinics whose pages they edit."""
+    if not _reads_reports(user):
+        return sa.false()
+    assert user is not None
+    if user.role == "marketing":
+        return page_clinic_condition(user, Lead.clinic_id)
+    return lead_condition(user)
+
+
+def report_clinics(user: User | None) -> list[Clinic]:
+    """The clinics whose numbers ``user``'s reports show: the clinic filter's choices."""
+    if not _reads_reports(user):
+        return []
+    assert user is not None
+    if user.role == "marketing":
+        return page_clinics(user)
+    return visible_clinics(user)
+
+
+def report_locations(user: User | None) -> list[Location]:
+    """The locations whose numbers ``user``'s reports show (page views are
+    scoped by these): the location filter's choices."""
+    if not _reads_reports(user):
+        return []
+    assert user is not None
+    if user.role == "marketing":
+        return [loc for clinic in report_clinics(user) for loc in clinic.locations]
+    return visible_locations(user)
