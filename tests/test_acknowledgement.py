@@ -11,10 +11,12 @@ from leads.extensions import db
 from leads.models import Delivery, Lead
 
 URL = "/aurelia/harley-street/mesotherapy/"
+ELSEWHERE = "/aurelia/manchester/mesotherapy/"
+ELSEWHERE_TOO = "/northfield/edinburgh/prp/"
 
 
-def submit(client, form_page, **changes):
-    response = client.post(URL, data=form_page(URL, **changes))
+def submit(client, form_page, url=URL, **changes):
+    response = client.post(url, data=form_page(url, **changes))
     assert response.status_code == 303, response.status_code
 
 
@@ -77,9 +79,18 @@ def test_a_long_or_link_first_name_gives_a_greeting_without_a_name(
 def test_one_acknowledgement_per_address_a_day_whatever_the_case(
     app, client, demo, form_page, run_worker, mail
 ):
+    # Three places: the same person at one place within 30 minutes would be
+    # one enquiry sent again, not three requests.
     submit(client, form_page, email="target@example.org")
-    submit(client, form_page, email="Target@example.org")
-    submit(client, form_page, email="TARGET@example.org", full_name="Other Name")
+    submit(client, form_page, url=ELSEWHERE, email="Target@example.org")
+    submit(
+        client,
+        form_page,
+        url=ELSEWHERE_TOO,
+        email="TARGET@example.org",
+        full_name="Other Name",
+        treatment="prp",
+    )
     assert len(acknowledgements(app)) == 1
     with app.app_context():
         # Every request still reaches the clinic.
@@ -92,7 +103,7 @@ def test_one_acknowledgement_per_address_a_day_whatever_the_case(
     assert len(mail.to("target@example.org")) + len(mail.to("Target@example.org")) <= 1
     # A day later the address is acknowledged again.
     with app.app_context():
-        for row in db.session.scalars(db.select(Delivery)):
+        for row in [*db.session.scalars(db.select(Delivery)), *db.session.scalars(db.select(Lead))]:
             row.created_at -= timedelta(days=1, minutes=1)
         db.session.commit()
     submit(client, form_page, email="target@example.org")

@@ -34,7 +34,7 @@ def admin_client(app, demo, make_user, login):
 @pytest.fixture
 def marketing_client(app, demo, make_user, login):
     client = app.test_client()
-    login(client, make_user("marketing", ()))
+    login(client, make_user("marketing", ("aurelia", "northfield")))
     return client
 
 
