@@ -59,7 +59,7 @@ def test_filled_honeypot_gets_thank_you_and_is_quarantined_not_delivered(
     assert response.status_code == 303 and response.headers["Location"].endswith(THANKS)
     run_worker()
     [lead] = leads(app)
-    assert lead.status == "spam"
+    assert (lead.status, lead.screening) == ("new", "held")
     assert lead.spam_reasons == ["honeypot"] and lead.spam_score >= 10
     assert lead.deliveries == []
     assert [e.kind for e in lead.events] == ["received", "quarantined"]
@@ -83,7 +83,7 @@ def test_form_sent_faster_than_a_person_could_is_quarantined(
     assert response.headers["Location"].endswith(THANKS)
     run_worker()
     [lead] = leads(app)
-    assert (lead.status, lead.spam_reasons) == ("spam", ["too_fast"])
+    assert (lead.screening, lead.spam_reasons) == ("held", ["too_fast"])
     assert mail.messages == []
 
 
@@ -94,7 +94,7 @@ def test_missing_or_forged_render_time_is_quarantined(
     response = client.post(URL, data=form_page(URL, rendered=rendered))
     assert response.status_code == 303
     [lead] = leads(app)
-    assert (lead.status, lead.spam_reasons) == ("spam", ["no_render_time"])
+    assert (lead.screening, lead.spam_reasons) == ("held", ["no_render_time"])
 
 
 def test_a_stamp_signed_with_another_key_is_not_trusted(
@@ -175,11 +175,11 @@ def test_over_the_address_limit_is_quarantined_not_refused(app, client, demo, fo
         assert client.post(URL, data=form_page(URL)).status_code == 303
     other = app.test_client()
     other.post(URL, data=form_page_for_other(other), environ_base={"REMOTE_ADDR": "192.0.2.7"})
-    assert [(lead.status, lead.spam_reasons) for lead in leads(app)] == [
-        ("new", []),
-        ("new", []),
-        ("spam", ["address_rate"]),
-        ("new", []),
+    assert [(lead.screening, lead.spam_reasons) for lead in leads(app)] == [
+        ("clear", []),
+        ("clear", []),
+        ("held", ["address_rate"]),
+        ("clear", []),
     ]
 
 
@@ -230,7 +230,7 @@ for n in range(int(os.environ["CHILD_POSTS"])):
 with app.app_context():
     from leads.extensions import db
     from leads.models import Lead
-    statuses = [s for s in db.session.scalars(db.select(Lead.status).order_by(Lead.id))]
+    statuses = [s for s in db.session.scalars(db.select(Lead.screening).order_by(Lead.id))]
     db.engine.dispose()
 print(json.dumps({"codes": codes, "statuses": statuses}))
 """
@@ -273,7 +273,7 @@ def test_redis_outage_does_not_turn_the_form_into_errors(settings, demo, app):
     assert result["codes"] == [303, 303]
     # Both stored and waiting for the sweep. The limiter falls back to counting in
     # the process's memory, so the second, over the address limit, waits in quarantine.
-    assert result["statuses"] == ["new", "spam"]
+    assert result["statuses"] == ["clear", "held"]
     with app.app_context():
         pending = db.session.scalar(
             db.select(db.func.count(Delivery.id)).where(Delivery.status == "pending")
@@ -356,7 +356,7 @@ def test_a_manager_of_another_clinic_neither_sees_nor_releases(
         == 404
     )
     run_worker()
-    assert leads(app)[0].status == "spam" and mail.messages == []
+    assert leads(app)[0].screening == "held" and mail.messages == []
 
 
 def test_manager_releases_a_lead_which_is_then_delivered(

@@ -9,6 +9,7 @@ from typing import Any
 import phonenumbers
 import sqlalchemy as sa
 
+from leads import lifecycle
 from leads.extensions import db
 from leads.models import Delivery, Lead, LeadEvent, User, utcnow
 from leads.services import audit
@@ -116,6 +117,8 @@ def erase_subject(leads: list[Lead], user: User | None) -> dict[str, int]:
     delivery_ids = list(
         db.session.scalars(db.select(Delivery.id).where(Delivery.lead_id.in_(lead_ids)))
     )
+    # Cancelled first, so a job that holds one now finds nothing to send.
+    lifecycle.cancel_unfinished(lead_ids)
     db.session.execute(db.delete(LeadEvent).where(LeadEvent.lead_id.in_(lead_ids)))
     db.session.execute(db.delete(Delivery).where(Delivery.lead_id.in_(lead_ids)))
     db.session.execute(db.delete(Lead).where(Lead.id.in_(lead_ids)))
