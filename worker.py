@@ -1,32 +1,25 @@
 """Run a delivery worker: ``python worker.py`` (settings from the environment).
 
-Runs RQ's scheduler too, so retries with backoff fire, sweeps the outbox
-for deliveries that never reached the queue, and purges leads past their
-retention period. Start as many as you like, on any
-machine that reaches the same Redis and database.
+Runs RQ's scheduler too (kept alive through Redis outages), which moves
+retries and the periodic jobs (the outbox sweep, the retention purge) onto
+the queue when they fall due; whichever worker holds its lock does it, so
+each periodic job runs once per interval however many workers there are.
+Start as many as you like, on any machine that reaches the same Redis and
+database.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import threading
 
 from leads import create_app
-from leads.worker import build_worker, start_purger, start_sweeper
+from leads.worker import run
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    app = create_app()
-    stop = threading.Event()
-    start_sweeper(app, stop)
-    start_purger(app, stop)
-    worker = build_worker(app)
-    try:
-        worker.work(with_scheduler=True, logging_level="INFO")
-    finally:
-        stop.set()
+    run(create_app())
     return 0
 
 
