@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
 from leads.auth import safe_next
@@ -43,7 +52,10 @@ def login() -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
-            accounts.sign_in(user, remember=form.remember.data)
+            # A new session: nothing of the anonymous one is carried over.
+            session.clear()
+            login_user(user, remember=form.remember.data)
+            accounts.sign_in(user)
             return redirect(safe_next(request.args.get("next"), default), code=303)
         form.password.errors.append(FAILED)
         return render_template("auth/login.html", form=form), 401
@@ -53,5 +65,7 @@ def login() -> Response | tuple[str, int] | str:
 @bp.post("/logout")
 def logout() -> Response:
     accounts.sign_out(current_user if current_user.is_authenticated else None)
+    logout_user()
+    session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"), code=303)

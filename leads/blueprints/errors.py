@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, redirect, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import NotFound as HTTPNotFound
+
+from leads.errors import Moved, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,15 @@ MESSAGES = {
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(NotFound)
+    def not_found(error: NotFound) -> tuple[str, int] | Response:
+        return http_error(HTTPNotFound())
+
+    @app.errorhandler(Moved)
+    def moved(error: Moved) -> Response:
+        query = request.query_string.decode("utf-8", "replace")
+        return redirect(error.path + (f"?{query}" if query else ""), code=301)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
         return (

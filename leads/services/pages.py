@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort, redirect, request, url_for
+from flask import url_for
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
+from leads.errors import Moved, NotFound
 from leads.extensions import db
 from leads.models import Clinic, Location, Page, PageRevision, SlugRedirect, Treatment
 
@@ -52,10 +53,12 @@ def find_location(clinic_slug: str, location_slug: str) -> Location | None:
 def landing_or_404(
     clinic_slug: str, location_slug: str, treatment_slug: str | None = None
 ) -> Landing:
-    """The published page for a location (and treatment), or a 404.
+    """The published page for a location (and treatment).
 
-    An address that used an earlier slug of the location or treatment answers
-    with a 301 to the current one, keeping the query string (campaign tags).
+    :raise NotFound: no such published page.
+    :raise Moved: the address used an earlier slug of the location or
+        treatment; the blueprint answers with a 301 to the current one,
+        keeping the query string (campaign tags).
     """
     location = find_location(clinic_slug, location_slug)
     treatment = None
@@ -64,9 +67,8 @@ def landing_or_404(
     if location is None or (treatment_slug is not None and treatment is None):
         moved = moved_to(clinic_slug, location_slug, treatment_slug)
         if moved is None:
-            abort(404)
-        query = request.query_string.decode("utf-8", "replace")
-        abort(redirect(moved + (f"?{query}" if query else ""), code=301))
+            raise NotFound
+        raise Moved(moved)
     same_treatment = Page.treatment_id == treatment.id if treatment else Page.treatment_id.is_(None)
     page = db.session.scalar(
         db.select(Page)
@@ -74,7 +76,7 @@ def landing_or_404(
         .options(joinedload(Page.published))
     )
     if page is None or page.published is None:
-        abort(404)
+        raise NotFound
     return Landing(location=location, treatment=treatment, page=page)
 
 
