@@ -125,3 +125,17 @@ def test_a_worker_that_dies_in_every_attempt_still_ends_the_delivery(
         assert inbox.attempts == limit
         assert inbox.last_error == f"worker stopped during attempt {limit}"
     assert len(mail.to(ADMIN)) == 1
+
+
+def test_every_retry_interval_has_jitter_and_retry_after_is_capped(app):
+    from leads.jobs import retry_delay
+
+    app.config.update(DELIVERY_RETRY_INTERVALS=[30, 120], RETRY_JITTER=0.2, RETRY_AFTER_MAX=600)
+    with app.app_context():
+        first = {retry_delay(1) for _ in range(200)}
+        assert all(30 <= d <= 36 for d in first) and len(first) > 100  # spread, not one instant
+        assert all(120 <= retry_delay(5) <= 144 for _ in range(50))  # the last interval repeats
+        asked = [retry_delay(1, retry_after=300) for _ in range(50)]
+        assert all(300 <= d <= 360 for d in asked)  # Retry-After honoured
+        capped = [retry_delay(1, retry_after=86_400) for _ in range(50)]
+        assert all(600 <= d <= 720 for d in capped)  # but never beyond the cap

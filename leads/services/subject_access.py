@@ -71,6 +71,7 @@ def export_lead(lead: Lead) -> dict[str, Any]:
         "contact_time": lead.contact_time,
         "message": lead.message,
         "status": lead.status,
+        "screening": lead.screening,
         "consent": {
             "enquiry": lead.consent_enquiry,
             "version": lead.consent_version,
