@@ -98,7 +98,9 @@ def insert_leads(have: int, target: int, rng: random.Random) -> None:
                 "consent_at": created,
                 "utm_source": source,
                 "utm_campaign": campaign,
-                "status": status,
+                # "spam": a lead held by the traps (its screening), still at stage new.
+                "status": "new" if status == "spam" else status,
+                "screening": "held" if status == "spam" else "clear",
                 "lost_reason": "Went elsewhere" if status == "lost" else "",
                 "first_contacted_at": created + timedelta(hours=3)
                 if status not in ("new", "spam")
