@@ -176,7 +176,10 @@ def test_redis_down_ten_seconds_while_a_retry_is_due(
             late = sent.sent_at - back
             assert sent.attempts == 2
         print(f"retry ran {late.total_seconds():.1f} s after Redis came back")
-        assert late <= timedelta(seconds=sweep_interval + 4), late
+        # One sweep interval, plus room for the worker to reconnect (at most 2 s
+        # apart) and for a busy machine; RQ's own scheduler had left such a
+        # retry waiting ten minutes.
+        assert late <= timedelta(seconds=sweep_interval + 10), late
     finally:
         worker.terminate()
         worker.wait(timeout=30)
