@@ -76,7 +76,7 @@ def _deliver(delivery_id: int) -> str:
         log.warning("delivery %s: failed for good: %s", delivery_id, _summary(exc))
         return _fail(delivery, str(exc))
     except TransientError as exc:
-        return _retry_or_fail(delivery, str(exc), _summary(exc), exc.retry_after)
+        return _retry_or_fail(delivery, str(exc), _summary(exc), getattr(exc, "retry_after", None))
     except Exception as exc:
         # Not a channel's own error: a bug, or a library's. Its text may quote
         # the lead, so the reason keeps only its type and where it happened.
