@@ -6,7 +6,8 @@ whole intervals since the epoch at which it is due. Any worker may ask for
 the next run at any time: the same slot is the same job (RQ's scheduled
 registry holds it once), and only the worker holding RQ's scheduler lock
 enqueues it. Each run first schedules the next slot, so the chain goes on;
-a worker also asks for the next slots when it starts and at its maintenance.
+a worker asks for the next slots when it starts, and the scheduler holding
+the lock checks them at every tick (a Redis that lost its data loses them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import Queue
+from rq.job import Job
 
 from leads.extensions import db
 
@@ -31,33 +33,51 @@ PERIODIC: dict[str, tuple[str, str]] = {
 }
 
 
+def plan(config: Any) -> dict[str, tuple[str, int, int]]:
+    """name -> (job, interval, failure TTL), read from the settings once, so a
+    scheduler process can keep the chain going without the app."""
+    return {
+        name: (func, int(config[setting]), int(config["JOB_FAILURE_TTL"]))
+        for name, (func, setting) in PERIODIC.items()
+    }
+
+
 def next_slot(name: str, now: float | None = None) -> tuple[str, datetime]:
     """The id and time of ``name``'s next run after ``now``."""
     interval = int(current_app.config[PERIODIC[name][1]])
+    return _slot(name, interval, now)
+
+
+def _slot(name: str, interval: int, now: float | None = None) -> tuple[str, datetime]:
     slot = int((now if now is not None else time.time()) // interval) + 1
     return f"periodic-{name}-{slot}", datetime.fromtimestamp(slot * interval, tz=UTC)
 
 
-def schedule_next(queue: Queue, name: str) -> str:
-    """Put ``name``'s next run on RQ's scheduler (once, whoever asks)."""
-    job_id, when = next_slot(name)
-    queue.enqueue_at(
-        when,
-        PERIODIC[name][0],
-        job_id=job_id,
-        description=f"periodic {name}",
-        result_ttl=0,
-        failure_ttl=current_app.config["JOB_FAILURE_TTL"],
-        job_timeout=max(60, int(current_app.config[PERIODIC[name][1]])),
-    )
-    return job_id
+def schedule_missing(queue: Queue, jobs: dict[str, tuple[str, int, int]]) -> int:
+    """Put each periodic job's next run on RQ's scheduler unless it is there
+    already (whoever asks, it is one job per slot). Returns how many it added."""
+    added = 0
+    for name, (func, interval, failure_ttl) in jobs.items():
+        job_id, when = _slot(name, interval)
+        if Job.exists(job_id, connection=queue.connection):
+            continue
+        queue.enqueue_at(
+            when,
+            func,
+            job_id=job_id,
+            description=f"periodic {name}",
+            result_ttl=0,
+            failure_ttl=failure_ttl,
+            job_timeout=max(60, interval),
+        )
+        added += 1
+    return added
 
 
 def ensure_scheduled(queue: Queue) -> bool:
     """Ask for the next run of every periodic job; False if Redis failed."""
     try:
-        for name in PERIODIC:
-            schedule_next(queue, name)
+        schedule_missing(queue, plan(current_app.config))
     except RedisError as exc:
         log.warning("periodic jobs not scheduled now: %s", type(exc).__name__)
         return False

@@ -27,7 +27,14 @@ class ResilientScheduler(RQScheduler):
     in between waited. This loop logs the error and tries again next tick.
     """
 
+    # The periodic jobs (leads.periodic.plan), checked at every tick.
+    periodic_plan: dict = {}
+
     def work(self) -> None:
+        from rq import Queue
+
+        from leads.periodic import schedule_missing
+
         self._install_signal_handlers()
         born = False
         while True:
@@ -43,6 +50,13 @@ class ResilientScheduler(RQScheduler):
                     self.acquire_locks()
                 self.heartbeat()
                 self.enqueue_scheduled_jobs()
+                if self._acquired_locks and self.periodic_plan:
+                    queue = Queue(
+                        sorted(self._acquired_locks)[0],
+                        connection=self.connection,
+                        serializer=self.serializer,
+                    )
+                    schedule_missing(queue, self.periodic_plan)
             except RedisError as exc:
                 self.log.warning(
                     "scheduler: Redis unavailable (%s), trying again", type(exc).__name__
@@ -73,7 +87,7 @@ class _AppJobs:
     ) -> None:
         """RQ's own start-up of its scheduler, with the resilient scheduler;
         the periodic jobs are asked for too."""
-        from leads.periodic import ensure_scheduled
+        from leads.periodic import ensure_scheduled, plan
 
         with self.app.app_context():
             ensure_scheduled(self.queues[0])  # type: ignore[attr-defined]
@@ -85,6 +99,7 @@ class _AppJobs:
             log_format=log_format,
             serializer=self.serializer,  # type: ignore[attr-defined]
         )
+        self.scheduler.periodic_plan = plan(self.app.config)
         self.scheduler.acquire_locks()
         if self.scheduler.acquired_locks:
             if burst:
