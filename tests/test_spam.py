@@ -56,7 +56,7 @@ def test_filled_honeypot_gets_thank_you_and_is_quarantined_not_delivered(
     assert response.status_code == 303 and response.headers["Location"].endswith(THANKS)
     run_worker()
     [lead] = leads(app)
-    assert lead.status == "spam"
+    assert (lead.status, lead.screening) == ("new", "held")
     assert lead.spam_reasons == ["honeypot"] and lead.spam_score >= 10
     assert lead.deliveries == []
     assert [e.kind for e in lead.events] == ["received", "quarantined"]
@@ -81,7 +81,7 @@ def test_form_sent_faster_than_a_person_could_is_quarantined(
     assert response.headers["Location"].endswith(THANKS)
     run_worker()
     [lead] = leads(app)
-    assert (lead.status, lead.spam_reasons) == ("spam", ["instant"])
+    assert (lead.screening, lead.spam_reasons) == ("held", ["instant"])
     assert mail.messages == []
 
 
@@ -91,7 +91,7 @@ def test_a_fill_time_just_under_the_floor_alone_is_delivered(
     client.post(URL, data=form_page(URL, rendered=stamp(app, 7)))
     run_worker()
     [lead] = leads(app)
-    assert (lead.status, lead.spam_reasons) == ("new", ["too_fast"])
+    assert (lead.screening, lead.spam_reasons) == ("clear", ["too_fast"])
     assert {d.status for d in lead.deliveries} == {"sent"}
 
 
@@ -100,7 +100,7 @@ def test_a_reissued_stamp_is_never_instant(app, client, demo, form_page, slow_fo
     reissued = stamp_for(app, URL, seconds_ago=0, reissued=True)
     client.post(URL, data=form_page(URL, rendered=reissued))
     [lead] = leads(app)
-    assert (lead.status, lead.spam_reasons) == ("new", ["too_fast"])
+    assert (lead.screening, lead.spam_reasons) == ("clear", ["too_fast"])
 
 
 @pytest.mark.parametrize("rendered", [None, "", "not-a-stamp", '{"t": 0}.forged-signature'])
@@ -180,10 +180,10 @@ def test_over_the_address_limit_alone_is_delivered(app, client, demo, form_page)
     app.config["SPAM_ADDRESS_LIMIT"] = "2 per hour"
     for n in range(3):
         assert client.post(URL, data=form_page(URL, **person(n))).status_code == 303
-    assert [(lead.status, lead.spam_reasons) for lead in leads(app)] == [
-        ("new", []),
-        ("new", []),
-        ("new", ["address_rate"]),
+    assert [(lead.screening, lead.spam_reasons) for lead in leads(app)] == [
+        ("clear", []),
+        ("clear", []),
+        ("clear", ["address_rate"]),
     ]
 
 
@@ -193,9 +193,9 @@ def test_over_the_address_limit_and_too_fast_is_quarantined(
     app.config["SPAM_ADDRESS_LIMIT"] = "1 per hour"
     for n in range(2):
         client.post(URL, data=form_page(URL, rendered=stamp(app, 7), **person(n)))
-    assert [(lead.status, lead.spam_reasons) for lead in leads(app)] == [
-        ("new", ["too_fast"]),
-        ("spam", ["too_fast", "address_rate"]),
+    assert [(lead.screening, lead.spam_reasons) for lead in leads(app)] == [
+        ("clear", ["too_fast"]),
+        ("held", ["too_fast", "address_rate"]),
     ]
 
 
@@ -213,10 +213,10 @@ def test_one_sender_over_the_sender_limit_is_quarantined(app, client, demo, form
         data={**elsewhere, "treatment": "prp", "phone": "07700 900999"},
         environ_base={"REMOTE_ADDR": "192.0.2.99"},
     )
-    assert [(lead.status, lead.spam_reasons) for lead in leads(app)] == [
-        ("new", []),
-        ("spam", ["sender_rate"]),
-        ("new", []),
+    assert [(lead.screening, lead.spam_reasons) for lead in leads(app)] == [
+        ("clear", []),
+        ("held", ["sender_rate"]),
+        ("clear", []),
     ]
 
 
@@ -229,7 +229,7 @@ def test_over_the_form_limit_alone_is_delivered_whatever_the_address(app, client
             environ_base={"REMOTE_ADDR": f"192.0.2.{n + 1}"},
         )
     assert [lead.spam_reasons for lead in leads(app)] == [[], [], ["form_rate"]]
-    assert [lead.status for lead in leads(app)] == ["new"] * 3
+    assert [lead.screening for lead in leads(app)] == ["clear"] * 3
 
 
 def test_a_flood_from_one_address_gets_429(app, client, demo, form_page):
@@ -271,7 +271,7 @@ for n in range(int(os.environ["CHILD_POSTS"])):
 with app.app_context():
     from leads.extensions import db
     from leads.models import Lead
-    statuses = [s for s in db.session.scalars(db.select(Lead.status).order_by(Lead.id))]
+    statuses = [s for s in db.session.scalars(db.select(Lead.screening).order_by(Lead.id))]
     db.engine.dispose()
 print(json.dumps({"codes": codes, "statuses": statuses}))
 """
@@ -321,7 +321,7 @@ def test_redis_outage_does_not_turn_the_form_into_errors(settings, demo, app):
     # All stored and waiting for the sweep. The limiter falls back to counting in
     # the process's memory: the third, over the address and form limits, waits in
     # quarantine, the second (over the address limit only) does not.
-    assert result["statuses"] == ["new", "new", "spam"]
+    assert result["statuses"] == ["clear", "clear", "held"]
     with app.app_context():
         pending = db.session.scalar(
             db.select(db.func.count(Delivery.id)).where(Delivery.status == "pending")
@@ -408,7 +408,7 @@ def test_a_manager_of_another_clinic_neither_sees_nor_releases(
         == 404
     )
     run_worker()
-    assert leads(app)[0].status == "spam" and mail.messages == []
+    assert leads(app)[0].screening == "held" and mail.messages == []
 
 
 def test_manager_releases_a_lead_which_is_then_delivered(

@@ -19,7 +19,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, login_user
 from werkzeug.wrappers import Response
 
 from leads.auth import load_user, roles_required
@@ -95,6 +95,13 @@ PENDING = "two_factor_pending"
 PENDING_SECONDS = 300
 
 
+def start_session(user: User, remember: bool) -> None:
+    """A new session for ``user``: nothing of the anonymous one is carried over."""
+    session.clear()
+    login_user(user, remember=remember)
+    accounts.sign_in(user)
+
+
 def complete_sign_in(user: User, remember: bool, next_url: str) -> Response:
     """Sign ``user`` in and send them on to ``next_url``; first ask for their
     two-factor code when they have one, and send an admin who must have one
@@ -108,7 +115,7 @@ def complete_sign_in(user: User, remember: bool, next_url: str) -> Response:
             "at": int(time.time()),
         }
         return redirect(url_for("account.two_factor_code"), code=303)
-    accounts.sign_in(user, remember=remember)
+    start_session(user, remember)
     if two_factor_svc.required(user):
         flash("Admins sign in with a code from an authenticator app. Set it up now.", "info")
         return redirect(url_for("account.two_factor"), code=303)
@@ -146,7 +153,7 @@ def two_factor_code() -> Response | str | tuple[str, int]:
     if form.validate_on_submit():
         if two_factor_svc.check(user, form.code.data):
             session.pop(PENDING, None)
-            accounts.sign_in(user, remember=pending.get("remember", False))
+            start_session(user, bool(pending.get("remember", False)))
             return redirect(pending.get("next") or url_for("staff.home"), code=303)
         form.code.errors.append("That code is not right, or was used already. Try the next one.")
     return render_template("account/code.html", form=form), (422 if form.errors else 200)

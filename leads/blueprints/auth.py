@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
 from leads import devices
@@ -66,5 +66,7 @@ def limited(error: Exception) -> tuple[str, int]:
 @bp.post("/logout")
 def logout() -> Response:
     accounts.sign_out(current_user if current_user.is_authenticated else None)
+    logout_user()
+    session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"), code=303)

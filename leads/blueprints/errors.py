@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, redirect, render_template, request
 from flask.globals import request_ctx
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import NotFound as HTTPNotFound
 
+from leads.errors import Moved, NotFound
 from leads.input_guard import BadParameter
 from leads.logs import request_id
 from leads.services import pages
@@ -40,6 +42,16 @@ def _clinic_of_path(path: str) -> pages.ClinicPlaces | None:
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(NotFound)
+    def not_found(error: NotFound) -> tuple[str, int] | Response:
+        return http_error(HTTPNotFound())
+
+    @app.errorhandler(Moved)
+    def moved(error: Moved) -> Response:
+        query = request.query_string.decode("utf-8", "replace")
+        code = 301 if error.permanent else 302
+        return redirect(error.path + (f"?{query}" if query else ""), code=code)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError) -> tuple[str, int]:
         return (

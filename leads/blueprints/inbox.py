@@ -32,7 +32,7 @@ from leads.models import CONTACT_METHODS, CONTACT_TIMES, User, utcnow
 from leads.services import deliveries, duplicates, inbox, pipeline
 from leads.services import export as csv_export
 from leads.services.leads import quarantine_count
-from leads.services.pipeline import STATUS_LABELS, PipelineError
+from leads.services.pipeline import SCREENING_LABELS, STATUS_LABELS, PipelineError
 from leads.services.scope import (
     lead_or_404,
     visible_clinics,
@@ -186,6 +186,7 @@ def lead(lead_id: int) -> str:
         "inbox/lead.html",
         lead=found,
         statuses=STATUS_LABELS,
+        screenings=SCREENING_LABELS,
         status_form=status_form,
         assign_form=assign_form,
         note_form=NoteForm(),

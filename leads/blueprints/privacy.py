@@ -15,8 +15,9 @@ from werkzeug.wrappers import Response
 
 from leads.auth import roles_required
 from leads.forms.privacy import SubjectForm
+from leads.lifecycle import ScreenAction, TransitionError
 from leads.services import marketing_consent, scope, subject_access
-from leads.services.leads import quarantined, release_lead
+from leads.services.leads import quarantined, screen_lead, screened_out
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -24,18 +25,58 @@ bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 @bp.get("/quarantine/")
 @roles_required("admin", "manager")
 def quarantine() -> str:
-    return render_template("privacy/quarantine.html", leads=quarantined(current_user))
+    return render_template(
+        "privacy/quarantine.html",
+        leads=quarantined(current_user),
+        screened_out=screened_out(current_user),
+    )
+
+
+# Each screen action: its URL, and what staff are told once it is done.
+_DONE = {
+    ScreenAction.RELEASE: "Lead {id} released; it is being delivered to the clinic.",
+    ScreenAction.CONFIRM_SPAM: "Lead {id} confirmed as spam; it will not be delivered.",
+    ScreenAction.MARK_SPAM: "Lead {id} marked as spam; it leaves the inbox.",
+    ScreenAction.UNMARK_SPAM: "Lead {id} marked as not spam; it is back in the inbox.",
+}
+
+
+def _screen(lead_id: int, action: ScreenAction) -> Response:
+    lead = scope.lead_or_404(current_user, lead_id)
+    try:
+        screen_lead(lead, action, current_user)
+    except TransitionError:
+        abort(404)  # not a lead this action applies to (any more)
+    flash(_DONE[action].format(id=lead_id), "info")
+    if action == ScreenAction.MARK_SPAM:
+        return redirect(url_for(".quarantine"), code=303)
+    if action == ScreenAction.UNMARK_SPAM:
+        return redirect(url_for("inbox.lead", lead_id=lead_id), code=303)
+    return redirect(url_for(".quarantine"), code=303)
 
 
 @bp.post("/quarantine/<int:lead_id>/release")
 @roles_required("admin", "manager")
 def release(lead_id: int) -> Response:
-    lead = scope.lead_or_404(current_user, lead_id)
-    if lead.status != "spam":
-        abort(404)
-    release_lead(lead, current_user)
-    flash(f"Lead {lead_id} released; it is being delivered to the clinic.", "info")
-    return redirect(url_for(".quarantine"), code=303)
+    return _screen(lead_id, ScreenAction.RELEASE)
+
+
+@bp.post("/quarantine/<int:lead_id>/confirm-spam")
+@roles_required("admin", "manager")
+def confirm_spam(lead_id: int) -> Response:
+    return _screen(lead_id, ScreenAction.CONFIRM_SPAM)
+
+
+@bp.post("/leads/<int:lead_id>/mark-spam")
+@roles_required("admin", "manager")
+def mark_spam(lead_id: int) -> Response:
+    return _screen(lead_id, ScreenAction.MARK_SPAM)
+
+
+@bp.post("/leads/<int:lead_id>/not-spam")
+@roles_required("admin", "manager")
+def unmark_spam(lead_id: int) -> Response:
+    return _screen(lead_id, ScreenAction.UNMARK_SPAM)
 
 
 @bp.route("/subject/", methods=["GET", "POST"])

@@ -12,7 +12,15 @@ class DeliveryError(Exception):
 
 
 class TransientError(DeliveryError):
-    """Worth another try later (connection refused, time-out, SMTP 4xx)."""
+    """Worth another try later (connection refused, time-out, SMTP 4xx).
+
+    ``retry_after``: seconds the receiver asked us to wait (a Retry-After
+    answer); the retry waits at least that long, up to RETRY_AFTER_MAX.
+    """
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentError(DeliveryError):

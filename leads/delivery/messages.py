@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC
+from email import message_from_bytes, policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 from flask import current_app, render_template
 
+from leads.delivery.base import PermanentError
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, Delivery, Lead
 
 
@@ -24,8 +26,37 @@ def _mail_domain() -> str:
 
 
 def _one_line(text: str) -> str:
-    """Header text: control characters (CR, LF) become spaces."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    """Header text from anyone's input: control characters (CR, LF) become
+    spaces, and the opening of an RFC 2047 encoded word ("=?") is broken with
+    a word joiner, so the email library never decodes what was typed into a
+    header of its own: it encodes the text as it stands instead."""
+    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    return flat.replace("=?", "=\u2060?")
+
+
+def _set(msg: EmailMessage, name: str, value: str | Address) -> None:
+    """Add one header; a value the email library refuses fails the delivery
+    for good (it would be refused on every attempt)."""
+    try:
+        msg[name] = value
+    except (ValueError, TypeError, IndexError):
+        raise PermanentError(f"{name} header cannot be written for this lead") from None
+
+
+def _checked(msg: EmailMessage) -> EmailMessage:
+    """The message as it will travel carries exactly the headers we wrote,
+    each on one logical line: whatever a field held, no header was added."""
+    try:
+        wire = msg.as_bytes()
+    except (ValueError, TypeError, IndexError):
+        raise PermanentError("message cannot be encoded for this lead") from None
+    head = wire.split(b"\n\n", 1)[0].replace(b"\r\n", b"\n")
+    names = [line.split(b":", 1)[0].decode("ascii", "replace") for line in head.split(b"\n")]
+    names = [name for name in names if name and not name[0].isspace()]
+    parsed = message_from_bytes(wire, policy=policy.default)
+    if names != list(msg.keys()) or list(parsed.keys()) != list(msg.keys()):
+        raise PermanentError("message headers changed in encoding; not sent")
+    return msg
 
 
 # A first name: letters, with hyphens or apostrophes inside (Anne-Marie, O'Neill).
@@ -57,8 +88,8 @@ def _base_message(delivery: Delivery, subject: str, to: str) -> EmailMessage:
     msg["Message-ID"] = message_id(delivery)
     msg["Date"] = format_datetime(delivery.created_at.replace(tzinfo=UTC), usegmt=True)
     msg["From"] = current_app.config["MAIL_FROM"]
-    msg["To"] = to
-    msg["Subject"] = _one_line(subject)
+    _set(msg, "To", Address(addr_spec=to))
+    _set(msg, "Subject", _one_line(subject))
     msg["Auto-Submitted"] = "auto-generated"
     return msg
 
@@ -69,7 +100,7 @@ def inbox_message(delivery: Delivery) -> EmailMessage:
     what = lead.treatment.name if lead.treatment else "a consultation"
     subject = f"New enquiry: {what} at {lead.location.name}"
     msg = _base_message(delivery, subject, delivery.target)
-    msg["Reply-To"] = str(Address(display_name=_one_line(lead.full_name), addr_spec=lead.email))
+    _set(msg, "Reply-To", Address(display_name=_one_line(lead.full_name), addr_spec=lead.email))
     msg.set_content(
         render_template(
             "emails/lead_notification.txt",
@@ -79,7 +110,7 @@ def inbox_message(delivery: Delivery) -> EmailMessage:
             lead_url=lead_url(lead),
         )
     )
-    return msg
+    return _checked(msg)
 
 
 def acknowledgement_message(delivery: Delivery) -> EmailMessage:
@@ -99,7 +130,7 @@ def acknowledgement_message(delivery: Delivery) -> EmailMessage:
             first_name=greeting_name(lead.full_name),
         )
     )
-    return msg
+    return _checked(msg)
 
 
 BUILDERS = {"inbox": inbox_message, "acknowledgement": acknowledgement_message}

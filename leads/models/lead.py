@@ -15,7 +15,10 @@ from leads.models.clinic import Clinic, Location, Treatment
 from leads.models.consent import ConsentWording
 from leads.models.page import Page
 
-LEAD_STATUSES = ("new", "contacted", "booked", "treated", "lost", "spam")
+# The values of leads.lifecycle.Stage and Screening (which checks they agree):
+# the pipeline stage, and whether the spam traps or a person screened the lead out.
+LEAD_STATUSES = ("new", "contacted", "booked", "treated", "lost")
+SCREENINGS = ("clear", "held", "released", "spam", "marked_spam")
 CONTACT_METHODS = {"phone": "Phone call", "email": "Email", "sms": "Text message"}
 CONTACT_TIMES = {
     "any": "Any time",
@@ -57,6 +60,8 @@ class Lead(db.Model):
         sa.Index("ix_leads_clinic_email_lower", "clinic_id", sa.text("lower(email)")),
         # Reports: leads of a clinic by source over time.
         sa.Index("ix_leads_clinic_source_created", "clinic_id", "source", "created_at"),
+        # The quarantine: held leads of a clinic, newest first.
+        sa.Index("ix_leads_clinic_screening_created", "clinic_id", "screening", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -116,7 +121,9 @@ class Lead(db.Model):
     source: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
     medium: Mapped[str] = mapped_column(sa.String(100), default="", server_default="")
 
+    # Written only by leads.lifecycle.
     status: Mapped[str] = mapped_column(sa.String(16), default="new")
+    screening: Mapped[str] = mapped_column(sa.String(16), default="clear", server_default="clear")
     lost_reason: Mapped[str] = mapped_column(sa.String(200), default="")
     assigned_to_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), default=None
@@ -168,7 +175,9 @@ class LeadEvent(db.Model):
     lead: Mapped[Lead] = relationship(back_populates="events")
 
 
+# The values of leads.lifecycle.DeliveryState.
 DELIVERY_PENDING, DELIVERY_SENT, DELIVERY_FAILED = "pending", "sent", "failed"
+DELIVERY_SENDING, DELIVERY_CANCELLED = "sending", "cancelled"
 
 
 class Delivery(db.Model):
@@ -196,11 +205,16 @@ class Delivery(db.Model):
     event: Mapped[str] = mapped_column(
         sa.String(32), default="lead.created", server_default="lead.created"
     )
+    # Status, attempts, due and enqueue times are written only by leads.lifecycle.
     status: Mapped[str] = mapped_column(sa.String(16), default=DELIVERY_PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(sa.String(500), default="")
-    # When the sweep should expect this delivery to be done or retried.
+    # Pending: when the next attempt is due. Sending: when the running attempt
+    # has outlived its time-out (its worker died) and may be taken over.
     due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When a job for it last reached the queue; the sweep enqueues a due
+    # delivery again unless that happened since it fell due.
+    enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -208,7 +222,27 @@ class Delivery(db.Model):
 
     @property
     def job_id(self) -> str:
-        return f"delivery-{self.id}"
+        return job_id(self.id, self.attempts)
 
     def __repr__(self) -> str:
         return f"<Delivery {self.id} {self.purpose}/{self.channel} {self.status}>"
+
+
+def job_id(delivery_id: int, attempts: int) -> str:
+    """The RQ job id of a delivery's next attempt: one per attempt, so a job
+    that schedules the next never shares an id with the job that runs it.
+    The first attempt's is ``delivery-<id>``, the third's ``delivery-<id>-3``."""
+    return f"delivery-{delivery_id}" if attempts == 0 else f"delivery-{delivery_id}-{attempts + 1}"
+
+
+class DeliveryAlert(db.Model):
+    """When a clinic's admins were last told that a channel's delivery failed."""
+
+    __tablename__ = "delivery_alerts"
+
+    clinic_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True
+    )
+    # "inbox:<inbox channel id>", or "acknowledgement" for mail to patients.
+    channel: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    alerted_at: Mapped[datetime] = mapped_column()

@@ -12,8 +12,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, session
-from flask_login import login_user, logout_user
+from flask import current_app
 from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from leads.extensions import db
@@ -195,23 +194,19 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def sign_in(user: User, remember: bool = False) -> None:
-    """A new session for ``user``: nothing of the anonymous one is carried over."""
-    session.clear()
-    login_user(user, remember=remember)
+def sign_in(user: User) -> None:
+    """Record that ``user`` signed in (the blueprint starts the session)."""
     user.last_login_at = utcnow()
     record("login", user, "user", user.id)
     db.session.commit()
 
 
 def sign_out(user: User | None) -> None:
-    """End this session and every other session of ``user``."""
+    """End every session of ``user`` (the blueprint clears this one)."""
     if user is not None and user.is_authenticated:
         user.session_version += 1
         record("logout", user, "user", user.id)
         db.session.commit()
-    logout_user()
-    session.clear()
 
 
 def set_password(user: User, password: str, by: User | None = None) -> None:

@@ -9,16 +9,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 
+from leads import lifecycle
 from leads.delivery import CHANNELS
 from leads.extensions import db
 from leads.models import (
     DELIVERY_FAILED,
-    DELIVERY_PENDING,
     Clinic,
     Delivery,
     InboxChannel,
     Lead,
-    LeadEvent,
     Location,
     User,
     utcnow,
@@ -41,30 +40,14 @@ def visible_delivery(user: User, delivery_id: int) -> Delivery | None:
 
 def retry_by_hand(delivery: Delivery, user: User) -> None:
     """Give a failed delivery a fresh round of attempts, now."""
-    if delivery.status != DELIVERY_FAILED:
-        raise DeliveryError("Only a failed delivery can be tried again.")
-    if delivery.lead.status == "spam":
-        raise DeliveryError("Release the lead from quarantine first.")
-    now = utcnow()
-    delivery.status = DELIVERY_PENDING
-    delivery.attempts = 0
-    delivery.due_at = now
-    db.session.add(
-        LeadEvent(
-            lead_id=delivery.lead_id,
-            kind="delivery_retried",
-            user_id=user.id,
-            data={
-                "delivery_id": delivery.id,
-                "purpose": delivery.purpose,
-                "channel": delivery.channel,
-            },
-            created_at=now,
-        )
-    )
+    try:
+        lifecycle.retry_by_hand(delivery, user, utcnow())
+    except lifecycle.TransitionError as error:
+        raise DeliveryError(str(error)) from None
     record("delivery_retried", user, "delivery", delivery.id, lead_id=delivery.lead_id)
+    delivery_id = delivery.id
     db.session.commit()
-    outbox.enqueue([delivery.id])
+    outbox.enqueue([delivery_id])
 
 
 @dataclass(frozen=True)
@@ -94,13 +77,15 @@ def health() -> list[ClinicHealth]:
     result = []
     for clinic in db.session.scalars(sa.select(Clinic).order_by(Clinic.name)):
         mine = counts.get(clinic.id, {})
+        # Waiting counts those in an attempt too (sending).
+        waiting = [mine[s] for s in lifecycle.UNFINISHED if s in mine]
         result.append(
             ClinicHealth(
                 clinic=clinic,
-                pending=mine.get("pending", (0, None))[0],
+                pending=sum(count for count, _ in waiting),
                 failed=mine.get("failed", (0, None))[0],
                 sent=mine.get("sent", (0, None))[0],
-                oldest_pending=mine.get("pending", (0, None))[1],
+                oldest_pending=min((oldest for _, oldest in waiting if oldest), default=None),
             )
         )
     return result

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import Select
 
-from leads import phones
+from leads import lifecycle, phones
 from leads.extensions import db
 from leads.input_guard import db_id
 from leads.models import (
@@ -186,8 +186,8 @@ def search_condition(query: str) -> sa.ColumnElement[bool]:
 
 
 def filtered(user: User, filters: Filters, with_status: bool = True) -> Select[tuple[Lead]]:
-    """The user's visible leads narrowed by ``filters``."""
-    stmt = visible_leads(user)
+    """The user's visible pipeline leads (clear or released) narrowed by ``filters``."""
+    stmt = visible_leads(user).where(Lead.screening.in_(list(lifecycle.IN_PIPELINE)))
     if with_status and filters.status:
         stmt = stmt.where(Lead.status == filters.status)
     if filters.clinic_id:

@@ -12,22 +12,20 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from leads import lifecycle
 from leads.extensions import db
 from leads.models import (
     ATTRIBUTION_FIELDS,
     ConsentWording,
-    Delivery,
     Lead,
     LeadEvent,
     Location,
     Page,
     Treatment,
     User,
-    channels_for,
     utcnow,
 )
 from leads.services import audit, consent, outbox
-from leads.services.acknowledgements import acknowledgement_due
 from leads.sources import classify
 from leads.spam import Verdict
 
@@ -76,8 +74,8 @@ def submit_lead(
     """Store the lead, one delivery per inbox channel and an acknowledgement,
     and its first event, in one transaction; then enqueue the deliveries.
 
-    A submission the spam traps caught (``verdict.quarantine``) is stored with
-    status "spam", its score and reasons, and no deliveries: it waits in
+    A submission the spam traps caught (``verdict.quarantine``) is stored
+    held, with its score and reasons, and no deliveries: it waits in
     quarantine.
 
     Returns ``(lead, created)``. The same enquiry sent again (the same stamp,
@@ -136,7 +134,6 @@ def _submit(
         consent_wording_id=wording.id,
         consent_at=now,
         marketing_opt_in=enquiry.marketing_opt_in,
-        status="spam" if suspect else "new",
         spam_score=verdict.score if verdict else 0,
         spam_reasons=list(verdict.reasons) if verdict else [],
         created_at=now,
@@ -144,18 +141,10 @@ def _submit(
         medium=medium,
         **{name: str(attribution.get(name) or "")[: _limit(name)] for name in ATTRIBUTION_FIELDS},
     )
-    db.session.add(lead)
-    lead.events.append(LeadEvent(kind="received", data={"page_id": lead.page_id}, created_at=now))
-    if suspect:
-        lead.events.append(
-            LeadEvent(
-                kind="quarantined",
-                data={"score": lead.spam_score, "reasons": lead.spam_reasons},
-                created_at=now,
-            )
-        )
-    else:
-        _add_deliveries(lead, location, now)
+    # No autoflush: the lead is first written where a duplicate is handled below.
+    with db.session.no_autoflush:
+        db.session.add(lead)
+        lifecycle.receive(lead, held=suspect, now=now)
     try:
         # The ids are known once flushed; read them now, as the commit expires them.
         db.session.flush()
@@ -186,10 +175,10 @@ def _submit(
 
 
 def quarantined(user: User, limit: int = 200) -> list[Lead]:
-    """The suspected spam ``user`` may see, newest first."""
+    """The held leads ``user`` may see, newest first."""
     from leads.services.scope import visible_leads
 
-    query = visible_leads(user).where(Lead.status == "spam")
+    query = visible_leads(user).where(Lead.screening == lifecycle.Screening.HELD)
     return list(
         db.session.scalars(query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit))
     )
@@ -200,62 +189,53 @@ def quarantine_count(user: User) -> int:
     inbox's tabs, so a wrongly parked patient is released soon, not by chance."""
     from leads.services.scope import visible_leads
 
-    query = visible_leads(user).where(Lead.status == "spam")
+    query = visible_leads(user).where(Lead.screening == lifecycle.Screening.HELD)
     return db.session.scalar(query.with_only_columns(sa.func.count()).order_by(None)) or 0
 
 
-def release_lead(lead: Lead, user: User | None) -> list[int]:
-    """Take a lead out of quarantine: it becomes new and is delivered like any other.
+def screened_out(user: User, limit: int = 200) -> list[Lead]:
+    """Leads a person screened out (confirmed or marked as spam), newest first."""
+    from leads.services.scope import visible_leads
 
-    Returns the ids of the deliveries enqueued (none if it was not quarantined).
-    """
-    if lead.status != "spam":
-        return []
-    now = utcnow()
-    lead.status = "new"
-    created = _add_deliveries(lead, lead.location, now)
-    lead.events.append(
-        LeadEvent(
-            kind="released",
-            user_id=user.id if user else None,
-            data={"score": lead.spam_score, "reasons": lead.spam_reasons},
-            created_at=now,
-        )
+    query = visible_leads(user).where(
+        Lead.screening.in_([lifecycle.Screening.SPAM, lifecycle.Screening.MARKED_SPAM])
     )
-    audit.record("lead_released", user, "lead", lead.id, score=lead.spam_score)
-    db.session.commit()
+    return list(
+        db.session.scalars(query.order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit))
+    )
+
+
+AUDIT_ACTIONS = {
+    lifecycle.ScreenAction.RELEASE: "lead_released",
+    lifecycle.ScreenAction.CONFIRM_SPAM: "lead_confirmed_spam",
+    lifecycle.ScreenAction.MARK_SPAM: "lead_marked_spam",
+    lifecycle.ScreenAction.UNMARK_SPAM: "lead_unmarked_spam",
+}
+
+
+def screen_lead(lead: Lead, action: str, user: User | None) -> list[int]:
+    """A person's screen action on a lead, in one transaction, then the
+    deliveries a release created are enqueued. Returns their ids.
+
+    :raise lifecycle.TransitionError: the action does not apply to the lead.
+    """
+    created = lifecycle.screen(lead, lifecycle.ScreenAction(action), user)
+    audit.record(AUDIT_ACTIONS[action], user, "lead", lead.id, score=lead.spam_score)
+    db.session.flush()
     ids = [d.id for d in created]
-    log.info("lead %s released from quarantine", lead.id)
+    lead_id = lead.id
+    db.session.commit()
+    log.info("lead %s screened: %s", lead_id, action)
     outbox.enqueue(ids)
     return ids
 
 
-def _add_deliveries(lead: Lead, location: Location, now: datetime) -> list[Delivery]:
-    """One delivery per inbox channel of ``location`` and the patient's acknowledgement
-    (unless that address had one in the last day)."""
-    rows = [
-        Delivery(
-            purpose="inbox",
-            channel=channel.kind,
-            target=channel.target,
-            inbox_channel_id=channel.id,
-            due_at=now,
-            created_at=now,
-        )
-        for channel in channels_for(location)
-    ]
-    if acknowledgement_due(lead.email, now):
-        rows.append(
-            Delivery(
-                purpose="acknowledgement",
-                channel="email",
-                target=lead.email,
-                due_at=now,
-                created_at=now,
-            )
-        )
-    lead.deliveries.extend(rows)
-    return rows
+def release_lead(lead: Lead, user: User | None) -> list[int]:
+    """Take a held lead out of quarantine: it is delivered, once.
+
+    :raise lifecycle.TransitionError: the lead is not held.
+    """
+    return screen_lead(lead, lifecycle.ScreenAction.RELEASE, user)
 
 
 def _wording(digest: str | None) -> ConsentWording:

@@ -1,34 +1,48 @@
 """Handing deliveries to the queue, after their rows are committed.
 
-Redis only carries work: if it cannot be reached, the delivery stays pending
-in the database and the sweep enqueues it once Redis is back.
+Redis only carries work: if it cannot be reached, the delivery stays in the
+database as it was and the sweep enqueues it once Redis is back. The sweep
+does not ask RQ what it holds: it enqueues every delivery that is due and has
+not reached the queue since, and the job, which may run twice, makes an
+attempt only when one is due.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from flask import current_app
 from redis.exceptions import RedisError
-from rq.job import Job, JobStatus
 
+from leads import lifecycle
 from leads.extensions import db
-from leads.models import DELIVERY_PENDING, Delivery, utcnow
-from leads.queue import get_queue, retry_policy
+from leads.models import Delivery, job_id, utcnow
+from leads.queue import get_queue
 
 log = logging.getLogger(__name__)
 
-# A job in one of these states will run on its own. A started job is not here:
-# its attempt pushed due_at past its time-out, so if it is still "started" once
-# due, its worker died and the delivery needs a new job.
-_LIVE = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+JOB = "leads.jobs.deliver"
+
+
+def job_options(delivery_id: int, attempts: int) -> dict:
+    """How every delivery job is queued: its id per attempt, no result kept
+    (the database records the outcome), failed jobs kept with ids only."""
+    return {
+        "args": (delivery_id,),
+        "job_id": job_id(delivery_id, attempts),
+        "description": f"deliver {delivery_id}",
+        "result_ttl": current_app.config["JOB_RESULT_TTL"],
+        "failure_ttl": current_app.config["JOB_FAILURE_TTL"],
+    }
 
 
 def enqueue(delivery_ids: Iterable[int]) -> int:
-    """Enqueue a job per delivery; returns how many were enqueued. Never raises
-    for Redis trouble: what is not enqueued now is left to the sweep.
+    """Enqueue the first attempt of new deliveries (or of one retried by
+    hand); returns how many were enqueued. Never raises for Redis trouble:
+    what is not enqueued now is left to the sweep.
 
     All the jobs go in one Redis round trip (a pipeline), so a lead's
     deliveries cost the request one wait on Redis, not one per delivery.
@@ -37,20 +51,7 @@ def enqueue(delivery_ids: Iterable[int]) -> int:
     if not ids:
         return 0
     try:
-        queue = get_queue()
-        jobs = [
-            queue.prepare_data(
-                "leads.jobs.deliver",
-                args=(delivery_id,),
-                job_id=f"delivery-{delivery_id}",
-                retry=retry_policy(),
-                description=f"deliver {delivery_id}",
-                result_ttl=3600,
-                failure_ttl=current_app.config["JOB_FAILURE_TTL"],
-            )
-            for delivery_id in ids
-        ]
-        queue.enqueue_many(jobs)  # one pipeline
+        _push([(delivery_id, 0) for delivery_id in ids])
     except RedisError as exc:
         log.warning(
             "queue unavailable, %s deliveries left to the sweep: %s", len(ids), type(exc).__name__
@@ -59,48 +60,70 @@ def enqueue(delivery_ids: Iterable[int]) -> int:
     return len(ids)
 
 
-def sweep(now_due_only: bool = True) -> int:
-    """Enqueue every pending delivery whose planned attempt is overdue.
+def _push(jobs: list[tuple[int, int]]) -> None:
+    queue = get_queue()
+    queue.enqueue_many([queue.prepare_data(JOB, **job_options(i, n)) for i, n in jobs])
 
-    Returns how many were enqueued. Safe to run at any time and from several
-    processes: a job already waiting in Redis is not enqueued twice, and a
-    delivery is sent at most once whatever runs.
+
+def schedule_retry(delivery_id: int, attempts: int, retry_at: datetime) -> None:
+    """After a failed attempt (committed): queue the next for ``retry_at``,
+    through RQ's scheduler, or at once when it is due already. If Redis
+    fails here the sweep enqueues it once due."""
+    try:
+        now = utcnow()
+        if retry_at <= now:
+            _push([(delivery_id, attempts)])
+            lifecycle.mark_enqueued([delivery_id], now)
+            db.session.commit()
+        else:
+            queue = get_queue()
+            options = job_options(delivery_id, attempts)
+            args = options.pop("args")
+            queue.enqueue_at(retry_at.replace(tzinfo=UTC), JOB, *args, **options)
+    except RedisError as exc:
+        log.warning("delivery %s: retry left to the sweep: %s", delivery_id, type(exc).__name__)
+
+
+def sweep() -> int:
+    """Enqueue every delivery whose attempt is due and has not reached the
+    queue since it fell due; returns how many were enqueued.
+
+    A first attempt counts as due once it has waited SWEEP_GRACE_SECONDS (its
+    own job normally runs well before); a retry as soon as its time comes;
+    an attempt still "sending" once its time-out and the grace have passed
+    (its worker died). A job that sat in the queue for the grace without
+    starting is enqueued again. The enqueue mark moves only after Redis took
+    the jobs; a Redis error is logged and the next sweep tries again. Safe
+    from several processes at once: a delivery is attempted only when due.
     """
     now = utcnow()
-    query = db.select(Delivery.id).where(Delivery.status == DELIVERY_PENDING)
-    if now_due_only:
-        query = query.where(Delivery.due_at <= now)
-    due = list(db.session.scalars(query.order_by(Delivery.id).limit(1000)))
+    grace = timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"])
+    stale = now - grace
+    query = (
+        sa.select(Delivery.id, Delivery.attempts)
+        .where(
+            Delivery.status.in_(list(lifecycle.UNFINISHED)),
+            Delivery.due_at <= now,
+            sa.or_(Delivery.attempts > 0, Delivery.due_at <= stale),
+            sa.or_(
+                Delivery.enqueued_at.is_(None),
+                Delivery.enqueued_at < Delivery.due_at,
+                Delivery.enqueued_at <= stale,
+            ),
+        )
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(1000)
+    )
+    due = [(row.id, row.attempts) for row in db.session.execute(query)]
+    db.session.rollback()  # no transaction held open while Redis is asked
     if not due:
         return 0
     try:
-        connection = get_queue().connection
-        waiting = {
-            delivery_id
-            for delivery_id in due
-            if _status(connection, f"delivery-{delivery_id}") in _LIVE
-        }
+        _push(due)
     except RedisError as exc:
         log.warning("sweep: queue unavailable (%s), will try again", type(exc).__name__)
         return 0
-    todo = [delivery_id for delivery_id in due if delivery_id not in waiting]
-    if todo:
-        # Push the due time on, so the next sweep leaves them to these jobs.
-        grace = timedelta(seconds=current_app.config["SWEEP_GRACE_SECONDS"])
-        db.session.execute(
-            db.update(Delivery)
-            .where(Delivery.id.in_(todo), Delivery.status == DELIVERY_PENDING)
-            .values(due_at=now + grace)
-        )
-        db.session.commit()
-    enqueued = enqueue(todo)
-    if enqueued:
-        log.info("sweep: enqueued %s pending deliveries", enqueued)
-    return enqueued
-
-
-def _status(connection, job_id: str) -> JobStatus | None:
-    try:
-        return Job.fetch(job_id, connection=connection).get_status()
-    except Exception:
-        return None
+    lifecycle.mark_enqueued([delivery_id for delivery_id, _ in due], now)
+    db.session.commit()
+    log.info("sweep: enqueued %s due deliveries", len(due))
+    return len(due)

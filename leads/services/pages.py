@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import abort, current_app, redirect, request, url_for
+from flask import current_app, url_for
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
+from leads.errors import Moved, NotFound
 from leads.extensions import db
 from leads.models import Clinic, Location, Page, PageRevision, SlugRedirect, Treatment
 
@@ -75,12 +76,15 @@ def find_location(clinic_slug: str, location_slug: str) -> Location | None:
 def landing_or_404(
     clinic_slug: str, location_slug: str, treatment_slug: str | None = None
 ) -> Landing:
-    """The published page for a location (and treatment), or a 404.
+    """The published page for a location (and treatment).
 
-    An address that used an earlier slug of the location or treatment answers
-    with a 301 to the current one, keeping the query string (campaign tags).
-
+    :raise NotFound: no such published page.
     :raise PageNotPublished: the location exists but the page is not published.
+    :raise Moved: the address used an earlier slug of the location or
+        treatment; the blueprint answers with a 301 to the current one,
+        keeping the query string (campaign tags).
+    An archived location's or treatment's page raises ``Moved`` (a 302) to
+    where its patients go instead.
     """
     location = find_location(clinic_slug, location_slug)
     treatment = None
@@ -89,13 +93,11 @@ def landing_or_404(
     if location is None or (treatment_slug is not None and treatment is None):
         moved = moved_to(clinic_slug, location_slug, treatment_slug)
         if moved is None:
-            abort(404)
-        query = request.query_string.decode("utf-8", "replace")
-        abort(redirect(moved + (f"?{query}" if query else ""), code=301))
+            raise NotFound
+        raise Moved(moved)
     instead = archived_redirect(location, treatment)
     if instead is not None:
-        query = request.query_string.decode("utf-8", "replace")
-        abort(redirect(instead + (f"?{query}" if query else ""), code=302))
+        raise Moved(instead, permanent=False)
     same_treatment = Page.treatment_id == treatment.id if treatment else Page.treatment_id.is_(None)
     page = db.session.scalar(
         db.select(Page)
@@ -202,7 +204,7 @@ def clinic_or_404(clinic_slug: str) -> ClinicLocations:
     """A clinic and its open locations that have a published page."""
     clinic = db.session.scalar(db.select(Clinic).where(Clinic.slug == clinic_slug))
     if clinic is None:
-        abort(404)
+        raise NotFound
     if clinic.archived_at is not None:
         return ClinicLocations(clinic=clinic, locations=[])
     published = set(

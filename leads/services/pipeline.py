@@ -12,13 +12,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from leads import lifecycle
 from leads.extensions import db
 from leads.models import LEAD_STATUSES, Lead, LeadEvent, User, utcnow
 from leads.models.user import user_clinics
-from leads.services import webhook_events
+from leads.services import outbox, webhook_events
 from leads.services.audit import record
 from leads.services.scope import can_see, visible_leads
-from leads.working_time import working_minutes
 
 STATUS_LABELS = {
     "new": "New",
@@ -26,12 +26,18 @@ STATUS_LABELS = {
     "booked": "Consultation booked",
     "treated": "Treated",
     "lost": "Lost",
-    "spam": "Spam",
 }
 assert tuple(STATUS_LABELS) == LEAD_STATUSES
+SCREENING_LABELS = {
+    "clear": "",
+    "held": "Held as suspected spam",
+    "released": "Released from quarantine",
+    "spam": "Confirmed as spam",
+    "marked_spam": "Marked as spam",
+}
 
 # Moving a lead to one of these means somebody reached the patient.
-CONTACT_STATUSES = ("contacted", "booked", "treated")
+CONTACT_STATUSES = tuple(str(stage) for stage in lifecycle.CONTACT_STAGES)
 NOTE_MAX = 2000
 REASON_MAX = 200
 
@@ -51,42 +57,35 @@ def _check_status(status: str, reason: str) -> str:
     return reason if status == "lost" else ""
 
 
-def _apply_status(lead: Lead, status: str, reason: str, user: User, now) -> bool:
-    if lead.status == status and lead.lost_reason == reason:
-        return False
-    previous = lead.status
-    lead.status = status
-    lead.lost_reason = reason
-    if status in CONTACT_STATUSES and lead.first_contacted_at is None:
-        lead.first_contacted_at = now
-        lead.response_minutes = working_minutes(
-            lead.created_at, now, lead.location.opening_hours, lead.location.time_zone
-        )
-    data = {"from": previous, "to": status}
-    if reason:
-        # Written by staff about the outcome, kept with the lead, never in the audit log.
-        data["reason"] = reason
-    db.session.add(
-        LeadEvent(
-            lead_id=lead.id, kind="status_changed", user_id=user.id, data=data, created_at=now
-        )
-    )
-    return True
+def _apply_status(lead: Lead, status: str, reason: str, user: User, now) -> list[int] | None:
+    """The move, through the lifecycle; None when nothing changed, else the
+    ids of deliveries a release created (flushed, to enqueue after commit)."""
+    if not lifecycle.stage_would_change(lead, status, reason):
+        return None
+    try:
+        created = lifecycle.move_stage(lead, status, reason, user, now)
+    except lifecycle.TransitionError as error:
+        raise PipelineError(str(error)) from None
+    db.session.flush()
+    return [d.id for d in created]
 
 
 def change_status(lead: Lead, status: str, user: User, reason: str = "") -> bool:
     """Move ``lead`` to ``status`` (``lost`` needs a reason). The first move to
-    contacted, booked or treated records the time of first contact.
+    contacted, booked or treated records the time of first contact. A lead
+    held as spam is released by the move (and delivered, once); a lead marked
+    as spam is un-marked (and not delivered again).
     Returns whether anything changed."""
     reason = _check_status(status, reason)
-    now = utcnow()
-    changed = _apply_status(lead, status, reason, user, now)
-    if changed:
-        record("lead_status_changed", user, "lead", lead.id, status=status)
-        announced = webhook_events.announce([lead], "lead.updated")
-        db.session.commit()
-        webhook_events.send(announced)
-    return changed
+    created = _apply_status(lead, status, reason, user, utcnow())
+    if created is None:
+        return False
+    record("lead_status_changed", user, "lead", lead.id, status=status)
+    announced = webhook_events.announce([lead], "lead.updated")
+    db.session.commit()
+    outbox.enqueue(created)
+    webhook_events.send(announced)
+    return True
 
 
 def bulk_change_status(
@@ -107,11 +106,18 @@ def bulk_change_status(
     if len(leads) != len(wanted):
         return None
     now = utcnow()
-    changed = [lead.id for lead in leads if _apply_status(lead, status, reason, user, now)]
+    changed: list[int] = []
+    created: list[int] = []
+    for lead in leads:
+        ids = _apply_status(lead, status, reason, user, now)
+        if ids is not None:
+            changed.append(lead.id)
+            created.extend(ids)
     if changed:
         record("leads_bulk_status_changed", user, "lead", None, status=status, lead_ids=changed)
         announced = webhook_events.announce([x for x in leads if x.id in changed], "lead.updated")
         db.session.commit()
+        outbox.enqueue(created)
         webhook_events.send(announced)
     return len(changed)
 
@@ -136,20 +142,8 @@ def assign(lead: Lead, assignee_id: int | None, user: User) -> bool:
     """Assign ``lead`` to a colleague of its clinic, or to nobody (None)."""
     if assignee_id is not None and assignee_id not in {u.id for u in colleagues(lead)}:
         raise PipelineError("Choose a colleague of this clinic.")
-    if lead.assigned_to_id == assignee_id:
+    if not lifecycle.assign(lead, assignee_id, user, utcnow()):
         return False
-    now = utcnow()
-    previous = lead.assigned_to_id
-    lead.assigned_to_id = assignee_id
-    db.session.add(
-        LeadEvent(
-            lead_id=lead.id,
-            kind="assigned",
-            user_id=user.id,
-            data={"from": previous, "to": assignee_id},
-            created_at=now,
-        )
-    )
     record("lead_assigned", user, "lead", lead.id, assignee_id=assignee_id)
     announced = webhook_events.announce([lead], "lead.updated")
     db.session.commit()

@@ -18,9 +18,10 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
+from leads import lifecycle
 from leads.extensions import db
-from leads.models import Clinic, Delivery, Lead, LeadEvent, utcnow
-from leads.queue import get_queue
+from leads.models import Clinic, Delivery, Lead, LeadEvent, job_id, utcnow
+from leads.queue import get_queue, max_attempts
 from leads.services import audit
 
 log = logging.getLogger(__name__)
@@ -54,16 +55,17 @@ def discard_jobs(delivery_ids: Iterable[int]) -> int:
     try:
         queue = get_queue()
         for delivery_id in delivery_ids:
-            try:
-                job = Job.fetch(
-                    f"delivery-{delivery_id}",
-                    connection=queue.connection,
-                    serializer=queue.serializer,
-                )
-            except NoSuchJobError:
-                continue
-            job.delete()
-            found += 1
+            for attempts in range(max_attempts()):
+                try:
+                    job = Job.fetch(
+                        job_id(delivery_id, attempts),
+                        connection=queue.connection,
+                        serializer=queue.serializer,
+                    )
+                except NoSuchJobError:
+                    continue
+                job.delete()
+                found += 1
     except RedisError as exc:
         log.warning("could not remove queued jobs: %s", type(exc).__name__)
     return found
@@ -125,6 +127,7 @@ def purge(now: datetime | None = None) -> PurgeReport:
         events = db.session.execute(
             db.delete(LeadEvent).where(LeadEvent.lead_id.in_(lead_ids))
         ).rowcount
+        lifecycle.cancel_unfinished(lead_ids)
         db.session.execute(db.delete(Delivery).where(Delivery.id.in_(ids)))
         db.session.execute(
             db.update(Lead).where(Lead.id.in_(lead_ids)).values(anonymised_at=now, **ANONYMISED)

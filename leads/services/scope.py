@@ -31,9 +31,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort
 from sqlalchemy.sql import Select
 
+from leads.errors import NotFound
 from leads.extensions import db
 from leads.models import Clinic, Lead, Location, Page, Treatment, User
 
@@ -87,11 +87,14 @@ def visible_leads(user: User | None) -> Select[tuple[Lead]]:
 
 
 def lead_or_404(user: User | None, lead_id: int) -> Lead:
-    """The lead with ``lead_id`` if ``user`` may see it; otherwise 404, the
-    same answer as for an id that does not exist."""
+    """The lead with ``lead_id`` if ``user`` may see it.
+
+    :raise NotFound: no such lead, or not one ``user`` may see (the same
+        answer, 404, for both).
+    """
     lead = db.session.scalar(visible_leads(user).where(Lead.id == lead_id))
     if lead is None:
-        abort(404)
+        raise NotFound
     return lead
 
 

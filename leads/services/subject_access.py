@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from leads import phones
+from leads import lifecycle, phones
 from leads.extensions import db
 from leads.models import Delivery, Lead, LeadEvent, User, utcnow
 from leads.services import audit, webhook_events
@@ -60,6 +60,7 @@ def export_lead(lead: Lead) -> dict[str, Any]:
         "contact_time": lead.contact_time,
         "message": lead.message,
         "status": lead.status,
+        "screening": lead.screening,
         "consent": {
             "enquiry": lead.consent_enquiry,
             "version": lead.consent_version,
@@ -107,6 +108,8 @@ def erase_subject(leads: list[Lead], user: User | None) -> dict[str, int]:
         db.session.scalars(db.select(Delivery.id).where(Delivery.lead_id.in_(lead_ids)))
     )
     notices = webhook_events.erasure_notices(lead_ids)
+    # Cancelled first, so a job that holds one now finds nothing to send.
+    lifecycle.cancel_unfinished(lead_ids)
     db.session.execute(db.delete(LeadEvent).where(LeadEvent.lead_id.in_(lead_ids)))
     db.session.execute(db.delete(Delivery).where(Delivery.lead_id.in_(lead_ids)))
     db.session.execute(db.delete(Lead).where(Lead.id.in_(lead_ids)))

@@ -1,7 +1,7 @@
 """Clinic setup: archiving clinics, locations and treatments; treatment page templates
 
 Revision ID: 0009
-Revises: 0012
+Revises: 0008
 Create Date: 2026-12-02 00:50:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0012'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """An index for the day's acknowledgements (at most one per address a day)
 
-Revision ID: 0008
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-02 01:00:00
 
@@ -9,7 +9,7 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0008'
+revision = '0010'
 down_revision = '0009'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """privacy notices: a page kind with no location, one per clinic
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-02 01:10:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011'
-down_revision = '0010'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """Integrations: Standard Webhooks secrets and options, webhook event types, API tokens
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 00:45:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0012'
-down_revision = '0011'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Staff mail outbox; two-factor sign-in columns on users (secret, last step, recovery codes)
 
-Revision ID: 0010
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-02 00:50:00
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010'
+revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None

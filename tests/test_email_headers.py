@@ -1,0 +1,71 @@
+"""Patient input reaches an email header only through the email library's own
+encoding: the message carries exactly the headers we wrote."""
+
+from __future__ import annotations
+
+import pytest
+
+from leads.extensions import db
+from leads.models import Delivery
+
+URL = "/aurelia/harley-street/mesotherapy/"
+CLINIC_INBOX = "enquiries@aurelia-hair.example"
+INBOX_HEADERS = [
+    "Message-ID",
+    "Date",
+    "From",
+    "To",
+    "Subject",
+    "Auto-Submitted",
+    "Reply-To",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    "MIME-Version",
+]
+
+HOSTILE_NAMES = [
+    # Encoded words that decode to CR LF and a header of their own.
+    "=?UTF-8?Q?=0D=0ABcc:_x@example.org?=",
+    "Zoe =?utf-8?b?DQpCY2M6IHhAZXhhbXBsZS5vcmc=?=",
+    "=?iso-8859-1?q?=0ASubject:_hacked?= Smith",
+    # Address syntax inside a name.
+    'Evil "Quote" <x@example.org>, y@example.org',
+    "Name; Bcc: x@example.org",
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_a_hostile_name_travels_as_text_and_adds_no_header(
+    app, client, demo, form_page, run_worker, mail, name
+):
+    response = client.post(URL, data=form_page(URL, full_name=name))
+    assert response.status_code == 303
+    run_worker()
+    with app.app_context():
+        statuses = set(db.session.scalars(db.select(Delivery.status)))
+    assert statuses == {"sent"}
+    [notice] = mail.to(CLINIC_INBOX)
+    assert sorted(notice.keys()) == sorted(INBOX_HEADERS)
+    assert notice["Bcc"] is None and "hacked" not in notice["Subject"]
+    [reply_to] = notice["Reply-To"].addresses
+    assert reply_to.addr_spec == "alex.morgan@example.org"
+    # The display name is the text as typed (a word joiner keeps "=?" from
+    # reading as an encoded word); it never decodes into anything else. (The
+    # library may split a long word where it folds the line, hence the spaces.)
+    shown = reply_to.display_name.replace("\u2060", "").replace(" ", "")
+    assert shown == name.replace(" ", "")
+    assert "\r" not in str(notice["Reply-To"]) and "\n" not in str(notice["Reply-To"])
+    for _, recipients in mail.envelopes:
+        assert "x@example.org" not in recipients and "y@example.org" not in recipients
+
+
+def test_a_hostile_name_is_shown_to_staff_as_plain_text(
+    app, client, demo, form_page, make_user, login
+):
+    name = "=?UTF-8?Q?<script>alert(1)</script>?="
+    client.post(URL, data=form_page(URL, full_name=name))
+    manager = app.test_client()
+    login(manager, make_user("manager", clinics=("aurelia",)))
+    page = manager.get("/inbox/").get_data(as_text=True)
+    assert "<script>alert(1)" not in page
+    assert "=?UTF-8?Q?&lt;script&gt;alert(1)&lt;/script&gt;?=" in page
