@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from redis import Redis
-from rq import Queue
+from rq import Queue, Retry
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,15 @@ def state(app: Flask | None = None) -> QueueState:
 
 def get_queue() -> Queue:
     return state().queue()
+
+
+def retry_policy() -> Retry | None:
+    """RQ's own retries, for jobs with no delivery row to schedule them (staff
+    mail, the lead.erased notice); deliveries schedule their own retries."""
+    intervals = list(current_app.config["DELIVERY_RETRY_INTERVALS"])
+    if not intervals:
+        return None
+    return Retry(max=len(intervals), interval=intervals)
 
 
 def max_attempts() -> int:
