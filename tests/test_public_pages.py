@@ -105,3 +105,45 @@ def test_markdown_cannot_inject_script(app, client, demo):
     assert "<script>alert" not in html
     assert 'href="javascript:' not in html
     assert "<img" not in html
+
+
+def test_a_form_sent_as_its_page_is_unpublished_goes_on_with_what_was_typed(
+    app, client, demo, form_page
+):
+    """The patient read the page, marketing unpublished it, the patient sends:
+    the request goes on (307, method and body kept) to the location page, which
+    stores it or gives the form back with every value, never a dead end."""
+    from leads.extensions import db
+    from leads.models import Lead, Page
+
+    url = "/aurelia/harley-street/mesotherapy/"
+    data = form_page(url)
+    with app.app_context():
+        page = next(
+            p
+            for p in db.session.scalars(db.select(Page))
+            if p.treatment
+            and p.treatment.slug == "mesotherapy"
+            and p.location.slug == "harley-street"
+        )
+        page.published = None
+        db.session.commit()
+    answer = client.post(url, data=data)
+    assert answer.status_code == 307
+    assert answer.headers["Location"] == "/aurelia/harley-street/"
+    followed = client.post(answer.headers["Location"], data=data)
+    # The stamp named the other page: the form comes back with what was typed
+    # and a fresh stamp, and one press sends it.
+    assert followed.status_code == 422
+    html = followed.get_data(as_text=True)
+    assert "alex.morgan@example.org" in html
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Lead.id))) == 0
+    from tests.conftest import _hidden
+
+    again = client.post(
+        "/aurelia/harley-street/", data={**data, "rendered": _hidden(html, "rendered")}
+    )
+    assert again.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(Lead.id))) == 1

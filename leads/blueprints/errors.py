@@ -49,7 +49,11 @@ def register(app: Flask) -> None:
     @app.errorhandler(Moved)
     def moved(error: Moved) -> Response:
         query = request.query_string.decode("utf-8", "replace")
-        code = 301 if error.permanent else 302
+        # A form sent to an old or archived address keeps its method and body.
+        if request.method == "POST":
+            code = 308 if error.permanent else 307
+        else:
+            code = 301 if error.permanent else 302
         return redirect(error.path + (f"?{query}" if query else ""), code=code)
 
     @app.errorhandler(CSRFError)

@@ -187,9 +187,12 @@ def _landing(
     except pages.PageNotPublished as missing:
         if missing.fallback is None:
             abort(404)
-        # 302, not 301: the page comes back when it is published again.
+        # 302, not 301: the page comes back when it is published again. A form
+        # sent just as the page went (307) goes on to the location page with
+        # everything typed, so the patient's words are never dropped.
         query = request.query_string.decode("utf-8", "replace")
-        return redirect(missing.fallback + (f"?{query}" if query else ""), code=302)
+        code = 307 if request.method == "POST" else 302
+        return redirect(missing.fallback + (f"?{query}" if query else ""), code=code)
     if request.method == "GET":
         attribution.capture()
     form = ConsultationForm().setup(landing.location, landing.treatment)
