@@ -73,6 +73,7 @@ def tell_admins(delivery_id: int) -> bool:
     subject = f"Delivery failed: lead {delivery.lead_id} by {delivery.channel}"
     for address in recipients:
         send_staff_mail(address, subject, body)
+    db.session.commit()  # staff mail is queued once this commits
     log.info("delivery %s failed; told %s admins", delivery_id, len(recipients))
     return True
 
