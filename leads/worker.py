@@ -70,7 +70,7 @@ class _AppJobs:
 
     A job's failure is logged once, as its type and place: RQ's own line
     would carry the traceback with the exception's text, which can quote a
-    lead. ``RetryLater`` was logged by the job itself when it raised it.
+    lead. Staff mail's ``RetryLater`` was logged by its job when it raised it.
     """
 
     app: Flask
@@ -129,8 +129,8 @@ class _AppJobs:
     def handle_exception(self, job, *exc_info):  # type: ignore[no-untyped-def]
         from rq.job_lifecycle import call_exception_handlers
 
-        from leads.jobs import RetryLater
         from leads.logs import error_line
+        from leads.services.staff_mail import RetryLater
 
         exc_type, _, tb = exc_info
         if not (exc_type and issubclass(exc_type, RetryLater)):

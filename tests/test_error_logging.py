@@ -116,6 +116,7 @@ def service(tmp_path, redis_url, smtp_server):
         "PUBLIC_BASE_URL": "https://clinics.example",
         "INSTANCE_PATH": str(tmp_path),
         "SPAM_MIN_FILL_SECONDS": "0",
+        "SPAM_INSTANT_SECONDS": "0",
         "WEB_CONCURRENCY": "2",
         "GUNICORN_BIND": f"127.0.0.1:{port}",
     }
@@ -153,8 +154,7 @@ def service(tmp_path, redis_url, smtp_server):
 def _ask(visitor: Http, **changes: str):
     _, page = visitor.request("GET", URL + "?utm_source=ads")
     data = {
-        "csrf_token": _hidden(page, "csrf_token"),
-        "submission_token": _hidden(page, "submission_token"),
+        # The form's signed stamp is its only token (no session CSRF token).
         "rendered": _hidden(page, "rendered"),
         "full_name": "Alex Morgan",
         "email": "alex.morgan@example.org",
@@ -220,5 +220,6 @@ def test_errors_are_logged_once_with_a_request_id_and_no_patient_data(service, s
     for name, text in (("web", web), ("worker", worker)):
         for what, canary in CANARIES.items():
             assert canary.lower() not in text.lower(), f"{what} in the {name} log"
-        assert "quillon" not in text.lower() and "7911" not in text, name
+        # The phone in any form (a job's duration may well hold "7911").
+        assert "quillon" not in text.lower() and "7911123457" not in text.replace(" ", ""), name
         assert not EMAIL.search(text), f"an email address in the {name} log: {text}"
