@@ -486,7 +486,6 @@ CASES = [
     Case("api.get_lead", "GET", everyone(401), {"reference": "0" * 32}),
     Case("api.update_lead", "PATCH", everyone(401), {"reference": "0" * 32}),
     Case("api.not_found", "GET", everyone(401), {"rest": "nothing/here"}),
-    Case("api.not_found", "PATCH", everyone(401), {"rest": "nothing/here"}),
 ]
 
 UNLISTED = {"static"}  # files, not views

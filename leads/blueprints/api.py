@@ -112,7 +112,7 @@ def update_lead(reference: str) -> Response:
     return _json(api.update_lead(g.api_principal, reference, patch))
 
 
-@bp.route("/<path:rest>", methods=["GET", "PATCH"])
+@bp.route("/<path:rest>", methods=["GET"])
 def not_found(rest: str) -> Response:
     """Any other address under the API: a JSON 404, not the site's HTML page."""
     return problem(404, "No such resource.")

@@ -6,9 +6,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 PipelineStatus = Literal["new", "contacted", "booked", "treated", "lost"]
+
+
+def _iso_day(value: object) -> object:
+    """A day written as YYYY-MM-DD, as the schema says; not a number of seconds."""
+    if isinstance(value, str) and len(value) != 10:
+        raise ValueError("a day as YYYY-MM-DD")
+    if isinstance(value, int | float):
+        raise ValueError("a day as YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
 
 
@@ -20,8 +32,8 @@ class ListQuery(BaseModel):
     status: PipelineStatus | None = Field(None, description="Only leads at this pipeline stage.")
     location: Slug | None = Field(None, description="Only leads of this location (its slug).")
     treatment: Slug | None = Field(None, description="Only leads for this treatment (its slug).")
-    received_from: date | None = Field(None, description="Received on or after this day (UTC).")
-    received_to: date | None = Field(None, description="Received on or before this day (UTC).")
+    received_from: Day | None = Field(None, description="Received on or after this day (UTC).")
+    received_to: Day | None = Field(None, description="Received on or before this day (UTC).")
     cursor: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
         None, description="The ``next_cursor`` of the previous page."
     )
