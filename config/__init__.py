@@ -136,8 +136,9 @@ class Config:
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 10 minutes"
     # Attempts from a device where the account signed in before count only here.
     LOGIN_LIMIT_PER_DEVICE = "10 per 10 minutes"
-    # Password checks at once per web process, how many more may wait for a
-    # slot, and for how long; sign-ins beyond that get 503 at once.
+    # Password checks at once per machine (locks on files in the instance
+    # folder, shared by every web process), how many more may wait for a slot
+    # per process, and for how long; sign-ins beyond that get 503 at once.
     LOGIN_HASH_SLOTS = 1
     LOGIN_HASH_QUEUE = 1
     LOGIN_HASH_WAIT_SECONDS = 1.0

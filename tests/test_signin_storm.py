@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -94,16 +97,11 @@ def test_no_free_hashing_slot_within_the_wait_is_503_with_retry_after(app, demo,
     app.config.update(LOGIN_HASH_SLOTS=1, LOGIN_HASH_WAIT_SECONDS=0.2)
     make_user(email="known@staff.example.org")
     client = visitor(app, "10.4.0.1")
-    with app.app_context():
-        _, slots, _ = accounts._hashing_pool()
-    assert slots.acquire(timeout=5)  # another request holds the only slot
-    try:
+    with app.app_context(), accounts.hashing_slot(5):  # another request holds the only slot
         response = attempt(client, "known@staff.example.org", PASSWORD)
         assert response.status_code == 503
         assert int(response.headers["Retry-After"]) > 0
         assert "try again in a few seconds" in response.get_data(as_text=True)
-    finally:
-        slots.release()
     # The refused attempt was not counted, and with the slot free it signs in.
     assert attempt(client, "known@staff.example.org", PASSWORD).status_code == 303
 
@@ -189,3 +187,47 @@ def test_successful_sign_ins_are_given_back(app, admin_id):
         assert attempt(client, "admin@staff.example.org", PASSWORD).status_code == 303
     with app.app_context():
         assert db.session.get(User, admin_id).active
+
+
+_HOLD_SLOTS = """
+import sys
+from flask import Flask
+from leads.services import accounts
+app = Flask("other", instance_path=sys.argv[1])
+app.config["LOGIN_HASH_SLOTS"] = 2
+with app.app_context():
+    held = []
+    for _ in range(2):
+        slot = accounts.hashing_slot(0)
+        slot.__enter__()
+        held.append(slot)
+    print("holding", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_hashing_slots_are_shared_by_every_process_on_the_machine(app):
+    """Another process holds both slots: this one gets none until it lets go."""
+    app.config["LOGIN_HASH_SLOTS"] = 2
+    with app.app_context():
+        paths = accounts.slot_paths()
+    other = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_SLOTS, os.path.dirname(paths[0])],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout is not None and other.stdout.readline().strip() == "holding"
+        with app.app_context(), pytest.raises(accounts.HashingBusy), accounts.hashing_slot(0):
+            pass
+    finally:
+        other.communicate("go\n", timeout=60)
+    with (
+        app.app_context(),
+        accounts.hashing_slot(0),
+        accounts.hashing_slot(0),
+        pytest.raises(accounts.HashingBusy),
+        accounts.hashing_slot(0),
+    ):
+        pass  # two slots, both held here now: no third

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import threading
+import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -35,21 +38,25 @@ class HashingBusy(Exception):
     retry_after = 2
 
 
-# Password checks run a few at a time per process (LOGIN_HASH_SLOTS), on threads
-# of their own at a lower CPU priority (LOGIN_HASH_NICE), so a storm of sign-ins cannot take
-# the CPU from patients' pages. At most LOGIN_HASH_QUEUE more wait for a slot,
-# each for LOGIN_HASH_WAIT_SECONDS at most; any other is refused (503) at once,
-# so sign-ins never hold more than slots + queue of a process's web threads.
+# Password checks run a few at a time per machine (LOGIN_HASH_SLOTS, held as
+# locks on files in the instance folder, so every web process on the machine
+# shares them), on threads of their own at a lower CPU priority
+# (LOGIN_HASH_NICE), so a storm of sign-ins cannot take the CPU from patients'
+# pages. At most LOGIN_HASH_QUEUE more per process wait for a slot, each for
+# LOGIN_HASH_WAIT_SECONDS at most; any other is refused (503) at once, so
+# sign-ins never hold more than 1 + queue of a process's web threads.
 _pool_lock = threading.Lock()
 _pool: (
     tuple[
         tuple[int, int, int],
         threading.BoundedSemaphore,
-        threading.BoundedSemaphore,
         ThreadPoolExecutor,
     ]
     | None
 ) = None
+
+# How often a waiting sign-in looks for a free slot; it sleeps in between.
+_SLOT_POLL_SECONDS = 0.02
 
 
 def _lower_priority(nice: int) -> None:
@@ -60,41 +67,74 @@ def _lower_priority(nice: int) -> None:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
 
 
-def _hashing_pool() -> tuple[
-    threading.BoundedSemaphore, threading.BoundedSemaphore, ThreadPoolExecutor
-]:
-    """This process's (admission, slots, executor); rebuilt after a fork or a new setting."""
+def _hashing_pool() -> tuple[threading.BoundedSemaphore, ThreadPoolExecutor]:
+    """This process's (admission, executor); rebuilt after a fork or a new setting."""
     global _pool
-    slots = int(current_app.config["LOGIN_HASH_SLOTS"])
     queue = int(current_app.config["LOGIN_HASH_QUEUE"])
-    wanted = (os.getpid(), slots, queue)  # threads do not survive a fork
+    wanted = (os.getpid(), 1, queue)  # threads do not survive a fork
     with _pool_lock:
         if _pool is None or _pool[0] != wanted:
             if _pool is not None and _pool[0][0] == os.getpid():
-                _pool[3].shutdown(wait=False)
+                _pool[2].shutdown(wait=False)
             executor = ThreadPoolExecutor(
-                max_workers=slots,
+                max_workers=1,
                 thread_name_prefix="password-hash",
                 initializer=_lower_priority,
                 initargs=(int(current_app.config["LOGIN_HASH_NICE"]),),
             )
-            admission = threading.BoundedSemaphore(slots + queue)
-            _pool = (wanted, admission, threading.BoundedSemaphore(slots), executor)
-        return _pool[1], _pool[2], _pool[3]
+            _pool = (wanted, threading.BoundedSemaphore(1 + queue), executor)
+        return _pool[1], _pool[2]
+
+
+def slot_paths() -> list[str]:
+    """The lock files of this machine's hashing slots (one per LOGIN_HASH_SLOTS)."""
+    folder = current_app.instance_path
+    count = max(1, int(current_app.config["LOGIN_HASH_SLOTS"]))
+    return [os.path.join(folder, f"login-hash-slot-{n}.lock") for n in range(count)]
+
+
+def _try_slot(paths: list[str]) -> int | None:
+    """Take a free slot without waiting: an open, locked file descriptor, or None."""
+    for path in paths:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return fd
+    return None
+
+
+@contextlib.contextmanager
+def hashing_slot(wait_seconds: float) -> Iterator[None]:
+    """Hold one of the machine's hashing slots; raise HashingBusy after ``wait_seconds``.
+
+    A slot is an exclusive ``flock`` on its own file: the kernel drops it when
+    the holder closes it or dies, so a crashed process never keeps a slot.
+    """
+    paths = slot_paths()
+    deadline = time.monotonic() + wait_seconds
+    fd = _try_slot(paths)
+    while fd is None:
+        if time.monotonic() >= deadline:
+            raise HashingBusy()
+        time.sleep(_SLOT_POLL_SECONDS)
+        fd = _try_slot(paths)
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _verify(stored: str, password: str) -> bool:
     """Check ``password`` against ``stored`` in a hashing slot; raise HashingBusy."""
-    admission, slots, executor = _hashing_pool()
+    admission, executor = _hashing_pool()
     if not admission.acquire(blocking=False):
         raise HashingBusy()  # the waiting room is full: do not hold a web thread
     try:
-        if not slots.acquire(timeout=float(current_app.config["LOGIN_HASH_WAIT_SECONDS"])):
-            raise HashingBusy()
-        try:
+        with hashing_slot(float(current_app.config["LOGIN_HASH_WAIT_SECONDS"])):
             return executor.submit(_matches, stored, password).result()
-        finally:
-            slots.release()
     finally:
         admission.release()
 
