@@ -82,7 +82,7 @@ def test_a_token_of_clinic_a_never_reads_clinic_b(app, client, token_for, make_l
 
 
 def test_the_list_skips_leads_held_as_spam(app, client, token_for, make_lead):
-    make_lead(status="spam", full_name="Held Patient")
+    make_lead(screening="held", full_name="Held Patient")
     shown = make_lead()
     body = client.get("/api/v1/leads", headers=bearer(token_for())).json
     assert [lead["reference"] for lead in body["leads"]] == [reference_of(app, shown)]

@@ -16,6 +16,7 @@ took the message and before the outcome was recorded.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from datetime import timedelta
@@ -71,6 +72,9 @@ class ScriptedEmail:
             raise WorkerKilled
 
 
+_patients = itertools.count(1)
+
+
 class LifecycleMachine(RuleBasedStateMachine):
     app = None
     client = None
@@ -110,6 +114,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         with self.app.app_context():
             before = db.session.scalar(db.select(db.func.max(Lead.id))) or 0
         changes = {"website": "http://spam.example"} if held else {}
+        # A new patient each time (the same one within 30 minutes is one enquiry).
+        n = next(_patients)
+        changes.update(email=f"patient{n}@example.org", phone=f"07911 67{n % 10000:04d}")
         response = self.client.post(URL, data=self.form_page(URL, **changes))
         assert response.status_code == 303
         with self.app.app_context():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from datetime import datetime, timedelta
 
@@ -65,6 +66,10 @@ def table(response) -> dict[str, list[str]]:
     return rows
 
 
+_patients = itertools.count(1)
+_phones = itertools.count(1)
+
+
 def submit(
     app, url: str, query: str = "", referrer: str | None = None, agent: str = "", **fields
 ) -> None:
@@ -76,12 +81,12 @@ def submit(
     client.get(f"{url}?{query}" if query else url, headers=headers)
     page = client.get(url, headers={"User-Agent": agent} if agent else {}).get_data(as_text=True)
     data = {
-        "csrf_token": _hidden(page, "csrf_token"),
-        "submission_token": _hidden(page, "submission_token"),
+        # The form's stamp is its only token; each call is another patient
+        # (the same one at one place within 30 minutes is one enquiry).
         "rendered": _hidden(page, "rendered"),
         "full_name": "Alex Morgan",
-        "email": "alex.morgan@example.org",
-        "phone": "07911 123456",
+        "email": f"patient{next(_patients)}@example.org",
+        "phone": f"07911 12{next(_phones):04d}",
         "treatment": "mesotherapy",
         "contact_method": "phone",
         "contact_time": "morning",
@@ -124,7 +129,7 @@ def test_leads_over_time_by_day_week_month_location_and_treatment(
     make_lead(created_at=now - timedelta(days=1), source="google")
     make_lead("aurelia", "manchester", created_at=now, source="facebook")
     make_lead(treatment="prp", created_at=now - timedelta(days=40), source="google")
-    make_lead(created_at=now, source="spammy", status="spam")  # never counted
+    make_lead(created_at=now, source="spammy", screening="held")  # never counted
     make_lead(created_at=now - timedelta(days=200), source="google")  # before the range
     client = signed_in(manager_a)
     day = lambda d: d.date().isoformat()  # noqa: E731
@@ -328,8 +333,8 @@ def test_page_views_leads_and_conversion_rate(app, demo, manager_a, signed_in):
 
 def test_spam_caught_released_and_false_positive_rate(app, demo, make_lead, manager_a, signed_in):
     now = utcnow()
-    ids = [make_lead(status="spam") for _ in range(4)]
-    make_lead("northfield", "edinburgh", status="spam")
+    ids = [make_lead(screening="held") for _ in range(4)]
+    make_lead("northfield", "edinburgh", screening="held")
     with app.app_context():
         for lead_id in ids:
             db.session.add(LeadEvent(lead_id=lead_id, kind="quarantined", created_at=now))

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from leads import lifecycle
 from leads.delivery.messages import lead_url
 from leads.delivery.webhook import api_url
 from leads.extensions import db
@@ -23,8 +24,8 @@ from leads.services.api_tokens import TokenPrincipal
 from leads.services.audit import record
 from leads.services.scope import visible_leads, visible_locations, visible_treatments
 
-# Held as spam: not in the pipeline, so not in the API (as in the inbox's lists).
-_HELD = "spam"
+# Only leads in the pipeline (clear or released), as in the inbox's lists.
+_IN_PIPELINE = Lead.screening.in_([str(s) for s in lifecycle.IN_PIPELINE])
 
 
 class ApiError(Exception):
@@ -107,7 +108,7 @@ def list_leads(who: TokenPrincipal, query: ListQuery) -> LeadPage:
         after = inbox.decode_cursor(query.cursor) if query.cursor else None
     except inbox.BadCursor:
         raise ApiError("The cursor is not one this API gave out.") from None
-    stmt = inbox.filtered(who, filters).where(Lead.status != _HELD)  # type: ignore[arg-type]
+    stmt = inbox.filtered(who, filters).where(_IN_PIPELINE)
     if unknown:
         stmt = stmt.where(sa.false())
     stmt = (
@@ -138,9 +139,7 @@ def list_leads(who: TokenPrincipal, query: ListQuery) -> LeadPage:
 
 
 def _find(who: TokenPrincipal, reference: str) -> Lead:
-    lead = db.session.scalar(
-        visible_leads(who).where(Lead.reference == reference, Lead.status != _HELD)  # type: ignore[arg-type]
-    )
+    lead = db.session.scalar(visible_leads(who).where(Lead.reference == reference, _IN_PIPELINE))
     if lead is None:
         raise NotFound("No such lead.")
     return lead

@@ -46,12 +46,13 @@ NONE = "(none)"
 
 
 def held_as_spam() -> sa.ColumnElement[bool]:
-    """Leads that are spam, left out of every lead count in the reports.
+    """Leads outside the pipeline (held by the traps, or screened out as spam by
+    a person), left out of every lead count in the reports.
 
     The one place that says so: when spam moves out of the pipeline status
     into its own screening column, this line changes and nothing else.
     """
-    return Lead.status == "spam"
+    return Lead.screening.not_in(("clear", "released"))
 
 
 class ReportNotFound(LookupError):
@@ -642,7 +643,7 @@ def spam(user: User, filters: Filters) -> Report:
                 *_scope(user, filters),
                 Lead.created_at >= filters.start,
                 Lead.created_at < filters.end,
-                held_as_spam(),
+                Lead.screening == "held",
             )
         )
         or 0
