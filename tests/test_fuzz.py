@@ -196,7 +196,7 @@ def seeded(app, demo, make_user, make_lead, login):
             u.id: (u.role, u.active, u.session_version, u.password_hash)
             for u in db.session.scalars(db.select(User))
         }
-        stamp = render_stamp(None, now=0)
+        stamp = render_stamp(None, "fuzz", now=0)
     rules = []
     with app.app_context():
         ids = {
