@@ -36,8 +36,8 @@ def _clinic_of_path(path: str) -> pages.ClinicPlaces | None:
     """The clinic whose address ``path`` is under (``/<clinic>/...``), if any:
     its patients get a not-found page in its name, with its own locations."""
     first = path.strip("/").partition("/")[0]
-    if not first:
-        return None
+    if not first or not first.isprintable():
+        return None  # a slug never holds a control character (NUL, say)
     return pages.clinic_places(first)
 
 
