@@ -55,7 +55,7 @@ def test_the_form_can_be_corrected_and_sent_with_tab_space_and_enter_only(
     page.keyboard.press("Enter")
 
     expect(page).to_have_url(service.url("/aurelia/harley-street/thank-you/"))
-    service.wait_for_mail(patient, containing="Hello Robin Hale")
+    service.wait_for_mail(patient, containing="Hello Robin,")
 
 
 def test_staff_can_sign_in_with_the_keyboard(desktop: Page, service: Service) -> None:

@@ -57,7 +57,7 @@ def test_marketing_previews_a_new_heading_then_publishes_it(
 
     page.get_by_role("link", name="Back to the editor").click()
     expect(page).to_have_url(edit_url)
-    page.get_by_role("link", name="Publish…").click()
+    page.get_by_role("link", name="Publish…", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Publish")
     change = page.get_by_role("region", name="Heading")
     expect(change.locator("del")).to_have_text(f"Removed: {old_heading}")

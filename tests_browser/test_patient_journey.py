@@ -53,7 +53,7 @@ def test_a_patient_on_a_phone_corrects_a_mistake_and_gets_both_emails(
     expect(page).to_have_url(service.url("/aurelia/harley-street/thank-you/"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Thank you, we have your request")
 
-    acknowledgement = service.wait_for_mail(patient, containing="Hello Sam Okafor")
+    acknowledgement = service.wait_for_mail(patient, containing="Hello Sam,")
     assert acknowledgement["Subject"] == "We have your consultation request, Aurelia Hair Clinic"
     notification = service.wait_for_mail("enquiries@aurelia-hair.example", containing=patient)
     assert notification["Subject"] == (

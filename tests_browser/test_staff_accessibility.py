@@ -65,6 +65,6 @@ def test_the_edit_page_with_errors_has_no_serious_violation(
 
 def test_the_publish_page_has_no_serious_violation(any_page: Page, service: Service) -> None:
     open_edit_page(any_page, service)
-    any_page.get_by_role("link", name="Publish…").click()
+    any_page.get_by_role("link", name="Publish…", exact=True).click()
     expect(any_page.get_by_role("heading", level=1)).to_have_text("Publish")
     assert blocking(axe(any_page)) == []
