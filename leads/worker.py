@@ -191,7 +191,10 @@ def warm_up(app: Flask) -> None:
             db.session.remove()
 
 
-def build_worker(app: Flask, *, fork: bool = True, name: str | None = None) -> Worker:
+def build_worker(app: Flask, *, fork: bool | None = None, name: str | None = None) -> Worker:
+    """A worker for the app's queue; ``fork`` defaults to the ``WORKER_FORK`` setting."""
+    if fork is None:
+        fork = bool(app.config["WORKER_FORK"])
     cls = AppWorker if fork else AppSimpleWorker
     worker = cls(
         [app.config["QUEUE_NAME"]],
@@ -204,7 +207,13 @@ def build_worker(app: Flask, *, fork: bool = True, name: str | None = None) -> W
 
 
 def run(app: Flask) -> None:
-    """Run a forking worker with the scheduler until it is told to stop.
+    """Run a worker with the scheduler until it is told to stop.
+
+    The worker runs each job in its own process, with its warm modules and
+    its pool of database connections (``WORKER_FORK=1`` forks a work horse
+    per job instead, as RQ does by default). A job that hangs is still
+    stopped: RQ's timeout (``DELIVERY_JOB_TIMEOUT``) raises in it by an
+    alarm signal, and the outbox sweep sends what it left undone.
 
     RQ's worker quits when Redis goes away while it watches a job; this
     starts a new one at once (every second until Redis answers), so a Redis
@@ -214,6 +223,8 @@ def run(app: Flask) -> None:
         worker = None
         try:
             worker = build_worker(app)
+            if not app.config["WORKER_FORK"]:
+                warm_up(app)
             worker.work(with_scheduler=True, logging_level="INFO")
         except RedisError as exc:
             log.warning("worker: Redis unavailable (%s); starting again", type(exc).__name__)
