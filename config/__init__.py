@@ -129,6 +129,11 @@ class Config:
     PURGE_INTERVAL_SECONDS = 6 * 3600
     # The worker adds the page views counted in Redis to the database this often.
     PAGE_VIEWS_FLUSH_SECONDS = 60
+    # Landing pages kept rendered per published revision in each web process
+    # (leads.services.landing_cache): how many, and the longest a copy is kept
+    # when a change could not be announced through Redis.
+    LANDING_CACHE_ENTRIES = 2000
+    LANDING_CACHE_SECONDS = 60
     # RQ keeps a failed job's record this long (ids only, never patient data).
     JOB_FAILURE_TTL = 7 * 24 * 3600
 
@@ -256,6 +261,8 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "RETENTION_MONTHS_DEFAULT": int,
     "PURGE_INTERVAL_SECONDS": int,
     "PAGE_VIEWS_FLUSH_SECONDS": int,
+    "LANDING_CACHE_ENTRIES": int,
+    "LANDING_CACHE_SECONDS": int,
     "RATELIMIT_STORAGE_URI": str,
     "ADMIN_TWO_FACTOR_REQUIRED": _bool,
     "WEBHOOK_TIMEOUT": float,

@@ -90,6 +90,7 @@ def _normalise_db_url(url: str) -> str:
 def register_extensions(app: Flask) -> None:
     from leads import auth, logs, queue, security
     from leads.extensions import csrf, db, limiter, migrate
+    from leads.services import landing_cache
 
     logs.init_app(app)
     security.init_app(app)
@@ -97,6 +98,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     queue.init_app(app)
+    landing_cache.init_app(app)
     auth.init_app(app)
     limiter.init_app(app)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -25,7 +27,7 @@ from leads.extensions import csrf, db, limiter
 from leads.forms.consultation import ConsultationForm
 from leads.queue import state
 from leads.security import client_key
-from leads.services import page_views, pages
+from leads.services import consent, landing_cache, page_views, pages
 from leads.services.leads import Enquiry, StampAlreadyUsed, StorageUnavailable, submit_lead
 
 bp = Blueprint("public", __name__)
@@ -182,6 +184,12 @@ def thank_you(clinic_slug: str, location_slug: str) -> str:
 def _landing(
     clinic_slug: str, location_slug: str, treatment_slug: str | None
 ) -> Response | tuple[str, int]:
+    key = (clinic_slug, location_slug, treatment_slug)
+    version = landing_cache.content_version() if request.method == "GET" else None
+    if version is not None:
+        kept = landing_cache.cache().get(key, version)
+        if kept is not None:
+            return _page_view(kept)
     try:
         landing = pages.landing_or_404(clinic_slug, location_slug, treatment_slug)
     except pages.PageNotPublished as missing:
@@ -193,8 +201,6 @@ def _landing(
         query = request.query_string.decode("utf-8", "replace")
         code = 307 if request.method == "POST" else 302
         return redirect(missing.fallback + (f"?{query}" if query else ""), code=code)
-    if request.method == "GET":
-        attribution.capture()
     form = ConsultationForm().setup(landing.location, landing.treatment)
     notice = None
     if form.is_submitted():
@@ -213,10 +219,33 @@ def _landing(
             # Never a dead end: the same page, what was typed, a fresh stamp.
             form.new_stamp(reissued=True)
             notice = STAMP_NOTICES[problem]
+    context = landing_context(landing, form, notice)
+    if not form.is_submitted():
+        kept = landing_cache.KeptLanding(
+            version if version is not None else -1,
+            time.monotonic(),
+            landing.page.id,
+            form.form_key,
+            landing.page.published.created_at,
+            landing_cache.render_parts(context),
+        )
+        if version is not None:
+            landing_cache.cache().put(key, kept)
+        return _page_view(kept)
+    # A form that came back: never kept for Back/Forward, so Back after a
+    # later success shows the page afresh, not this old error state.
+    response = make_response(render_template("public/landing.html", **context), 422)
+    response.cache_control.no_store = True
+    return response
+
+
+def landing_context(
+    landing: pages.Landing, form: ConsultationForm, notice: str | None = None
+) -> dict[str, Any]:
+    """What public/landing.html shows for ``landing`` with ``form``."""
     revision = landing.page.published
     treatment_pages = pages.published_treatment_pages(landing.location)
-    html = render_template(
-        "public/landing.html",
+    return dict(
         clinic=landing.location.clinic,
         location=landing.location,
         treatment=landing.treatment,
@@ -230,21 +259,24 @@ def _landing(
         privacy_url=pages.privacy_notice_path(landing.location.clinic),
         notice=notice,
     )
-    if form.is_submitted():
-        # A form that came back: never kept for Back/Forward, so Back after a
-        # later success shows the page afresh, not this old error state.
-        response = make_response(html, 422)
-        response.cache_control.no_store = True
-        return response
-    response = make_response(html, 200)
-    if request.method == "GET":
-        page_views.count_view(state(current_app).redis, landing.page.id, request.user_agent.string)
+
+
+def _page_view(kept: landing_cache.KeptLanding) -> Response:
+    """A landing page for one visitor: the parts kept for its revision and a
+    stamp of the visitor's own."""
+    attribution.capture()
+    stamp = spam.render_stamp(consent.digest(consent.wording_text()), kept.form_key)
+    response = make_response(
+        render_template("public/landing_view.html", parts=kept.parts, stamp=stamp), 200
+    )
+    if request.method == "GET":  # not HEAD
+        page_views.count_view(state(current_app).redis, kept.page_id, request.user_agent.string)
     # The page carries this form's one-time stamp, so no shared cache may keep
     # it and no 304 may hand back an old copy: browsers ask again each time.
     # Last-Modified tells crawlers when the published revision changed.
     response.cache_control.private = True
     response.cache_control.no_cache = True
-    response.last_modified = revision.created_at
+    response.last_modified = kept.last_modified
     response.vary.add("Cookie")
     return response
 

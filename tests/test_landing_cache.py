@@ -1,0 +1,259 @@
+"""Landing pages kept per revision (leads.services.landing_cache): every
+visitor still gets a stamp and a session of their own, and a change to the
+content shows at the next view in every process."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from redis import Redis
+
+from leads.extensions import db
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+URL = "/aurelia/harley-street/mesotherapy/"
+STAMP = re.compile(r'<input id="rendered" name="rendered" type="hidden" value="([^"]+)">')
+
+
+def _stamp(html: str) -> str:
+    found = STAMP.findall(html)
+    assert len(found) == 1, "one stamp on the page"
+    return found[0]
+
+
+def _publish_heading(app: Flask, heading: str) -> None:
+    """What the editor's publish does to the page, committed in ``app``."""
+    from leads.models import Location, Page, Treatment
+    from leads.services import editor
+
+    with app.app_context():
+        location = db.session.scalar(db.select(Location).where(Location.slug == "harley-street"))
+        treatment = db.session.scalar(db.select(Treatment).where(Treatment.slug == "mesotherapy"))
+        same_place = (Page.location_id == location.id, Page.treatment_id == treatment.id)
+        page = db.session.scalar(db.select(Page).where(*same_place))
+        page.heading = heading
+        editor.publish_page(page, None)
+
+
+def test_a_second_view_uses_the_kept_page_with_a_stamp_of_its_own(client, demo) -> None:
+    first = client.get(URL)
+    second = client.get(URL)
+    assert first.status_code == second.status_code == 200
+    assert _stamp(first.get_data(as_text=True)) != _stamp(second.get_data(as_text=True))
+    # Apart from the stamp, the two answers are the same page.
+    assert STAMP.sub("", first.get_data(as_text=True)) == STAMP.sub(
+        "", second.get_data(as_text=True)
+    )
+
+
+def test_the_kept_parts_and_a_stamp_make_the_whole_page(app, demo) -> None:
+    from flask import render_template
+
+    from leads.blueprints.public import landing_context
+    from leads.forms.consultation import ConsultationForm
+    from leads.services import landing_cache, pages
+
+    with app.test_request_context(URL):
+        landing = pages.landing_or_404("aurelia", "harley-street", "mesotherapy")
+        form = ConsultationForm().setup(landing.location, landing.treatment)
+        context = landing_context(landing, form)
+        whole = render_template("public/landing.html", **context)
+        parts = landing_cache.render_parts(context)
+        composed = render_template(
+            "public/landing_view.html", parts=parts, stamp=form.rendered.data
+        )
+    assert _stamp(whole) == form.rendered.data
+    assert _squeeze(composed) == _squeeze(whole)
+
+
+def _squeeze(html: str) -> str:
+    return re.sub(r">\s+<", "><", html.strip())
+
+
+def test_a_change_committed_in_another_process_shows_at_the_next_view(
+    app, app_with, client, demo
+) -> None:
+    assert "Fuller hair" not in client.get(URL).get_data(as_text=True)
+    other = app_with()  # another web process: its own kept pages, the same database and Redis
+    _publish_heading(other, "Fuller hair, gently")
+    assert "Fuller hair, gently" in client.get(URL).get_data(as_text=True)
+
+
+def test_an_update_statement_on_content_renews_the_kept_pages(app, client, demo) -> None:
+    from leads.models import Location
+
+    client.get(URL)
+    with app.app_context():
+        db.session.execute(
+            db.update(Location).where(Location.slug == "harley-street").values(name="Harley St")
+        )
+        db.session.commit()
+    assert "Harley St ·" in client.get(URL).get_data(as_text=True)
+
+
+def test_a_rolled_back_change_keeps_the_kept_pages(app, client, demo) -> None:
+    from leads.models import Location
+    from leads.queue import state
+    from leads.services.landing_cache import VERSION_KEY
+
+    client.get(URL)
+    with app.app_context():
+        redis = state(app).redis
+        before = redis.get(VERSION_KEY)
+        location = db.session.scalar(db.select(Location).where(Location.slug == "harley-street"))
+        location.name = "Not kept"
+        db.session.flush()
+        db.session.rollback()
+        assert redis.get(VERSION_KEY) == before
+    assert "Not kept" not in client.get(URL).get_data(as_text=True)
+
+
+def test_pages_are_rendered_afresh_while_redis_is_away(app_with, demo) -> None:
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    app = app_with(REDIS_URL=dead)
+    client = app.test_client()
+    pages = [client.get(URL) for _ in range(2)]
+    assert [p.status_code for p in pages] == [200, 200]
+    assert _stamp(pages[0].get_data(as_text=True)) != _stamp(pages[1].get_data(as_text=True))
+    assert not app.extensions["landing_cache"]._entries
+
+
+# -- many visitors, several processes and threads ---------------------------------
+
+
+@pytest.fixture
+def web(tmp_path, redis_url):
+    """gunicorn as in production (2 processes x 4 threads) on a SQLite file of its own."""
+    from flask_migrate import upgrade
+
+    from leads import create_app
+    from leads.demo import load_demo
+
+    database = f"sqlite:///{tmp_path / 'leads.db'}"
+    app = create_app(
+        {"ENV_NAME": "testing", "DATABASE_URL": database, "INSTANCE_PATH": str(tmp_path)}
+    )
+    with app.app_context():
+        upgrade()
+        load_demo()
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    Redis.from_url(redis_url).flushdb()
+    port = free_port()
+    secret = "landing-cache-" + os.urandom(16).hex()
+    env = {
+        **os.environ,
+        "CLINIC_LEADS_ENV": "production",
+        "SECRET_KEY": secret,
+        "DATABASE_URL": database,
+        "REDIS_URL": redis_url,
+        "PUBLIC_BASE_URL": "https://clinics.example",
+        "INSTANCE_PATH": str(tmp_path),
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "4",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+    }
+    log = tmp_path / "web.log"
+    with open(log, "wb") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "leads:create_app()"],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    import http.client
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/robots.txt")
+            conn.getresponse().read()
+            conn.close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or child.poll() is not None:
+                raise RuntimeError(log.read_text()) from None
+            time.sleep(0.2)
+    yield {"port": port, "secret": secret}
+    child.send_signal(signal.SIGTERM)
+    try:
+        child.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.slow
+def test_many_visitors_at_once_each_get_only_their_own_stamp_and_session(web) -> None:
+    import http.client
+
+    from itsdangerous import URLSafeSerializer
+
+    from leads.spam import SALT
+
+    visitors, views = 16, 6
+    seen: dict[str, list[str]] = {}  # visitor -> stamps
+    sessions: dict[str, list[str]] = {}  # visitor -> campaigns in their session cookies
+    failures: list[str] = []
+    start = threading.Barrier(visitors)
+    # Flask's own reading of a session cookie, with the service's secret.
+    reader = Flask("reader")
+    reader.secret_key = web["secret"]
+    serializer = reader.session_interface.get_signing_serializer(reader)
+
+    def visit(name: str) -> None:
+        try:
+            _visit(name)
+        except Exception as exc:  # told by the assertion below, not lost in the thread
+            failures.append(f"{name}: {exc!r}")
+
+    def _visit(name: str) -> None:
+        cookie = ""
+        start.wait()
+        for n in range(views):
+            conn = http.client.HTTPConnection("127.0.0.1", web["port"], timeout=30)
+            # Each visitor comes from their own campaign, each time anew.
+            path = f"{URL}?utm_campaign={name}-{n}"
+            conn.request("GET", path, headers={"Cookie": cookie} if cookie else {})
+            response = conn.getresponse()
+            html = response.read().decode()
+            conn.close()
+            if response.status != 200:
+                failures.append(f"{name}: {response.status}")
+                return
+            seen.setdefault(name, []).append(_stamp(html))
+            for header, value in response.getheaders():
+                if header.lower() == "set-cookie" and value.startswith("__Host-session="):
+                    cookie = value.split(";", 1)[0]
+                    data = serializer.loads(cookie.split("=", 1)[1])
+                    sessions.setdefault(name, []).append(data["attribution"]["utm_campaign"])
+
+    threads = [threading.Thread(target=visit, args=(f"v{i}",)) for i in range(visitors)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not failures
+    stamps = [stamp for found in seen.values() for stamp in found]
+    assert len(stamps) == visitors * views
+    assert len(set(stamps)) == len(stamps), "a stamp was handed to two views"
+    signed = URLSafeSerializer(web["secret"], salt=SALT)
+    nonces = [signed.loads(stamp)["n"] for stamp in stamps]
+    assert len(set(nonces)) == len(nonces)
+    # Every session cookie a visitor got names their own campaign, in order.
+    for name in seen:
+        assert sessions[name] == [f"{name}-{n}" for n in range(views)]
