@@ -268,17 +268,24 @@ def start_web(bench: Bench) -> None:
 # -- the scenarios ---------------------------------------------------------------
 
 
+LOCATION_PATH = "/aurelia/harley-street/"
+TARGET = ">= 0.5"
+
+
 def landing_page(bench: Bench) -> list[Row]:
-    # Warm both (imports, caches, connections), then measure the baseline first.
-    bench.load(mode="get", path=FORM_PATH, seconds=2)
-    bench.load(mode="get", path="/_bench/page", seconds=1)
-    bare = bench.load(mode="get", path="/_bench/page", seconds=bench.seconds)
-    real = bench.load(mode="get", path=FORM_PATH, seconds=bench.seconds)
-    name = "bare Flask route"
+    # Warm all (imports, kept pages, connections), then measure the baseline first.
+    for path in (FORM_PATH, LOCATION_PATH):
+        bench.load(mode="get", path=path, seconds=1)
+    bench.load(mode="get", path="/_bench/landing", seconds=1)
+    bare = bench.load(mode="get", path="/_bench/landing", seconds=bench.seconds)
+    treatment = bench.load(mode="get", path=FORM_PATH, seconds=bench.seconds)
+    location = bench.load(mode="get", path=LOCATION_PATH, seconds=bench.seconds)
+    name = "bare Flask app rendering a Jinja page of the same size"
     return [
-        Row("Landing page GET, requests/s", real["rps"], bare["rps"], "req/s", ">= 0.8", name),
-        Row("Landing page GET, p50", real["p50_ms"], bare["p50_ms"], "ms", "", name),
-        Row("Landing page GET, p99", real["p99_ms"], bare["p99_ms"], "ms", "", name),
+        Row("Treatment page GET, requests/s", treatment["rps"], bare["rps"], "req/s", TARGET, name),
+        Row("Location page GET, requests/s", location["rps"], bare["rps"], "req/s", TARGET, name),
+        Row("Treatment page GET, p50", treatment["p50_ms"], bare["p50_ms"], "ms", "", name),
+        Row("Treatment page GET, p99", treatment["p99_ms"], bare["p99_ms"], "ms", "", name),
     ]
 
 

@@ -21,7 +21,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def init_app(app: Flask) -> None:
-    login_manager.init_app(app)
+    # No context processor: it would load the user for every template, so a
+    # patient's page would run the session check and send its cookie again on
+    # every view. Templates get ``current_user`` as a proxy, loaded when used.
+    login_manager.init_app(app, add_context_processor=False)
+    app.jinja_env.globals["current_user"] = current_user
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to see that page."
     login_manager.login_message_category = "info"

@@ -257,3 +257,12 @@ def test_many_visitors_at_once_each_get_only_their_own_stamp_and_session(web) ->
     # Every session cookie a visitor got names their own campaign, in order.
     for name in seen:
         assert sessions[name] == [f"{name}-{n}" for n in range(views)]
+
+
+def test_a_returning_visitors_page_view_sends_no_cookie(client, demo) -> None:
+    first = client.get(URL + "?utm_source=news")
+    assert any(c.startswith("session=") for c in first.headers.getlist("Set-Cookie"))
+    # The session already holds the visit's source: nothing to sign or send again,
+    # and no "remember me" cookie to clear for someone who never signed in.
+    again = client.get(URL)
+    assert again.headers.getlist("Set-Cookie") == []
