@@ -126,6 +126,9 @@ class Config:
     PURGE_INTERVAL_SECONDS = 6 * 3600
     # The worker adds the page views counted in Redis to the database this often.
     PAGE_VIEWS_FLUSH_SECONDS = 60
+    # The worker looks for overdue leads to escalate, and for daily digests due, this often.
+    ESCALATION_INTERVAL_SECONDS = 60
+    DIGEST_INTERVAL_SECONDS = 300
     # RQ keeps a failed job's record this long (ids only, never patient data).
     JOB_FAILURE_TTL = 7 * 24 * 3600
 
@@ -253,6 +256,8 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "RETENTION_MONTHS_DEFAULT": int,
     "PURGE_INTERVAL_SECONDS": int,
     "PAGE_VIEWS_FLUSH_SECONDS": int,
+    "ESCALATION_INTERVAL_SECONDS": int,
+    "DIGEST_INTERVAL_SECONDS": int,
     "RATELIMIT_STORAGE_URI": str,
     "ADMIN_TWO_FACTOR_REQUIRED": _bool,
     "WEBHOOK_TIMEOUT": float,

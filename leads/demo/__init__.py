@@ -72,6 +72,7 @@ CLINICS = [
                 "street": "75 George Street",
                 "city": "Edinburgh",
                 "postcode": "EH2 3EE",
+                "nation": "scotland",
                 "phone": "+441314960075",
                 "opening_hours": [
                     {"days": "Mo-Th", "opens": "08:30", "closes": "18:30"},

@@ -1,0 +1,200 @@
+"""Speed to lead: which rule routes a lead, who works it, when first contact is due.
+
+A clinic's routing rules map (location, treatment) to the inbox channels to
+notify and a pool of staff to assign from. The most specific rule that fits
+wins: location and treatment, then location alone, then treatment alone,
+then the clinic-wide fallback (neither). A clinic without rules routes as
+before: the location's inbox channels, nobody assigned.
+
+Round-robin: each rule counts the leads it assigned in ``RoutingRule.turn``,
+raised by one ``UPDATE ... SET turn = turn + 1`` in the lead's transaction.
+The database serialises those updates (a row lock on PostgreSQL, the write
+lock on SQLite), so two web processes or workers routing at once get
+different turns, and the turn survives restarts. The lead goes to the
+``turn``-th of the eligible members (by id): active, a manager or admin who
+may see the lead's location, and on duty. Nobody has a rota of their own, so
+"on duty" is the location's opening hours: while it is open, the pool
+shares the leads; while it is closed (an enquiry at night), the pool still
+shares them by turn, so nobody is forgotten and the first one in finds the
+lead already theirs.
+
+The assignee hears of it by staff mail in the same transaction
+(``send_staff_mail``, sent after the commit): the treatment's name, the
+location, when first contact is due and the lead's link; nothing else about
+the patient.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from leads.extensions import db
+from leads.models import Clinic, InboxChannel, Lead, Location, RoutingRule, User, channels_for
+from leads.working_time import due_at, zone_of
+
+# Leads whose assignee changed in this transaction: (lead, assignee id).
+_ASSIGNED = "leads.routing.assigned"
+
+
+def rule_for(clinic_id: int, location_id: int, treatment_id: int | None) -> RoutingRule | None:
+    """The most specific routing rule of the clinic that fits."""
+    rules = list(
+        db.session.scalars(
+            sa.select(RoutingRule)
+            .where(RoutingRule.clinic_id == clinic_id)
+            .order_by(RoutingRule.id)
+        )
+    )
+
+    def fits(rule: RoutingRule) -> bool:
+        return rule.location_id in (None, location_id) and rule.treatment_id in (
+            None,
+            treatment_id,
+        )
+
+    def rank(rule: RoutingRule) -> tuple[int, int]:
+        return (
+            (2 if rule.location_id is not None else 0) + (1 if rule.treatment_id else 0),
+            -rule.id,
+        )
+
+    fitting = [rule for rule in rules if fits(rule)]
+    return max(fitting, key=rank) if fitting else None
+
+
+def channels(rule: RoutingRule | None, location: Location) -> list[InboxChannel]:
+    """The active channels a lead routed by ``rule`` goes to."""
+    if rule is None or not rule.channel_ids:
+        return channels_for(location)
+    wanted = set(rule.channel_ids)
+    chosen = [c for c in location.clinic.channels if c.active and c.id in wanted]
+    # A rule whose channels were all turned off falls back to the location's.
+    return chosen or channels_for(location)
+
+
+def due_for(clinic: Clinic, location: Location, start: datetime) -> datetime | None:
+    """When first contact with a lead that arrived at ``start`` is due."""
+    if not clinic.sla_minutes:
+        return None
+    return due_at(
+        start, clinic.sla_minutes, location.opening_hours, location.time_zone, location.nation
+    )
+
+
+def may_work(user: User, location: Location) -> bool:
+    """Whether ``user`` may be given a lead at ``location``."""
+    if not user.active or user.role not in ("manager", "admin"):
+        return False
+    if user.role == "admin":
+        return True
+    if all(c.id != location.clinic_id for c in user.clinics):
+        return False
+    limited = [loc.id for loc in user.locations if loc.clinic_id == location.clinic_id]
+    return not limited or location.id in limited
+
+
+def eligible(rule: RoutingRule, location: Location, now: datetime) -> list[User]:
+    """The pool's members who may take a lead at ``location`` now, by id."""
+    # "On duty" is the location's hours, the same for the whole pool: a lead
+    # that comes while it is closed is still shared by turn (see above).
+    return sorted((u for u in rule.members if may_work(u, location)), key=lambda u: u.id)
+
+
+def take_turn(rule_id: int) -> int:
+    """Raise the rule's turn by one in the caller's transaction; returns the
+    turn taken (0 for the first lead). The database serialises concurrent
+    callers, so each gets its own."""
+    db.session.execute(
+        sa.update(RoutingRule)
+        .where(RoutingRule.id == rule_id)
+        .values(turn=RoutingRule.turn + 1)
+        .execution_options(synchronize_session=False)
+    )
+    taken = db.session.scalar(sa.select(RoutingRule.turn).where(RoutingRule.id == rule_id))
+    return int(taken or 1) - 1
+
+
+def next_assignee(rule: RoutingRule, location: Location, now: datetime) -> User | None:
+    pool = eligible(rule, location, now)
+    if not pool:
+        return None
+    return pool[take_turn(rule.id) % len(pool)]
+
+
+def assigned(lead: Lead, assignee_id: int | None) -> None:
+    """Note that the lead's assignee changed, so they are told at the commit
+    (in the same transaction: the mail goes if and only if the change stays)."""
+    if assignee_id is not None:
+        db.session().info.setdefault(_ASSIGNED, []).append((lead, assignee_id))
+
+
+@event.listens_for(Session, "before_commit")
+def _tell_assignees(session: Session) -> None:
+    pending = session.info.pop(_ASSIGNED, None)
+    if not pending:
+        return
+    from leads.services.staff_mail import send_staff_mail
+
+    session.flush()
+    told: set[tuple[int, int]] = set()
+    for lead, user_id in pending:
+        if lead.id is None or (lead.id, user_id) in told or lead.assigned_to_id != user_id:
+            continue
+        told.add((lead.id, user_id))
+        user = session.get(User, user_id)
+        if user is None or not user.active:
+            continue
+        subject, body = assignment_mail(lead)
+        send_staff_mail(user.email, subject, body)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_ASSIGNED, None)
+
+
+def assignment_mail(lead: Lead) -> tuple[str, str]:
+    """Subject and body telling an assignee of a lead: no patient details."""
+    what = lead.treatment.name if lead.treatment else "a consultation"
+    where = lead.location.name
+    lines = [
+        f"A new enquiry about {what} at {where} is yours to answer.",
+        "",
+    ]
+    if lead.due_at is not None:
+        lines.append(f"Please contact them by {local_time(lead.due_at, lead.location)}.")
+        lines.append("")
+    lines += ["Open the lead:", lead_link(lead.id), ""]
+    return f"New enquiry for you: {what}, {where}", "\n".join(lines)
+
+
+def lead_link(lead_id: int) -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + f"/inbox/leads/{lead_id}"
+
+
+def local(moment: datetime | None, location: Location | None) -> datetime | None:
+    """A stored (naive UTC) moment in the location's time zone."""
+    if moment is None:
+        return None
+    zone = zone_of(location.time_zone if location else "Europe/London")
+    return moment.replace(tzinfo=UTC).astimezone(zone)
+
+
+def local_time(moment: datetime | None, location: Location | None) -> str:
+    """ "Sat 5 Dec 10:10" in the location's time zone; empty for None."""
+    shown = local(moment, location)
+    if shown is None:
+        return ""
+    return f"{shown:%a} {shown.day} {shown:%b %H:%M}"
+
+
+def describe(rule: RoutingRule | None) -> dict[str, Any]:
+    if rule is None:
+        return {}
+    return {"rule": rule.id, "label": rule.label}
