@@ -198,3 +198,103 @@ def describe(rule: RoutingRule | None) -> dict[str, Any]:
     if rule is None:
         return {}
     return {"rule": rule.id, "label": rule.label}
+
+
+# -- the rules, as admins and the setup file write them ------------------------------
+
+
+def rules_of(clinic: Clinic) -> list[RoutingRule]:
+    """The clinic's rules, most specific first."""
+    rules = db.session.scalars(sa.select(RoutingRule).where(RoutingRule.clinic_id == clinic.id))
+    return sorted(
+        rules,
+        key=lambda r: (
+            r.location is None,
+            r.treatment is None,
+            r.location.name if r.location else "",
+            r.treatment.name if r.treatment else "",
+        ),
+    )
+
+
+def staff_of(clinic: Clinic) -> list[User]:
+    """Who may be in a pool of the clinic: its active managers, then active admins."""
+    from leads.models.user import user_clinics
+
+    managers = db.session.scalars(
+        sa.select(User)
+        .join(user_clinics, user_clinics.c.user_id == User.id)
+        .where(user_clinics.c.clinic_id == clinic.id, User.role == "manager")
+        .order_by(User.name, User.email)
+    )
+    admins = db.session.scalars(
+        sa.select(User).where(User.role == "admin").order_by(User.name, User.email)
+    )
+    return [u for u in [*managers, *admins] if u.active]
+
+
+def save_rule(
+    clinic: Clinic,
+    location_id: int | None,
+    treatment_id: int | None,
+    member_ids: list[int],
+    channel_ids: list[int],
+    user: User | None,
+    commit: bool = True,
+) -> RoutingRule:
+    """Add the rule for (location, treatment), or replace the pool and channels of
+    the one there is (its turn is kept).
+
+    :raise SetupError: a location, treatment, member or channel not of this clinic.
+    """
+    from leads.services.audit import record
+    from leads.services.clinics import SetupError
+
+    if location_id is not None and all(loc.id != location_id for loc in clinic.locations):
+        raise SetupError("location", "Choose a location of this clinic.")
+    if treatment_id is not None and all(t.id != treatment_id for t in clinic.treatments):
+        raise SetupError("treatment", "Choose a treatment of this clinic.")
+    allowed = {u.id: u for u in staff_of(clinic)}
+    unknown = [i for i in member_ids if i not in allowed]
+    if unknown:
+        raise SetupError("members", "Choose active managers of this clinic, or admins.")
+    channels_by_id = {c.id: c for c in clinic.channels if c.active}
+    if any(i not in channels_by_id for i in channel_ids):
+        raise SetupError("channels", "Choose active inbox channels of this clinic.")
+    rule = db.session.scalar(
+        sa.select(RoutingRule).where(
+            RoutingRule.clinic_id == clinic.id,
+            RoutingRule.location_id.is_(None)
+            if location_id is None
+            else RoutingRule.location_id == location_id,
+            RoutingRule.treatment_id.is_(None)
+            if treatment_id is None
+            else RoutingRule.treatment_id == treatment_id,
+        )
+    )
+    if rule is None:
+        rule = RoutingRule(clinic_id=clinic.id, location_id=location_id, treatment_id=treatment_id)
+        db.session.add(rule)
+    rule.members = [allowed[i] for i in dict.fromkeys(member_ids)]
+    rule.channel_ids = sorted(set(channel_ids))
+    db.session.flush()
+    record("routing_rule.saved", user, "routing_rule", rule.id, clinic_id=clinic.id)
+    if commit:
+        db.session.commit()
+    return rule
+
+
+def delete_rule(rule: RoutingRule, user: User | None, commit: bool = True) -> None:
+    """Remove a rule; the leads it routed keep their assignee and lose the link."""
+    from leads.services.audit import record
+
+    db.session.execute(
+        sa.update(Lead)
+        .where(Lead.routing_rule_id == rule.id)
+        .values(routing_rule_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    record("routing_rule.deleted", user, "routing_rule", rule.id, clinic_id=rule.clinic_id)
+    db.session.delete(rule)
+    if commit:
+        db.session.commit()
