@@ -290,3 +290,43 @@ def test_demo_locations_carry_their_nation(app, demo):
     with app.app_context():
         nations = {loc.slug: loc.nation for loc in db.session.scalars(db.select(Location))}
     assert nations == {"harley-street": "england", "manchester": "england", "edinburgh": "scotland"}
+
+
+# -- what staff see -------------------------------------------------------------------
+
+
+def test_the_inbox_has_an_overdue_tab_an_assigned_to_me_filter_and_an_age_column(
+    app, client, demo, make_user, make_lead, login
+):
+    from leads.models import utcnow
+
+    me = make_user("manager")
+    late = make_lead(full_name="Late Lead", email="late@example.org", phone="+447911000011")
+    fresh = make_lead(full_name="Fresh Lead", email="fresh@example.org", phone="+447911000012")
+    with app.app_context():
+        now = utcnow()
+        db.session.get(Lead, late).due_at = now - timedelta(minutes=5)
+        db.session.get(Lead, fresh).due_at = now + timedelta(days=3)
+        db.session.get(Lead, fresh).assigned_to_id = me
+        db.session.commit()
+    login(client, me)
+    html = client.get("/inbox/").get_data(as_text=True)
+    assert 'Overdue <span class="count">1</span>' in html
+    assert '<th scope="col">Age</th>' in html
+    overdue = client.get("/inbox/?view=overdue").get_data(as_text=True)
+    assert "Late Lead" in overdue and "Fresh Lead" not in overdue
+    mine = client.get("/inbox/?mine=1").get_data(as_text=True)
+    assert "Fresh Lead" in mine and "Late Lead" not in mine
+    page = client.get(f"/inbox/leads/{late}").get_data(as_text=True)
+    assert "Contact due by" in page and "overdue by" in page
+
+
+def test_staff_see_times_in_the_locations_time_zone(app, client, demo, make_user, make_lead, login):
+    me = make_user("manager")
+    # 12:00 UTC on 1 July is 13:00 in London (BST).
+    lead_id = make_lead(created_at=datetime(2026, 7, 1, 12, 0))
+    login(client, me)
+    page = client.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
+    assert "01 Jul 2026 13:00</time> BST" in page
+    listing = client.get("/inbox/").get_data(as_text=True)
+    assert "01 Jul 2026 13:00" in listing

@@ -29,7 +29,7 @@ from leads.forms.admin import ConfirmForm
 from leads.forms.inbox import AssignForm, BulkStatusForm, NoteForm, StatusForm
 from leads.input_guard import db_id
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, User, utcnow
-from leads.services import deliveries, duplicates, inbox, pipeline
+from leads.services import deliveries, duplicates, inbox, pipeline, routing
 from leads.services import export as csv_export
 from leads.services.leads import quarantine_count
 from leads.services.pipeline import SCREENING_LABELS, STATUS_LABELS, PipelineError
@@ -82,6 +82,8 @@ def index() -> str:
         bulk_form=BulkStatusForm(),
         first_page=cursor is None,
         held=quarantine_count(current_user),
+        clock=lambda lead: routing.clock(lead, result.now),
+        age=lambda lead: pipeline.humanise(result.now - lead.created_at),
     )
     inbox.record_listing(current_user, filters, result, deep=cursor is not None)
     return html
@@ -193,6 +195,7 @@ def lead(lead_id: int) -> str:
         people=people,
         duplicates=duplicates.duplicates_of(current_user, found),
         first_contact=pipeline.humanise(pipeline.time_to_first_contact(found)),
+        response_clock=routing.clock(found, utcnow()),
         contact_methods=CONTACT_METHODS,
         contact_times=CONTACT_TIMES,
     )

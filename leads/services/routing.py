@@ -26,8 +26,8 @@ the patient.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from leads.extensions import db
 from leads.models import Clinic, InboxChannel, Lead, Location, RoutingRule, User, channels_for
-from leads.working_time import due_at, zone_of
+from leads.working_time import due_at, working_minutes, zone_of
 
 # Leads whose assignee changed in this transaction: (lead, assignee id).
 _ASSIGNED = "leads.routing.assigned"
@@ -194,10 +194,34 @@ def local_time(moment: datetime | None, location: Location | None) -> str:
     return f"{shown:%a} {shown.day} {shown:%b %H:%M}"
 
 
-def describe(rule: RoutingRule | None) -> dict[str, Any]:
-    if rule is None:
-        return {}
-    return {"rule": rule.id, "label": rule.label}
+@dataclass(frozen=True)
+class Clock:
+    """Where a lead stands against its response target."""
+
+    due: datetime  # naive UTC
+    overdue: bool
+    # Working minutes left before it is due, or wall-clock minutes past it.
+    minutes: int
+
+    @property
+    def text(self) -> str:
+        from leads.services.pipeline import humanise
+
+        span = humanise(timedelta(minutes=self.minutes))
+        return f"overdue by {span}" if self.overdue else f"{span} of opening hours left"
+
+
+def clock(lead: Lead, now: datetime) -> Clock | None:
+    """The lead's response clock; None when it has no target or was contacted."""
+    if lead.due_at is None or lead.first_contacted_at is not None or lead.status != "new":
+        return None
+    if now >= lead.due_at:
+        return Clock(lead.due_at, True, int((now - lead.due_at).total_seconds() // 60))
+    location = lead.location
+    left = working_minutes(
+        now, lead.due_at, location.opening_hours, location.time_zone, location.nation
+    )
+    return Clock(lead.due_at, False, left)
 
 
 # -- the rules, as admins and the setup file write them ------------------------------
