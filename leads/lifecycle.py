@@ -196,8 +196,16 @@ def _screening_before_marked(lead: Lead) -> Screening:
     return Screening.CLEAR
 
 
-def move_stage(lead: Lead, stage: str, reason: str, user: User, now: datetime) -> list[Delivery]:
-    """Move ``lead`` to pipeline ``stage`` (the reason is kept for "lost").
+def move_stage(
+    lead: Lead,
+    stage: str,
+    reason: str,
+    user: User,
+    now: datetime,
+    appointment_at: datetime | None = None,
+) -> list[Delivery]:
+    """Move ``lead`` to pipeline ``stage`` (the reason is kept for "lost", the
+    appointment's time, naive UTC, for "booked").
 
     A lead outside the pipeline comes into it first, the way the screens
     would take it there: a held or confirmed-spam lead is released (and
@@ -217,12 +225,17 @@ def move_stage(lead: Lead, stage: str, reason: str, user: User, now: datetime) -
     elif lead.screening == Screening.MARKED_SPAM:
         screen(lead, ScreenAction.UNMARK_SPAM, user)
     current = Stage(lead.status)
-    if current == target and lead.lost_reason == reason:
+    if appointment_at is not None and target != Stage.BOOKED:
+        raise TransitionError("A consultation time goes with “Consultation booked”.")
+    new_time = appointment_at is not None and appointment_at != lead.appointment_at
+    if current == target and lead.lost_reason == reason and not new_time:
         return created
     if current != target and target not in STAGE_MOVES[current]:
         raise TransitionError(f"A lead cannot move from {current} to {target}.")
     lead.status = target
     lead.lost_reason = reason
+    if appointment_at is not None:
+        lead.appointment_at = appointment_at
     if target in CONTACT_STAGES and lead.first_contacted_at is None:
         lead.first_contacted_at = now
         lead.response_minutes = working_minutes(
@@ -233,6 +246,8 @@ def move_stage(lead: Lead, stage: str, reason: str, user: User, now: datetime) -
             lead.location.nation,
         )
     data: dict[str, Any] = {"from": current.value, "to": target.value}
+    if appointment_at is not None:
+        data["appointment_at"] = appointment_at.isoformat()
     if reason:
         # Written by staff about the outcome, kept with the lead, never in the audit log.
         data["reason"] = reason
@@ -244,8 +259,15 @@ def move_stage(lead: Lead, stage: str, reason: str, user: User, now: datetime) -
     return created
 
 
-def stage_would_change(lead: Lead, stage: str, reason: str) -> bool:
-    return lead.status != stage or lead.lost_reason != reason or lead.screening not in IN_PIPELINE
+def stage_would_change(
+    lead: Lead, stage: str, reason: str, appointment_at: datetime | None = None
+) -> bool:
+    return (
+        lead.status != stage
+        or lead.lost_reason != reason
+        or lead.screening not in IN_PIPELINE
+        or (appointment_at is not None and appointment_at != lead.appointment_at)
+    )
 
 
 def assign(lead: Lead, assignee_id: int | None, user: User, now: datetime) -> bool:

@@ -330,3 +330,74 @@ def test_staff_see_times_in_the_locations_time_zone(app, client, demo, make_user
     assert "01 Jul 2026 13:00</time> BST" in page
     listing = client.get("/inbox/").get_data(as_text=True)
     assert "01 Jul 2026 13:00" in listing
+
+
+def test_the_demo_assigns_sets_due_times_and_escalates(
+    app, client, demo, form_page, run_worker, mail
+):
+    from leads.demo import DEMO_TEAMS, load_demo_routing
+
+    with app.app_context():
+        team = load_demo_routing()
+    assert team[:2] == [email for _, email in DEMO_TEAMS["aurelia"]]
+    for n in range(2):
+        data = form_page(email=f"demo{n}@example.org")
+        assert client.post("/aurelia/harley-street/mesotherapy/", data=data).status_code in (
+            200,
+            303,
+        )
+    with app.app_context():
+        leads = list(db.session.scalars(db.select(Lead).order_by(Lead.id)))
+        owners = [db.session.get(User, lead.assigned_to_id).email for lead in leads]
+        assert sorted(owners) == sorted(team[:2])  # one each, by turns
+        assert all(lead.due_at is not None for lead in leads)
+        late = max(lead.due_at for lead in leads) + timedelta(minutes=1)
+        assert escalate_overdue(now=late) == 2
+    run_worker()
+    for address in team[:2]:
+        subjects = sorted(m["Subject"] for m in mail.to(address))
+        assert any(s.startswith("New enquiry for you") for s in subjects)
+        assert sum(s.startswith("Overdue enquiry") for s in subjects) == 2
+
+
+# -- consultation booked --------------------------------------------------------------
+
+
+def test_booking_records_the_appointment_in_local_time_shown_and_exported(
+    app, client, demo, make_user, make_lead, login
+):
+    import csv
+    import io
+
+    from tests.conftest import _hidden
+
+    me = make_user("manager")
+    lead_id = make_lead()
+    login(client, me)
+    page = client.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
+    token = _hidden(page, "csrf_token")
+    # A time with a status other than booked is refused and changes nothing.
+    refused = client.post(
+        f"/inbox/leads/{lead_id}/status",
+        data={"csrf_token": token, "status": "contacted", "appointment": "2026-07-03T14:30"},
+        follow_redirects=True,
+    )
+    assert "A consultation time goes with" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(Lead, lead_id).status == "new"
+    client.post(
+        f"/inbox/leads/{lead_id}/status",
+        data={"csrf_token": token, "status": "booked", "appointment": "2026-07-03T14:30"},
+    )
+    with app.app_context():
+        lead = db.session.get(Lead, lead_id)
+        # 14:30 in London in July (BST) is 13:30 UTC.
+        assert (lead.status, lead.appointment_at) == ("booked", datetime(2026, 7, 3, 13, 30))
+    assert "Booked 03 Jul 14:30" in client.get("/inbox/").get_data(as_text=True)
+    page = client.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
+    assert "Consultation booked for 03 Jul 2026 14:30 BST" in page
+    rows = list(csv.DictReader(io.StringIO(client.get("/inbox/export.csv").get_data(as_text=True))))
+    assert (rows[0]["appointment_local"], rows[0]["appointment_time_zone"]) == (
+        "2026-07-03 14:30",
+        "Europe/London",
+    )

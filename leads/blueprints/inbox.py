@@ -164,6 +164,8 @@ def lead(lead_id: int) -> str:
     found = lead_or_404(current_user, lead_id)
     pipeline.record_view(found, current_user)
     status_form = StatusForm(status=found.status, reason=found.lost_reason)
+    shown = routing.local(found.appointment_at, found.location)
+    status_form.appointment.data = shown.replace(tzinfo=None) if shown else None
     assign_form = AssignForm(assignee=str(found.assigned_to_id or ""))
     colleagues = pipeline.colleagues(found)
     assign_form.assignee.choices = [SelectChoice("", "Nobody")] + [
@@ -211,10 +213,17 @@ def change_status(lead_id: int) -> Response:
     found = lead_or_404(current_user, lead_id)
     form = StatusForm()
     if not form.validate_on_submit():
-        flash("Choose a status from the list.", "error")
+        problems = form.appointment.errors or ["Choose a status from the list."]
+        flash(str(problems[0]), "error")
         return _back(lead_id)
     try:
-        if pipeline.change_status(found, form.status.data, current_user, form.reason.data or ""):
+        if pipeline.change_status(
+            found,
+            form.status.data,
+            current_user,
+            form.reason.data or "",
+            appointment=form.appointment.data,
+        ):
             flash(f"Status changed to {STATUS_LABELS[form.status.data].lower()}.", "info")
     except PipelineError as error:
         flash(str(error), "error")
