@@ -54,3 +54,20 @@ def test_no_time_means_no_digest(app, demo, make_user, make_lead):
 def test_a_bad_digest_time_is_refused(value):
     with pytest.raises(DigestError):
         check_digest_time(value)
+
+
+def test_a_manager_sets_the_digest_time_on_their_account(app, client, demo, make_user, login):
+    from tests.conftest import _hidden
+
+    me = make_user("manager")
+    login(client, me)
+    page = client.get("/account/digest").get_data(as_text=True)
+    token = _hidden(page, "csrf_token")
+    bad = client.post("/account/digest", data={"csrf_token": token, "digest_time": "7.30"})
+    assert bad.status_code == 422 and "such as 07:30" in bad.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(User, me).digest_time == ""
+    good = client.post("/account/digest", data={"csrf_token": token, "digest_time": "07:30"})
+    assert good.status_code == 303
+    with app.app_context():
+        assert db.session.get(User, me).digest_time == "07:30"

@@ -56,6 +56,7 @@ def check_digest_time(value: str) -> str:
 
 
 def set_digest_time(user: User, value: str) -> None:
+    """:raise DigestError: nothing is changed."""
     user.digest_time = check_digest_time(value)
     db.session.commit()
 
@@ -125,7 +126,11 @@ def send_digests(now: datetime | None = None) -> int:
     users = list(
         db.session.scalars(
             sa.select(User)
-            .where(User.active.is_(True), User.role == "manager", User.digest_time != "")
+            .where(
+                User.active.is_(True),
+                User.role.in_(("manager", "admin")),
+                User.digest_time != "",
+            )
             .order_by(User.id)
         )
     )
