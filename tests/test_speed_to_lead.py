@@ -401,3 +401,17 @@ def test_booking_records_the_appointment_in_local_time_shown_and_exported(
         "2026-07-03 14:30",
         "Europe/London",
     )
+
+
+def test_the_inbox_offers_notifications_by_a_button_and_polls_in_the_background(
+    app, client, demo, make_user, login
+):
+    login(client, make_user("manager"))
+    html = client.get("/inbox/").get_data(as_text=True)
+    assert 'id="notify-button" hidden' in html  # shown by the script, asked only on a click
+    assert "<script>" not in html  # the strict CSP: the script is a file
+    response = client.get("/static/inbox.js")
+    script = response.get_data(as_text=True)
+    response.close()
+    assert "requestPermission" in script and "document.hidden) { return schedule" not in script
+    assert script.index("requestPermission") > script.index('addEventListener("click"')
