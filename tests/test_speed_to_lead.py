@@ -415,3 +415,34 @@ def test_the_inbox_offers_notifications_by_a_button_and_polls_in_the_background(
     response.close()
     assert "requestPermission" in script and "document.hidden) { return schedule" not in script
     assert script.index("requestPermission") > script.index('addEventListener("click"')
+
+
+def test_escalation_announces_lead_overdue_to_the_webhooks_told_of_the_lead(
+    app, demo, make_user, make_lead
+):
+    from leads.models import Delivery, InboxChannel
+
+    make_user("manager")
+    lead_id = _overdue_lead(app, make_lead)
+    with app.app_context():
+        lead = db.session.get(Lead, lead_id)
+        hook = InboxChannel(
+            clinic_id=lead.clinic_id, kind="webhook", target="https://crm.example/hook"
+        )
+        db.session.add(hook)
+        db.session.flush()
+        db.session.add(
+            Delivery(
+                lead_id=lead_id,
+                purpose="inbox",
+                channel="webhook",
+                target=hook.target,
+                inbox_channel_id=hook.id,
+                event="lead.created",
+                status="sent",
+            )
+        )
+        db.session.commit()
+        assert escalate_overdue(now=datetime(2026, 12, 7, 11, 0)) == 1
+        events = sorted(db.session.scalars(db.select(Delivery.event)))
+    assert events == ["lead.created", "lead.overdue"]
