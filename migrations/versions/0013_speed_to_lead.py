@@ -55,11 +55,10 @@ def upgrade():
 
 def downgrade():
     op.drop_index('ix_leads_escalated_due', table_name='leads')
-    with op.batch_alter_table('leads', schema=None) as batch_op:
-        batch_op.drop_column('appointment_at')
-        batch_op.drop_column('escalated_at')
-        batch_op.drop_column('due_at')
-        batch_op.drop_column('routing_rule_id')
+    # Plain ALTER TABLE ... DROP COLUMN, as the upgrade added them: a copy of
+    # the table on SQLite would lose the expression index on lower(email).
+    for column in ('appointment_at', 'escalated_at', 'due_at', 'routing_rule_id'):
+        op.drop_column('leads', column)
     op.drop_table('routing_rule_members')
     op.drop_index(op.f('ix_routing_rules_clinic_id'), table_name='routing_rules')
     op.drop_table('routing_rules')
