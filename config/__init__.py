@@ -134,6 +134,9 @@ class Config:
     # when a change could not be announced through Redis.
     LANDING_CACHE_ENTRIES = 2000
     LANDING_CACHE_SECONDS = 60
+    # The worker looks for overdue leads to escalate, and for daily digests due, this often.
+    ESCALATION_INTERVAL_SECONDS = 60
+    DIGEST_INTERVAL_SECONDS = 300
     # RQ keeps a failed job's record this long (ids only, never patient data).
     JOB_FAILURE_TTL = 7 * 24 * 3600
 
@@ -263,6 +266,8 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "PAGE_VIEWS_FLUSH_SECONDS": int,
     "LANDING_CACHE_ENTRIES": int,
     "LANDING_CACHE_SECONDS": int,
+    "ESCALATION_INTERVAL_SECONDS": int,
+    "DIGEST_INTERVAL_SECONDS": int,
     "RATELIMIT_STORAGE_URI": str,
     "ADMIN_TWO_FACTOR_REQUIRED": _bool,
     "WEBHOOK_TIMEOUT": float,

@@ -171,7 +171,7 @@ def users_deactivate(email: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when clinics exist already.")
 def demo(if_empty: bool) -> None:
     """Load the demo clinics, locations, treatments and pages."""
-    from leads.demo import load_demo, load_demo_privacy_notices
+    from leads.demo import load_demo, load_demo_privacy_notices, load_demo_routing
 
     if db.session.scalar(db.select(db.func.count(Clinic.id))):
         if if_empty:
@@ -182,7 +182,8 @@ def demo(if_empty: bool) -> None:
         )
     clinics = load_demo()
     load_demo_privacy_notices()
-    click.echo(f"Loaded {len(clinics)} demo clinics.")
+    team = load_demo_routing()
+    click.echo(f"Loaded {len(clinics)} demo clinics; leads go by turns to {', '.join(team)}.")
 
 
 @click.command()

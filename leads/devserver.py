@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def prepare(app) -> None:  # type: ignore[no-untyped-def]
     from flask_migrate import upgrade
 
-    from leads.demo import load_demo, load_demo_privacy_notices
+    from leads.demo import load_demo, load_demo_privacy_notices, load_demo_routing
     from leads.extensions import db
     from leads.models import Clinic
 
@@ -31,7 +31,10 @@ def prepare(app) -> None:  # type: ignore[no-untyped-def]
         if not db.session.scalar(db.select(db.func.count(Clinic.id))):
             load_demo()
             load_demo_privacy_notices()
+            team = load_demo_routing()
             print("Loaded the demo clinics.")
+            print(f"Leads are assigned by turns to {', '.join(team)}; their mail is in")
+            print("instance/mail/staff/ (a lead is due within 15 working minutes).")
 
 
 def main() -> int:

@@ -30,11 +30,11 @@ from leads.models import (
     LEAD_STATUSES,
     SCREENINGS,
     Delivery,
+    InboxChannel,
     Lead,
     LeadEvent,
     Location,
     User,
-    channels_for,
     utcnow,
 )
 from leads.working_time import working_minutes
@@ -196,8 +196,16 @@ def _screening_before_marked(lead: Lead) -> Screening:
     return Screening.CLEAR
 
 
-def move_stage(lead: Lead, stage: str, reason: str, user: User, now: datetime) -> list[Delivery]:
-    """Move ``lead`` to pipeline ``stage`` (the reason is kept for "lost").
+def move_stage(
+    lead: Lead,
+    stage: str,
+    reason: str,
+    user: User,
+    now: datetime,
+    appointment_at: datetime | None = None,
+) -> list[Delivery]:
+    """Move ``lead`` to pipeline ``stage`` (the reason is kept for "lost", the
+    appointment's time, naive UTC, for "booked").
 
     A lead outside the pipeline comes into it first, the way the screens
     would take it there: a held or confirmed-spam lead is released (and
@@ -217,18 +225,29 @@ def move_stage(lead: Lead, stage: str, reason: str, user: User, now: datetime) -
     elif lead.screening == Screening.MARKED_SPAM:
         screen(lead, ScreenAction.UNMARK_SPAM, user)
     current = Stage(lead.status)
-    if current == target and lead.lost_reason == reason:
+    if appointment_at is not None and target != Stage.BOOKED:
+        raise TransitionError("A consultation time goes with “Consultation booked”.")
+    new_time = appointment_at is not None and appointment_at != lead.appointment_at
+    if current == target and lead.lost_reason == reason and not new_time:
         return created
     if current != target and target not in STAGE_MOVES[current]:
         raise TransitionError(f"A lead cannot move from {current} to {target}.")
     lead.status = target
     lead.lost_reason = reason
+    if appointment_at is not None:
+        lead.appointment_at = appointment_at
     if target in CONTACT_STAGES and lead.first_contacted_at is None:
         lead.first_contacted_at = now
         lead.response_minutes = working_minutes(
-            lead.created_at, now, lead.location.opening_hours, lead.location.time_zone
+            lead.created_at,
+            now,
+            lead.location.opening_hours,
+            lead.location.time_zone,
+            lead.location.nation,
         )
     data: dict[str, Any] = {"from": current.value, "to": target.value}
+    if appointment_at is not None:
+        data["appointment_at"] = appointment_at.isoformat()
     if reason:
         # Written by staff about the outcome, kept with the lead, never in the audit log.
         data["reason"] = reason
@@ -240,16 +259,27 @@ def move_stage(lead: Lead, stage: str, reason: str, user: User, now: datetime) -
     return created
 
 
-def stage_would_change(lead: Lead, stage: str, reason: str) -> bool:
-    return lead.status != stage or lead.lost_reason != reason or lead.screening not in IN_PIPELINE
+def stage_would_change(
+    lead: Lead, stage: str, reason: str, appointment_at: datetime | None = None
+) -> bool:
+    return (
+        lead.status != stage
+        or lead.lost_reason != reason
+        or lead.screening not in IN_PIPELINE
+        or (appointment_at is not None and appointment_at != lead.appointment_at)
+    )
 
 
 def assign(lead: Lead, assignee_id: int | None, user: User, now: datetime) -> bool:
-    """Record who works the lead; returns whether it changed."""
+    """Record who works the lead; returns whether it changed. The new
+    assignee is told by staff mail when the caller commits."""
+    from leads.services import routing
+
     if lead.assigned_to_id == assignee_id:
         return False
     previous = lead.assigned_to_id
     lead.assigned_to_id = assignee_id
+    routing.assigned(lead, assignee_id)
     db.session.add(
         LeadEvent(
             lead_id=lead.id,
@@ -262,10 +292,37 @@ def assign(lead: Lead, assignee_id: int | None, user: User, now: datetime) -> bo
     return True
 
 
+def route(lead: Lead, location: Location, now: datetime) -> list[InboxChannel]:
+    """Route a lead entering the pipeline: the rule that fits it is recorded
+    on it, its response clock starts (due by the clinic's target), and, when
+    nobody works it yet, the rule's pool takes it by turn (an "assigned"
+    event without a user). Returns the inbox channels to notify."""
+    from leads.services import routing
+
+    rule = routing.rule_for(location.clinic_id, location.id, lead.treatment_id)
+    lead.routing_rule_id = rule.id if rule else None
+    lead.due_at = routing.due_for(location.clinic, location, now)
+    if rule is not None and lead.assigned_to_id is None:
+        assignee = routing.next_assignee(rule, location, now)
+        if assignee is not None:
+            lead.assigned_to_id = assignee.id
+            lead.events.append(
+                LeadEvent(
+                    kind="assigned",
+                    data={"from": None, "to": assignee.id, "rule": rule.id},
+                    created_at=now,
+                )
+            )
+            routing.assigned(lead, assignee.id)
+    return routing.channels(rule, location)
+
+
 def _add_deliveries(lead: Lead, location: Location, now: datetime) -> list[Delivery]:
-    """One delivery per inbox channel of ``location`` and the patient's
+    """One delivery per inbox channel the lead is routed to and the patient's
     acknowledgement (unless that address had one in the last day)."""
     from leads.services.acknowledgements import acknowledgement_due
+
+    routed = route(lead, location, now)
 
     rows = [
         Delivery(
@@ -277,7 +334,7 @@ def _add_deliveries(lead: Lead, location: Location, now: datetime) -> list[Deliv
             due_at=now,
             created_at=now,
         )
-        for channel in channels_for(location)
+        for channel in routed
     ]
     if acknowledgement_due(lead.email, now):
         rows.append(

@@ -33,6 +33,8 @@ PERIODIC: dict[str, tuple[str, str]] = {
     "retention-purge": ("leads.periodic.run_purge", "PURGE_INTERVAL_SECONDS"),
     "staff-mail-sweep": ("leads.periodic.run_staff_mail_sweep", "SWEEP_INTERVAL_SECONDS"),
     "page-views": ("leads.periodic.run_page_views_flush", "PAGE_VIEWS_FLUSH_SECONDS"),
+    "escalation": ("leads.periodic.run_escalation", "ESCALATION_INTERVAL_SECONDS"),
+    "digest": ("leads.periodic.run_digests", "DIGEST_INTERVAL_SECONDS"),
 }
 
 
@@ -120,3 +122,15 @@ def run_page_views_flush() -> int:
     from leads.services.page_views import flush
 
     return _run("page-views", lambda: flush(state().redis))
+
+
+def run_escalation() -> int:
+    from leads.services.escalation import escalate_overdue
+
+    return _run("escalation", escalate_overdue)
+
+
+def run_digests() -> int:
+    from leads.services.digest import send_digests
+
+    return _run("digest", send_digests)

@@ -60,3 +60,21 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["phone"] = phones.display
     app.jinja_env.tests["listed_phone"] = phones.is_listed
     app.jinja_env.filters["days"] = days
+    # Times staff see, in the lead's location's time zone (stored as naive UTC).
+    app.jinja_env.filters["local"] = local_time
+    app.jinja_env.filters["zone"] = zone_name
+
+
+def local_time(moment, location, fmt: str = "%d %b %Y %H:%M") -> str:
+    from leads.services.routing import local
+
+    shown = local(moment, location)
+    return shown.strftime(fmt) if shown else ""
+
+
+def zone_name(moment, location) -> str:
+    """The zone's short name at that moment (GMT, BST, CET)."""
+    from leads.services.routing import local
+
+    shown = local(moment, location)
+    return shown.tzname() or "" if shown else ""

@@ -370,3 +370,80 @@ def test_bad_edits_are_refused_and_nothing_changes(
             db.session.get(Treatment, treatment_id(app, "aurelia", "prp")).name
             == "PRP for hair loss"
         )
+
+
+# -- speed to lead settings ------------------------------------------------------------
+
+
+def test_an_admin_sets_the_response_target_and_escalation_contacts(app, admin_client, demo):
+    cid = clinic_id(app, "aurelia")
+    url = f"/admin/clinics/{cid}/"
+    base = {"name": "Aurelia Hair Clinic", "tagline": "x"}
+    response = post_form(admin_client, url, **base, sla_minutes="0", escalate_to="")
+    assert response.status_code == 422 and "Between 1 and 10080 minutes" in response.get_data(
+        as_text=True
+    )
+    response = post_form(admin_client, url, **base, sla_minutes="15", escalate_to="duty, x@y.z")
+    assert response.status_code == 422
+    assert "“duty” is not an email address" in response.get_data(as_text=True)
+    with app.app_context():
+        clinic = db.session.get(Clinic, cid)
+        assert (clinic.sla_minutes, clinic.escalate_to) == (None, "")
+    response = post_form(
+        admin_client,
+        url,
+        **base,
+        sla_minutes="15",
+        escalate_to="Duty@Aurelia.example , b@c.example",
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        clinic = db.session.get(Clinic, cid)
+        assert (clinic.sla_minutes, clinic.escalate_to) == (15, "Duty@aurelia.example, b@c.example")
+
+
+def test_a_location_names_its_nation_for_bank_holidays(app, admin_client, demo):
+    lid = location_id(app, "edinburgh")
+    fields = {k: v for k, v in LOCATION.items() if k != "slug"}
+    response = post_form(admin_client, f"/admin/locations/{lid}/", **fields, nation="atlantis")
+    assert response.status_code == 422
+    response = post_form(admin_client, f"/admin/locations/{lid}/", **fields, nation="wales")
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.get(Location, lid).nation == "wales"
+
+
+def test_an_admin_adds_and_removes_a_routing_rule(app, admin_client, demo, make_user):
+    from leads.models import RoutingRule
+
+    cid = clinic_id(app, "aurelia")
+    person = make_user("manager", email="rota@staff.example.org")
+    outsider = make_user("manager", clinics=("northfield",))
+    url = f"/admin/clinics/{cid}/"
+    page = admin_client.get(url).get_data(as_text=True)
+    assert "rota@staff.example.org" in page
+    token = _hidden(page, "csrf_token")
+    rule_url = f"/admin/clinics/{cid}/routing"
+    harley = location_id(app, "harley-street")
+    refused = admin_client.post(
+        rule_url,
+        data={"csrf_token": token, "location": harley, "treatment": 0, "members": [outsider]},
+    )
+    assert refused.status_code == 422
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(RoutingRule.id))) == 0
+    saved = admin_client.post(
+        rule_url,
+        data={"csrf_token": token, "location": harley, "treatment": 0, "members": [person]},
+    )
+    assert saved.status_code == 303
+    with app.app_context():
+        rule = db.session.scalar(db.select(RoutingRule))
+        assert (rule.location_id, rule.treatment_id) == (harley, None)
+        assert [u.id for u in rule.members] == [person]
+        rule_id = rule.id
+    assert "Harley Street, London, any treatment" in admin_client.get(url).get_data(as_text=True)
+    removed = admin_client.post(f"/admin/routing/{rule_id}/delete", data={"csrf_token": token})
+    assert removed.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count(RoutingRule.id))) == 0

@@ -101,7 +101,33 @@ def changed(text: str, old: str, new: str) -> str:
         ),
         (
             changed(SMALL, "    name: NAR London\n", "    name: NAR London\n    routing: {}\n"),
-            "line 4, clinics[0].routing: unknown key",
+            "line 4, clinics[0].routing: expected a list.",
+        ),
+        (
+            changed(
+                SMALL,
+                "    name: NAR London\n",
+                "    name: NAR London\n    routing:\n      - pool: [nobody@staff.example]\n",
+            ),
+            "line 5, clinics[0].routing[0].pool[0]: “nobody@staff.example” is not an active",
+        ),
+        (
+            changed(
+                SMALL, "    name: NAR London\n", "    name: NAR London\n    sla_minutes: soon\n"
+            ),
+            "line 4, clinics[0].sla_minutes: Please give a whole number of minutes",
+        ),
+        (
+            changed(
+                SMALL, "    name: NAR London\n", "    name: NAR London\n    escalate_to: [x]\n"
+            ),
+            "line 4, clinics[0].escalate_to: “x” is not an email address",
+        ),
+        (
+            changed(
+                SMALL, "timezone: Europe/London", "timezone: Europe/London\n        nation: kent"
+            ),
+            "line 19, clinics[0].locations[0].nation: Choose one of",
         ),
         (
             changed(SMALL, "heading: Mesotherapy for hair loss in {city}", "heading: At {clinic}"),
@@ -231,3 +257,49 @@ def test_archiving_by_file_keeps_the_location_and_redirects(app, run):
     assert code == 0 and "location nar-london/harley-street: archive" in output
     response = app.test_client().get("/nar-london/harley-street/mesotherapy/")
     assert (response.status_code, response.headers["Location"]) == (302, "/nar-london/")
+
+
+ROUTED = (
+    SMALL.replace(
+        "    inbox: enquiries@nar.example\n",
+        "    inbox: enquiries@nar.example\n"
+        "    sla_minutes: 15\n"
+        "    escalate_to: [duty@nar.example]\n",
+    )
+    + """\
+    routing:
+      - location: harley-street
+        treatment: mesotherapy
+        pool: [rota1@staff.example.org, rota2@staff.example.org]
+        notify: [enquiries@nar.example]
+      - pool: [rota1@staff.example.org]
+"""
+)
+
+
+def test_routing_target_and_escalation_by_file_round_trip(app, run, make_user):
+    from leads.models import RoutingRule
+
+    assert run(SMALL)[0] == 0
+    first = make_user("manager", clinics=("nar-london",), email="rota1@staff.example.org")
+    second = make_user("manager", clinics=("nar-london",), email="rota2@staff.example.org")
+    code, output = run(ROUTED)
+    assert code == 0, output
+    assert "clinic nar-london: add routing rule harley-street/mesotherapy" in output
+    with app.app_context():
+        clinic = db.session.scalar(db.select(Clinic).where(Clinic.slug == "nar-london"))
+        assert (clinic.sla_minutes, clinic.escalate_to) == (15, "duty@nar.example")
+        rules = {
+            (r.location_id is not None, r.treatment_id is not None): r
+            for r in db.session.scalars(db.select(RoutingRule))
+        }
+        assert sorted(u.id for u in rules[True, True].members) == [first, second]
+        assert [u.id for u in rules[False, False].members] == [first]
+        assert len(rules[True, True].channel_ids) == 1
+    assert run(ROUTED) == (0, "Nothing to change.\n")
+    exported = app.test_cli_runner().invoke(args=["export-config"]).output
+    assert "sla_minutes: 15" in exported and "rota2@staff.example.org" in exported
+    assert run(exported) == (0, "Nothing to change.\n")
+    # A file whose routing lists one rule removes the other.
+    code, output = run(ROUTED.split("      - pool: [rota1")[0])
+    assert "remove routing rule any location/any treatment" in output

@@ -27,6 +27,7 @@ from leads.extensions import db, limiter
 from leads.forms.account import (
     CodeForm,
     ConfirmForm,
+    DigestForm,
     EmailLinkForm,
     NewPasswordForm,
     SignInCodeForm,
@@ -178,6 +179,32 @@ def admins_set_up_two_factor() -> Response | None:
     ):
         return redirect(url_for("account.two_factor"), code=303)
     return None
+
+
+@bp.route("/account/digest", methods=["GET", "POST"])
+@roles_required("admin", "manager")
+def digest_settings() -> Response | tuple[str, int]:
+    """When the daily digest of leads needing attention is sent, if at all."""
+    from leads.services import digest
+
+    form = DigestForm()
+    if request.method == "GET":
+        form.digest_time.data = current_user.digest_time
+    elif form.validate_on_submit():
+        try:
+            digest.set_digest_time(current_user, form.digest_time.data or "")
+        except digest.DigestError as exc:
+            form.digest_time.errors.append(str(exc))
+        else:
+            flash(
+                f"Your digest comes at {current_user.digest_time} each day."
+                if current_user.digest_time
+                else "No daily digest.",
+                "info",
+            )
+            return redirect(url_for("account.digest_settings"), code=303)
+    html = render_template("account/digest.html", form=form)
+    return html, (422 if form.errors else 200)
 
 
 @bp.get("/account/two-factor")

@@ -13,6 +13,7 @@ from leads import seo
 from leads.auth import roles_required
 from leads.claims import find_claims
 from leads.content import render_markdown
+from leads.extensions import db
 from leads.forms.admin import ConfirmForm
 from leads.forms.clinics import (
     ClinicForm,
@@ -21,11 +22,12 @@ from leads.forms.clinics import (
     NewTreatmentForm,
     TemplateForm,
     TreatmentForm,
+    routing_rule_form,
 )
 from leads.forms.consultation import ConsultationForm
 from leads.forms.editor import LocationForm, PublishForm, format_hours
-from leads.models import Clinic, Location, Treatment
-from leads.services import clinics, editor, pages, scope, treatment_templates
+from leads.models import Clinic, Location, RoutingRule, Treatment
+from leads.services import clinics, editor, pages, routing, scope, treatment_templates
 from leads.services.clinics import ClinicDetails, LocationDetails, SetupError
 
 bp = Blueprint("clinics", __name__, url_prefix="/admin")
@@ -94,13 +96,54 @@ def clinic(clinic_id: int) -> Response | tuple[str, int]:
         clinics.update_clinic(found, _clinic_details(form), current_user)
         flash("Clinic saved.", "info")
         return redirect(url_for(".clinic", clinic_id=found.id), code=303)
+    return _clinic_page(found, form)
+
+
+def _clinic_page(found: Clinic, form: ClinicForm, rule_form=None) -> tuple[str, int]:
+    staff = routing.staff_of(found)
+    rule_form = rule_form or routing_rule_form(found, staff)
     html = render_template(
         "clinics/clinic.html",
         clinic=found,
         form=form,
+        rule_form=rule_form,
+        rules=routing.rules_of(found),
         templates={t.id: treatment_templates.template_for(t) for t in found.treatments},
     )
-    return html, (422 if form.errors else 200)
+    return html, (422 if form.errors or rule_form.errors else 200)
+
+
+@bp.post("/clinics/<int:clinic_id>/routing")
+def save_routing_rule(clinic_id: int) -> Response | tuple[str, int]:
+    found = _clinic(clinic_id)
+    form = routing_rule_form(found, routing.staff_of(found))
+    if form.validate_on_submit():
+        try:
+            routing.save_rule(
+                found,
+                form.location.data or None,
+                form.treatment.data or None,
+                form.members.data or [],
+                form.channels.data or [],
+                current_user,
+            )
+        except SetupError as exc:
+            form[exc.field].errors.append(exc.message)
+        else:
+            flash("Routing rule saved.", "info")
+            return redirect(url_for(".clinic", clinic_id=found.id) + "#routing", code=303)
+    return _clinic_page(found, ClinicForm(obj=found), form)
+
+
+@bp.post("/routing/<int:rule_id>/delete")
+def delete_routing_rule(rule_id: int) -> Response:
+    rule = db.session.get(RoutingRule, rule_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    clinic_id = rule.clinic_id
+    routing.delete_rule(rule, current_user)
+    flash("Routing rule removed.", "info")
+    return redirect(url_for(".clinic", clinic_id=clinic_id) + "#routing", code=303)
 
 
 def _clinic_details(form: ClinicForm) -> ClinicDetails:
@@ -108,6 +151,8 @@ def _clinic_details(form: ClinicForm) -> ClinicDetails:
         name=form.name.data,
         tagline=form.tagline.data or "",
         retention_months=form.retention_months.data,
+        sla_minutes=form.sla_minutes.data,
+        escalate_to=form.escalate_to.data or "",
     )
 
 
@@ -183,6 +228,7 @@ def _location_details(form: LocationForm) -> LocationDetails:
         phone=form.phone.data,
         opening_hours=form.opening_hours.parsed,
         time_zone=form.time_zone.data,
+        nation=form.nation.data or "england",
     )
 
 

@@ -29,7 +29,7 @@ from leads.forms.admin import ConfirmForm
 from leads.forms.inbox import AssignForm, BulkStatusForm, NoteForm, StatusForm
 from leads.input_guard import db_id
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, User, utcnow
-from leads.services import deliveries, duplicates, inbox, pipeline
+from leads.services import deliveries, duplicates, inbox, pipeline, routing
 from leads.services import export as csv_export
 from leads.services.leads import quarantine_count
 from leads.services.pipeline import SCREENING_LABELS, STATUS_LABELS, PipelineError
@@ -82,6 +82,8 @@ def index() -> str:
         bulk_form=BulkStatusForm(),
         first_page=cursor is None,
         held=quarantine_count(current_user),
+        clock=lambda lead: routing.clock(lead, result.now),
+        age=lambda lead: pipeline.humanise(result.now - lead.created_at),
     )
     inbox.record_listing(current_user, filters, result, deep=cursor is not None)
     return html
@@ -162,6 +164,8 @@ def lead(lead_id: int) -> str:
     found = lead_or_404(current_user, lead_id)
     pipeline.record_view(found, current_user)
     status_form = StatusForm(status=found.status, reason=found.lost_reason)
+    shown = routing.local(found.appointment_at, found.location)
+    status_form.appointment.data = shown.replace(tzinfo=None) if shown else None
     assign_form = AssignForm(assignee=str(found.assigned_to_id or ""))
     colleagues = pipeline.colleagues(found)
     assign_form.assignee.choices = [SelectChoice("", "Nobody")] + [
@@ -193,6 +197,7 @@ def lead(lead_id: int) -> str:
         people=people,
         duplicates=duplicates.duplicates_of(current_user, found),
         first_contact=pipeline.humanise(pipeline.time_to_first_contact(found)),
+        response_clock=routing.clock(found, utcnow()),
         contact_methods=CONTACT_METHODS,
         contact_times=CONTACT_TIMES,
     )
@@ -208,10 +213,17 @@ def change_status(lead_id: int) -> Response:
     found = lead_or_404(current_user, lead_id)
     form = StatusForm()
     if not form.validate_on_submit():
-        flash("Choose a status from the list.", "error")
+        problems = form.appointment.errors or ["Choose a status from the list."]
+        flash(str(problems[0]), "error")
         return _back(lead_id)
     try:
-        if pipeline.change_status(found, form.status.data, current_user, form.reason.data or ""):
+        if pipeline.change_status(
+            found,
+            form.status.data,
+            current_user,
+            form.reason.data or "",
+            appointment=form.appointment.data,
+        ):
             flash(f"Status changed to {STATUS_LABELS[form.status.data].lower()}.", "info")
     except PipelineError as error:
         flash(str(error), "error")

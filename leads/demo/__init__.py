@@ -72,6 +72,7 @@ CLINICS = [
                 "street": "75 George Street",
                 "city": "Edinburgh",
                 "postcode": "EH2 3EE",
+                "nation": "scotland",
                 "phone": "+441314960075",
                 "opening_hours": [
                     {"days": "Mo-Th", "opens": "08:30", "closes": "18:30"},
@@ -134,6 +135,53 @@ def _add_page(clinic: Clinic, location: Location, treatment: Treatment | None) -
     db.session.add(page)
     db.session.flush()
     publish(page, user=None, note="Demo content")
+
+
+# Speed to lead in the demo: each clinic's two front-desk accounts share its
+# leads by turns, and a lead is due within 15 working minutes.
+DEMO_TEAMS = {
+    "aurelia": [
+        ("Priya Shah", "priya@aurelia-hair.example"),
+        ("Tom Reid", "tom@aurelia-hair.example"),
+    ],
+    "northfield": [
+        ("Isla Murray", "isla@northfield-trichology.example"),
+        ("Callum Boyd", "callum@northfield-trichology.example"),
+    ],
+}
+DEMO_SLA_MINUTES = 15
+
+
+def load_demo_routing() -> list[str]:
+    """Give each demo clinic a pool of two manager accounts, a clinic-wide
+    routing rule over them and a 15-minute response target. Returns the
+    accounts' addresses. Apart from ``load_demo`` so that tests start from
+    clinics without rules (no lead is assigned unless a test asks for it).
+
+    The accounts get a random password nobody knows: they receive mail (in
+    ``instance/mail/staff/``); to sign in as one, set its password with the
+    password reset on the sign-in page.
+    """
+    import secrets
+
+    from leads.services import routing
+    from leads.services.accounts import create_user
+
+    made = []
+    for clinic in db.session.scalars(db.select(Clinic).order_by(Clinic.id)):
+        team = DEMO_TEAMS.get(clinic.slug)
+        if not team:
+            continue
+        members = [
+            create_user(email, "manager", secrets.token_urlsafe(24), [clinic], name=name)
+            for name, email in team
+        ]
+        clinic.sla_minutes = DEMO_SLA_MINUTES
+        db.session.flush()
+        routing.save_rule(clinic, None, None, [u.id for u in members], [], None, commit=False)
+        made += [u.email for u in members]
+    db.session.commit()
+    return made
 
 
 def load_demo_privacy_notices() -> None:

@@ -63,3 +63,13 @@ class SignInCodeForm(FlaskForm):
         ],
         render_kw={"autocomplete": "one-time-code"},
     )
+
+
+class DigestForm(FlaskForm):
+    digest_time = StringField(
+        "Send my daily digest at",
+        description=(
+            "A time such as 07:30, in your clinic's time zone. Leave empty for no digest."
+        ),
+        render_kw={"maxlength": 5, "inputmode": "numeric", "placeholder": "07:30"},
+    )

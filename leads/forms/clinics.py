@@ -7,7 +7,8 @@ file import applies exactly the same rules.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, StringField
+from wtforms import EmailField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from leads.forms.editor import LocationForm, MultiCheckboxField, PageForm, _line, _strip
@@ -46,6 +47,29 @@ class ClinicForm(FlaskForm):
         validators=[Optional(), NumberRange(*clinics.RETENTION_RANGE, "Between 1 and 120 months.")],
         description="Leave empty for the installation's default.",
     )
+    sla_minutes = IntegerField(
+        "Response target (working minutes)",
+        validators=[Optional(), NumberRange(*clinics.SLA_RANGE, "Between 1 and 10080 minutes.")],
+        description=(
+            "How soon a new lead should be contacted, counting only opening hours, such as 15. "
+            "Leave empty for no target."
+        ),
+    )
+    escalate_to = StringField(
+        "Tell about overdue leads",
+        filters=[_strip],
+        description=(
+            "Email addresses, separated by commas, told once when a lead passes its target "
+            "uncontacted. Leave empty for the clinic's managers."
+        ),
+        render_kw={"maxlength": 500},
+    )
+
+    def validate_escalate_to(self, field: StringField) -> None:
+        try:
+            field.data = clinics.check_escalate_to((field.data or "").split(","))
+        except SetupError as exc:
+            raise ValidationError(exc.message) from None
 
 
 class NewClinicForm(ClinicForm):
@@ -101,3 +125,25 @@ class TemplateForm(PageForm):
             self[exc.field].errors = [*self[exc.field].errors, exc.message]
             return False
         return True
+
+
+class RoutingRuleForm(FlaskForm):
+    """A routing rule: where (location, treatment; 0 = any), who, which channels."""
+
+    location = SelectField("Location", coerce=int)
+    treatment = SelectField("Treatment", coerce=int)
+    members = MultiCheckboxField("Assign by turns to", coerce=int)
+    channels = MultiCheckboxField("Notify these inbox channels", coerce=int)
+
+
+def routing_rule_form(clinic, staff, **kwargs) -> RoutingRuleForm:
+    form = RoutingRuleForm(**kwargs)
+    form.location.choices = [SelectChoice(0, "Any location")] + [
+        SelectChoice(loc.id, loc.name) for loc in clinic.locations if loc.archived_at is None
+    ]
+    form.treatment.choices = [SelectChoice(0, "Any treatment")] + [
+        SelectChoice(t.id, t.name) for t in clinic.treatments if t.archived_at is None
+    ]
+    form.members.choices = [(u.id, u.name or u.email) for u in staff]
+    form.channels.choices = [(c.id, f"{c.kind}: {c.target}") for c in clinic.channels if c.active]
+    return form

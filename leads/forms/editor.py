@@ -13,11 +13,13 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
+    SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
     URLField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -29,6 +31,7 @@ from leads.services.editor import (
     SlugError,
     check_slug,
 )
+from leads.working_time import NATION_LABELS
 
 
 def _strip(value: str | None) -> str | None:
@@ -209,6 +212,12 @@ class LocationForm(FlaskForm):
         "Time zone",
         validators=[DataRequired("Please give the time zone, such as Europe/London.")],
         filters=[_strip],
+    )
+    nation = SelectField(
+        "Bank holidays of",
+        choices=[SelectChoice(key, label) for key, label in NATION_LABELS.items()],
+        default="england",
+        description="The location is taken to be closed on this nation's bank holidays.",
     )
     treatments = MultiCheckboxField("Treatments offered here", coerce=int)
 

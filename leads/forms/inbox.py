@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -17,6 +17,18 @@ class StatusForm(FlaskForm):
         "Status", choices=STATUS_CHOICES, validators=[DataRequired("Choose a status.")]
     )
     reason = StringField("Reason (when lost)", validators=[Optional(), Length(max=REASON_MAX)])
+    # In the location's time zone, as the clinic's diary has it.
+    appointment = DateTimeLocalField(
+        "Consultation date and time (when booked)",
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+    )
+
+    def validate_appointment(self, field: DateTimeLocalField) -> None:
+        if field.data is not None and self.status.data != "booked":
+            from wtforms.validators import ValidationError
+
+            raise ValidationError("A consultation time goes with “Consultation booked”.")
 
 
 class AssignForm(FlaskForm):

@@ -2,7 +2,14 @@
 
 from leads.models.api_token import ApiToken
 from leads.models.base import utcnow
-from leads.models.clinic import Clinic, InboxChannel, Location, Treatment, channels_for
+from leads.models.clinic import (
+    Clinic,
+    InboxChannel,
+    Location,
+    RoutingRule,
+    Treatment,
+    channels_for,
+)
 from leads.models.consent import ConsentWording
 from leads.models.lead import (
     ATTRIBUTION_FIELDS,
@@ -58,6 +65,7 @@ __all__ = [
     "Page",
     "PageRevision",
     "PageView",
+    "RoutingRule",
     "SlugRedirect",
     "StaffMessage",
     "Treatment",

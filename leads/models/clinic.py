@@ -37,6 +37,11 @@ class Clinic(db.Model):
     ads_conversion_treated: Mapped[str] = mapped_column(
         sa.String(100), default="", server_default=""
     )
+    # Speed to lead: working minutes within which a new lead should be
+    # contacted (None: no target), and who hears of a lead that is not
+    # (comma-separated addresses; empty: the clinic's managers).
+    sla_minutes: Mapped[int | None] = mapped_column(default=None)
+    escalate_to: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Archived: no pages for patients, no new leads; its leads and history stay.
     archived_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -71,6 +76,8 @@ class Location(db.Model):
     # [{"days": "Mo-Fr", "opens": "09:00", "closes": "19:00"}, ...]
     opening_hours: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     time_zone: Mapped[str] = mapped_column(sa.String(64), default="Europe/London")
+    # The UK nation whose bank holidays close it (a key of leads.working_time.NATIONS).
+    nation: Mapped[str] = mapped_column(sa.String(24), default="england", server_default="england")
     # Archived: its pages redirect (302) elsewhere in the clinic; its leads stay.
     archived_at: Mapped[datetime | None] = mapped_column(default=None)
 
@@ -134,6 +141,53 @@ class InboxChannel(db.Model):
     disabled_reason: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
 
     clinic: Mapped[Clinic] = relationship(back_populates="channels")
+
+
+routing_rule_members = sa.Table(
+    "routing_rule_members",
+    db.metadata,
+    sa.Column("rule_id", sa.ForeignKey("routing_rules.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class RoutingRule(db.Model):
+    """Where a clinic's leads for a location and a treatment go and who works them.
+
+    ``location_id`` or ``treatment_id`` None means any; the rule with neither
+    is the clinic-wide fallback. The most specific rule that fits a lead wins
+    (leads.services.routing).
+    """
+
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("clinics.id", ondelete="CASCADE"), index=True
+    )
+    location_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("locations.id", ondelete="CASCADE"), default=None
+    )
+    treatment_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("treatments.id", ondelete="CASCADE"), default=None
+    )
+    # Ids of the clinic's inbox channels to notify; empty: the location's usual ones.
+    channel_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list, server_default="[]")
+    # How many leads the rule has assigned: the round-robin's turn, counted by
+    # the database (one UPDATE each), so web processes and workers share it.
+    turn: Mapped[int] = mapped_column(default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    clinic: Mapped[Clinic] = relationship()
+    location: Mapped[Location | None] = relationship()
+    treatment: Mapped[Treatment | None] = relationship()
+    members: Mapped[list[Any]] = relationship("User", secondary=routing_rule_members)
+
+    @property
+    def label(self) -> str:
+        where = self.location.name if self.location else "any location"
+        what = self.treatment.name if self.treatment else "any treatment"
+        return f"{where}, {what}"
 
 
 def channels_for(location: Location) -> list[InboxChannel]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from leads.extensions import db
 from leads.models.base import utcnow
-from leads.models.clinic import Clinic, Location, Treatment
+from leads.models.clinic import Clinic, Location, RoutingRule, Treatment
 from leads.models.consent import ConsentWording
 from leads.models.page import Page
 
@@ -62,6 +62,8 @@ class Lead(db.Model):
         sa.Index("ix_leads_clinic_source_created", "clinic_id", "source", "created_at"),
         # The quarantine: held leads of a clinic, newest first.
         sa.Index("ix_leads_clinic_screening_created", "clinic_id", "screening", "created_at", "id"),
+        # The escalation sweep: leads past their due time not yet escalated.
+        sa.Index("ix_leads_escalated_due", "escalated_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -132,10 +134,24 @@ class Lead(db.Model):
     # Working minutes from arrival to first contact (leads.working_time), set
     # with first_contacted_at so the speed-to-lead report only reads numbers.
     response_minutes: Mapped[int | None] = mapped_column(default=None)
+    # Speed to lead (leads.services.routing): the rule that routed it, when
+    # first contact is due (the clinic's target in working minutes), and when
+    # its escalation went out (set once, by a conditional UPDATE).
+    # No foreign key: adding one would make SQLite copy the whole table; a
+    # rule's removal clears it (leads.services.routing.delete_rule).
+    routing_rule_id: Mapped[int | None] = mapped_column(default=None)
+    due_at: Mapped[datetime | None] = mapped_column(default=None)
+    escalated_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A booked consultation's date and time (naive UTC, shown in the location's zone).
+    appointment_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     clinic: Mapped[Clinic] = relationship()
+    routing_rule: Mapped[RoutingRule | None] = relationship(
+        primaryjoin="foreign(Lead.routing_rule_id) == RoutingRule.id", viewonly=True
+    )
+    assigned_to: Mapped[Any] = relationship("User", foreign_keys=[assigned_to_id])
     location: Mapped[Location] = relationship()
     treatment: Mapped[Treatment | None] = relationship()
     page: Mapped[Page | None] = relationship()

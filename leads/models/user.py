@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -53,6 +53,10 @@ class User(UserMixin, db.Model):
     totp_recovery_codes: Mapped[list[str]] = mapped_column(
         sa.JSON, default=list, server_default="[]"
     )
+    # The daily digest: local time ("07:30", in the first clinic location's
+    # time zone) or empty for none; the local day it was last sent.
+    digest_time: Mapped[str] = mapped_column(sa.String(5), default="", server_default="")
+    digest_sent_on: Mapped[date | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     clinics: Mapped[list[Clinic]] = relationship(secondary=user_clinics, order_by="Clinic.name")

@@ -119,6 +119,47 @@ def check_retention(value: object) -> int | None:
     return value
 
 
+SLA_RANGE = (1, 7 * 24 * 60)
+
+
+def check_sla(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    low, high = SLA_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SetupError("sla_minutes", f"Please give a whole number of minutes, {low}-{high}.")
+    return value
+
+
+def check_escalate_to(addresses: Iterable[str]) -> str:
+    """Addresses into the stored form ("a@x, b@y"); each checked."""
+    checked = []
+    for address in addresses:
+        if not str(address or "").strip():
+            continue
+        try:
+            checked.append(
+                validate_email(str(address).strip(), check_deliverability=False).normalized
+            )
+        except EmailNotValidError:
+            raise SetupError(
+                "escalate_to", f"“{address}” is not an email address like duty@clinic.example."
+            ) from None
+    joined = ", ".join(dict.fromkeys(checked))
+    if len(joined) > 500:
+        raise SetupError("escalate_to", "Please list fewer addresses (500 characters at most).")
+    return joined
+
+
+def check_nation(value: object) -> str:
+    from leads.working_time import NATIONS
+
+    text = str(value or "").strip().lower().replace(" ", "_")
+    if text not in NATIONS:
+        raise SetupError("nation", f"Choose one of: {', '.join(NATIONS)}.")
+    return text
+
+
 def check_email(address: str) -> str:
     try:
         return validate_email(str(address or "").strip(), check_deliverability=False).normalized
@@ -134,6 +175,10 @@ class ClinicDetails:
     name: str
     tagline: str = ""
     retention_months: int | None = None
+    # Speed to lead: the response target in working minutes, and who hears
+    # of a lead not contacted by then (comma-separated; empty: the managers).
+    sla_minutes: int | None = None
+    escalate_to: str = ""
 
 
 @dataclass
@@ -145,6 +190,7 @@ class LocationDetails:
     phone: str  # E.164, checked
     opening_hours: list[dict[str, str]]
     time_zone: str = "Europe/London"
+    nation: str = "england"
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)

@@ -6,7 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,7 @@ from leads.models import (
 )
 from leads.services.audit import record
 from leads.services.inbox import Filters, Key, filtered, newest_first
+from leads.working_time import zone_of
 
 EXPORT_BATCH = 1000
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -51,6 +52,9 @@ EXPORT_COLUMNS = (
     "consent_utc",
     "marketing_opt_in",
     *[f for f in ATTRIBUTION_FIELDS],
+    # The booked consultation, in the location's time zone (its name follows).
+    "appointment_local",
+    "appointment_time_zone",
 )
 
 
@@ -98,6 +102,7 @@ def export_rows(user: User, filters: Filters) -> Iterator[str]:
         "location": dict(db.session.execute(sa.select(Location.id, Location.name)).all()),
         "treatment": dict(db.session.execute(sa.select(Treatment.id, Treatment.name)).all()),
         "user": dict(db.session.execute(sa.select(User.id, User.email)).all()),
+        "zone": dict(db.session.execute(sa.select(Location.id, Location.time_zone)).all()),
     }
     return _csv_batches(base, user_id, names)
 
@@ -164,4 +169,12 @@ def _export_values(lead: Lead, names: dict[str, dict[int, str]]) -> list[Any]:
         lead.consent_at,
         lead.marketing_opt_in,
         *[getattr(lead, f) for f in ATTRIBUTION_FIELDS],
+        *_appointment(lead, names["zone"].get(lead.location_id) or "Europe/London"),
     ]
+
+
+def _appointment(lead: Lead, time_zone: str) -> list[Any]:
+    if lead.appointment_at is None:
+        return ["", ""]
+    local = lead.appointment_at.replace(tzinfo=UTC).astimezone(zone_of(time_zone))
+    return [local.strftime("%Y-%m-%d %H:%M"), time_zone]

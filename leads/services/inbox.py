@@ -25,6 +25,7 @@ from leads.models import (
     LEAD_STATUSES,
     Lead,
     User,
+    utcnow,
 )
 from leads.services.audit import record
 from leads.services.duplicates import duplicate_flags
@@ -38,6 +39,10 @@ from leads.services.scope import (
 PAGE_SIZE = 50
 SEARCH_MAX = 100
 _PHONE_LIKE = re.compile(r"[\d\s()+\-.]+")
+
+
+# Views beside the status tabs.
+VIEWS = ("overdue",)
 
 
 class BadCursor(ValueError):
@@ -59,6 +64,10 @@ class Filters:
     date_from: date | None = None
     date_to: date | None = None
     q: str = ""
+    # "overdue": leads past their response target without first contact.
+    view: str = ""
+    # Only the leads assigned to the user.
+    mine: bool = False
     ignored: tuple[str, ...] = field(default=(), compare=False)
 
     def args(self, **changes: Any) -> dict[str, str]:
@@ -74,6 +83,8 @@ class Filters:
             "campaign": current.campaign,
             "from": current.date_from.isoformat() if current.date_from else "",
             "to": current.date_to.isoformat() if current.date_to else "",
+            "view": current.view,
+            "mine": "1" if current.mine else "",
         }
         # The search text is not here: it may be a patient's name, email or
         # phone, and those never go into a URL.
@@ -129,6 +140,10 @@ def parse_filters(args: Mapping[str, str], user: User, search: str = "") -> Filt
     clinic_id = pick("clinic", {c.id for c in visible_clinics(user)})
     location_id = pick("location", {loc.id for loc in visible_locations(user)})
     treatment_id = pick("treatment", {t.id for t in visible_treatments(user)})
+    view = (args.get("view") or "").strip()
+    if view and view not in VIEWS:
+        ignored.append("view")
+        view = ""
     date_from, date_to = _date(args.get("from")), _date(args.get("to"))
     if date_from and date_to and date_from > date_to:
         date_from, date_to = date_to, date_from
@@ -144,6 +159,8 @@ def parse_filters(args: Mapping[str, str], user: User, search: str = "") -> Filt
         date_from=date_from,
         date_to=date_to,
         q=clean_search(search),
+        view=view,
+        mine=(args.get("mine") or "") in ("1", "y", "on"),
         ignored=tuple(ignored),
     )
 
@@ -185,11 +202,19 @@ def search_condition(query: str) -> sa.ColumnElement[bool]:
     )
 
 
-def filtered(user: User, filters: Filters, with_status: bool = True) -> Select[tuple[Lead]]:
+def filtered(
+    user: User, filters: Filters, with_status: bool = True, now: datetime | None = None
+) -> Select[tuple[Lead]]:
     """The user's visible pipeline leads (clear or released) narrowed by ``filters``."""
+    from leads.services.escalation import overdue_condition
+
     stmt = visible_leads(user).where(Lead.screening.in_(list(lifecycle.IN_PIPELINE)))
     if with_status and filters.status:
         stmt = stmt.where(Lead.status == filters.status)
+    if with_status and filters.view == "overdue":
+        stmt = stmt.where(overdue_condition(now or utcnow()))
+    if filters.mine:
+        stmt = stmt.where(Lead.assigned_to_id == user.id)
     if filters.clinic_id:
         stmt = stmt.where(Lead.clinic_id == filters.clinic_id)
     if filters.location_id:
@@ -272,6 +297,8 @@ class Page:
     duplicates: set[int]
     assignees: dict[int, User]
     newest_id: int
+    overdue: int = 0
+    now: datetime | None = None
 
 
 def page(user: User, filters: Filters, cursor: str | None = None, size: int = PAGE_SIZE) -> Page:
@@ -288,7 +315,9 @@ def page(user: User, filters: Filters, cursor: str | None = None, size: int = PA
     rows = list(db.session.scalars(stmt))
     more = len(rows) > size
     rows = rows[:size]
+    now = utcnow()
     counts = status_counts(user, filters)
+    overdue = _count(filtered(user, replace(filters, status="", view="overdue"), now=now))
     assignee_ids = {lead.assigned_to_id for lead in rows if lead.assigned_to_id}
     assignees = (
         {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(assignee_ids)))}
@@ -299,13 +328,25 @@ def page(user: User, filters: Filters, cursor: str | None = None, size: int = PA
         leads=rows,
         next_cursor=encode_cursor(rows[-1]) if more and rows else None,
         counts=counts,
-        total=sum(counts.values()) if not filters.status else counts.get(filters.status, 0),
+        total=(
+            overdue
+            if filters.view == "overdue"
+            else sum(counts.values())
+            if not filters.status
+            else counts.get(filters.status, 0)
+        ),
         duplicates=duplicate_flags(user, rows),
         assignees=assignees,
         # Where the page's "new leads" notice starts counting (first page only).
         newest_id=0 if cursor else max((lead.id for lead in rows), default=0),
+        overdue=overdue,
+        now=now,
     )
     return result
+
+
+def _count(stmt: Select[tuple[Lead]]) -> int:
+    return db.session.scalar(stmt.with_only_columns(sa.func.count()).order_by(None)) or 0
 
 
 def record_listing(user: User, filters: Filters, shown: Page, deep: bool) -> None:

@@ -8,7 +8,7 @@ found the lead through :mod:`leads.services.scope`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -19,6 +19,7 @@ from leads.models.user import user_clinics
 from leads.services import outbox, webhook_events
 from leads.services.audit import record
 from leads.services.scope import can_see, visible_leads
+from leads.working_time import zone_of
 
 STATUS_LABELS = {
     "new": "New",
@@ -57,27 +58,43 @@ def _check_status(status: str, reason: str) -> str:
     return reason if status == "lost" else ""
 
 
-def _apply_status(lead: Lead, status: str, reason: str, user: User, now) -> list[int] | None:
+def _apply_status(
+    lead: Lead, status: str, reason: str, user: User, now, appointment_at=None
+) -> list[int] | None:
     """The move, through the lifecycle; None when nothing changed, else the
     ids of deliveries a release created (flushed, to enqueue after commit)."""
-    if not lifecycle.stage_would_change(lead, status, reason):
+    if not lifecycle.stage_would_change(lead, status, reason, appointment_at):
         return None
     try:
-        created = lifecycle.move_stage(lead, status, reason, user, now)
+        created = lifecycle.move_stage(lead, status, reason, user, now, appointment_at)
     except lifecycle.TransitionError as error:
         raise PipelineError(str(error)) from None
     db.session.flush()
     return [d.id for d in created]
 
 
-def change_status(lead: Lead, status: str, user: User, reason: str = "") -> bool:
-    """Move ``lead`` to ``status`` (``lost`` needs a reason). The first move to
+def change_status(
+    lead: Lead,
+    status: str,
+    user: User,
+    reason: str = "",
+    appointment: datetime | None = None,
+) -> bool:
+    """Move ``lead`` to ``status`` (``lost`` needs a reason; ``booked`` may
+    carry the consultation's ``appointment``, local to the lead's location,
+    stored in UTC). The first move to
     contacted, booked or treated records the time of first contact. A lead
     held as spam is released by the move (and delivered, once); a lead marked
     as spam is un-marked (and not delivered again).
     Returns whether anything changed."""
     reason = _check_status(status, reason)
-    created = _apply_status(lead, status, reason, user, utcnow())
+    appointment_at = None
+    if appointment is not None:
+        if status != "booked":
+            raise PipelineError("A consultation time goes with “Consultation booked”.")
+        zone = zone_of(lead.location.time_zone)
+        appointment_at = appointment.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    created = _apply_status(lead, status, reason, user, utcnow(), appointment_at)
     if created is None:
         return False
     record("lead_status_changed", user, "lead", lead.id, status=status)

@@ -26,7 +26,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from leads.extensions import db
 from leads.forms.editor import format_hours
 from leads.models import CONTENT_FIELDS, Clinic, InboxChannel, Location, Treatment
-from leads.services import clinics, treatment_templates
+from leads.services import clinics, routing, treatment_templates
 from leads.services.clinics import ClinicDetails, LocationDetails, SetupError
 
 TOP_KEYS = {"clinics"}
@@ -39,6 +39,9 @@ CLINIC_KEYS = {
     "archived",
     "treatments",
     "locations",
+    "sla_minutes",
+    "escalate_to",
+    "routing",
 }
 TREATMENT_KEYS = {"slug", "name", "summary", "page", "archived"}
 PAGE_KEYS = set(CONTENT_FIELDS)
@@ -53,8 +56,10 @@ LOCATION_KEYS = {
     "treatments",
     "publish",
     "archived",
+    "nation",
 }
 CHANNEL_KEYS = {"email", "webhook", "secret"}
+ROUTING_KEYS = {"location", "treatment", "pool", "notify"}
 
 
 class SetupFileError(Exception):
@@ -326,6 +331,14 @@ def _apply_clinic(spec: ClinicSpec, changes: list[str]) -> None:
             if v.has("retention_months")
             else (clinic.retention_months if clinic else None)
         ),
+        sla_minutes=(
+            v.check("sla_minutes", clinics.check_sla, v.node["sla_minutes"])
+            if v.has("sla_minutes")
+            else (clinic.sla_minutes if clinic else None)
+        ),
+        escalate_to=(
+            _escalate_to(v) if v.has("escalate_to") else (clinic.escalate_to if clinic else "")
+        ),
     )
     if clinic is None:
         clinic = _service(v, "slug", clinics.create_clinic, spec.slug, details, None, commit=False)
@@ -347,8 +360,94 @@ def _apply_clinic(spec: ClinicSpec, changes: list[str]) -> None:
             _apply_template(clinic, t, changes)
     for loc in spec.locations:
         _apply_publish(clinic, loc, changes)
+    if v.has("routing"):
+        _apply_routing(v, clinic, changes)
     if v.has("archived"):
         _archive(clinic, v.flag("archived"), f"clinic {spec.slug}", changes)
+
+
+def _escalate_to(v: _Values) -> str:
+    raw = v.node["escalate_to"]
+    items = raw if isinstance(raw, CommentedSeq) else [raw]
+    if not all(isinstance(item, str) for item in items):
+        raise v.fail("escalate_to", "expected an email address, or a list of them.")
+    return v.check("escalate_to", clinics.check_escalate_to, list(items))
+
+
+def _apply_routing(v: _Values, clinic: Clinic, changes: list[str]) -> None:
+    """Make the listed rules the clinic's rules (matched by location and
+    treatment, so each keeps its turn); rules not listed are removed."""
+    db.session.flush()
+    staff = {u.email.lower(): u for u in routing.staff_of(clinic)}
+    channels = {c.target.lower(): c for c in clinic.channels if c.active}
+    wanted: dict[tuple[str, str], tuple[int | None, int | None, list[int], list[int]]] = {}
+    for i, (item, line) in enumerate(_list(v.node, "routing", v.path)):
+        path = f"{v.path}.routing[{i}]"
+        _mapping(item, path, line, ROUTING_KEYS)
+        rv = _Values(item, path)
+        location = treatment = None
+        if rv.has("location"):
+            location = _find(Location, clinic, str(item["location"]))
+            if location is None:
+                raise rv.fail("location", f"unknown location “{item['location']}” of this clinic.")
+        if rv.has("treatment"):
+            treatment = _find(Treatment, clinic, str(item["treatment"]))
+            if treatment is None:
+                raise rv.fail(
+                    "treatment", f"unknown treatment “{item['treatment']}” of this clinic."
+                )
+        members = []
+        for j, (email, mline) in enumerate(_list(item, "pool", path)):
+            user = staff.get(str(email).strip().lower()) if isinstance(email, str) else None
+            if user is None:
+                raise SetupFileError(
+                    mline,
+                    f"{path}.pool[{j}]",
+                    f"“{email}” is not an active manager of this clinic or an admin.",
+                )
+            members.append(user.id)
+        notify = []
+        for j, (target, nline) in enumerate(_list(item, "notify", path)):
+            channel = channels.get(str(target).strip().lower()) if isinstance(target, str) else None
+            if channel is None:
+                raise SetupFileError(
+                    nline,
+                    f"{path}.notify[{j}]",
+                    f"“{target}” is not an inbox of this clinic; list it under inbox first.",
+                )
+            notify.append(channel.id)
+        key = (location.slug if location else "", treatment.slug if treatment else "")
+        if key in wanted:
+            raise SetupFileError(line, path, "a second rule for the same location and treatment.")
+        wanted[key] = (
+            location.id if location else None,
+            treatment.id if treatment else None,
+            members,
+            notify,
+        )
+    current = {
+        (r.location.slug if r.location else "", r.treatment.slug if r.treatment else ""): r
+        for r in routing.rules_of(clinic)
+    }
+    for key, rule in current.items():
+        if key not in wanted:
+            routing.delete_rule(rule, None, commit=False)
+            changes.append(f"clinic {clinic.slug}: remove routing rule {_rule_label(key)}")
+    for key, (location_id, treatment_id, members, notify) in wanted.items():
+        rule = current.get(key)
+        if (
+            rule is not None
+            and sorted(u.id for u in rule.members) == sorted(set(members))
+            and sorted(rule.channel_ids) == sorted(set(notify))
+        ):
+            continue
+        routing.save_rule(clinic, location_id, treatment_id, members, notify, None, commit=False)
+        verb = "add" if rule is None else "change"
+        changes.append(f"clinic {clinic.slug}: {verb} routing rule {_rule_label(key)}")
+
+
+def _rule_label(key: tuple[str, str]) -> str:
+    return f"{key[0] or 'any location'}/{key[1] or 'any treatment'}"
 
 
 def _apply_treatment(clinic: Clinic, spec: TreatmentSpec, changes: list[str]) -> None:
@@ -402,6 +501,11 @@ def _apply_location(clinic: Clinic, spec: LocationSpec, changes: list[str]) -> N
             _time_zone(v)
             if v.has("timezone")
             else (current.time_zone if current else "Europe/London")
+        ),
+        nation=(
+            v.check("nation", clinics.check_nation, v.node["nation"])
+            if v.has("nation")
+            else (current.nation if current else "england")
         ),
     )
     by_slug = {t.slug: t for t in clinic.treatments}
@@ -580,6 +684,7 @@ def _location_details(location: Location) -> LocationDetails:
         phone=location.phone,
         opening_hours=list(location.opening_hours or []),
         time_zone=location.time_zone,
+        nation=location.nation,
     )
 
 
@@ -625,11 +730,30 @@ def _export_clinic(clinic: Clinic) -> dict[str, Any]:
     if clinic.retention_months is not None:
         entry["retention_months"] = clinic.retention_months
     entry["inbox"] = _export_inbox(clinic, None)
+    if clinic.sla_minutes is not None:
+        entry["sla_minutes"] = clinic.sla_minutes
+    if clinic.escalate_to:
+        entry["escalate_to"] = [a.strip() for a in clinic.escalate_to.split(",") if a.strip()]
     if clinic.archived_at is not None:
         entry["archived"] = True
     entry["treatments"] = [_export_treatment(t) for t in clinic.treatments]
     entry["locations"] = [_export_location(loc) for loc in clinic.locations]
+    rules = routing.rules_of(clinic)
+    if rules:
+        entry["routing"] = [_export_rule(clinic, rule) for rule in rules]
     return entry
+
+
+def _export_rule(clinic: Clinic, rule: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    if rule.location is not None:
+        item["location"] = rule.location.slug
+    if rule.treatment is not None:
+        item["treatment"] = rule.treatment.slug
+    item["pool"] = [u.email for u in sorted(rule.members, key=lambda u: u.id)]
+    if rule.channel_ids:
+        item["notify"] = [c.target for c in clinic.channels if c.id in rule.channel_ids]
+    return item
 
 
 def _export_inbox(clinic: Clinic, location_id: int | None) -> Any:
@@ -666,6 +790,7 @@ def _export_location(location: Location) -> dict[str, Any]:
         "address": [location.street, location.city, location.postcode],
         "phone": location.phone,
         "timezone": location.time_zone,
+        "nation": location.nation,
         "hours": format_hours(location.opening_hours).splitlines(),
         "treatments": [t.slug for t in location.treatments],
     }
