@@ -54,8 +54,10 @@ def sign_in(page: Page, email: str, password: str, then: str = "") -> None:
 
 
 def ask_for_consultation(page: Page, name: str, email: str, path: str = FORM_PAGE) -> None:
-    """Send a correct consultation request from a form page, as a patient would."""
-    page.goto(path)
+    """Send a correct consultation request from a form page, as a patient would
+    (``path`` empty: the page open already, with choices made)."""
+    if path:
+        page.goto(path)
     page.get_by_role("textbox", name="Full name").fill(name)
     page.get_by_role("textbox", name="Email").fill(email)
     page.get_by_role("textbox", name="Phone").fill(phone_for(email))

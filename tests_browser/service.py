@@ -65,6 +65,8 @@ class Service:
             "SPAM_ADDRESS_LIMIT": "10000 per hour",
             "SPAM_FORM_LIMIT": "10000 per hour",
             "FORM_POST_LIMIT": "10000 per minute",
+            # Overdue leads are looked for every few seconds, not every minute.
+            "ESCALATION_INTERVAL_SECONDS": "3",
         }
         if self.maildir:
             del self.env["SMTP_URL"]
