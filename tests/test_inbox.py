@@ -494,3 +494,49 @@ def test_export_streams_the_filtered_list_neutralised_and_audited(
             db.select(LeadEvent.lead_id).where(LeadEvent.kind == "exported")
         )
         assert sorted(exported) == sorted([plain, plain, evil])
+
+
+def test_bulk_assignment_refuses_bad_picks_then_hands_the_leads_over_and_tells_the_assignee(
+    app, client, manager_a, manager_b, make_user, make_lead, login, run_worker, mail
+):
+    from leads.models import Lead, StaffMessage
+
+    colleague = make_user("manager", ("aurelia",), email="cara@staff.example.org", name="Cara")
+    mine = [make_lead(), make_lead()]
+    theirs = make_lead("northfield", "edinburgh")
+    login(client, manager_a)
+    csrf = token(client, "/inbox/")
+    page = client.get("/inbox/").get_data(as_text=True)
+    assert "Assign the ticked leads" in page and "Cara" in page
+    assert "Ben" not in page  # only colleagues of the clinics this manager sees
+
+    def assign(ids, to):
+        return client.post(
+            "/inbox/bulk",
+            data={"csrf_token": csrf, "action": "assign", "assignee": to, "lead_id": ids},
+            follow_redirects=True,
+        )
+
+    # Bad picks first: nothing ticked, a colleague of another clinic, a lead of
+    # another clinic, a made-up person. None changes anything.
+    assert "Tick at least one lead." in assign([], str(colleague)).get_data(as_text=True)
+    refused = assign([str(i) for i in mine], str(manager_b)).get_data(as_text=True)
+    assert "cannot take leads of Aurelia Hair Clinic" in refused
+    assert assign([str(mine[0]), str(theirs)], str(colleague)).status_code == 404
+    assert "Choose a colleague" in assign([str(mine[0])], "x1").get_data(as_text=True)
+    with app.app_context():
+        assert [db.session.get(Lead, i).assigned_to_id for i in mine] == [None, None]
+        assert db.session.scalar(db.select(db.func.count(StaffMessage.id))) == 0
+
+    done = assign([str(i) for i in mine], str(colleague)).get_data(as_text=True)
+    assert "2 leads assigned." in done
+    with app.app_context():
+        assert [db.session.get(Lead, i).assigned_to_id for i in mine] == [colleague, colleague]
+    run_worker()
+    told = [m for m in mail.to("cara@staff.example.org") if "is yours" in m.get_content()]
+    assert len(told) == 2
+
+    # And back to nobody.
+    assert "2 leads assigned." in assign([str(i) for i in mine], "").get_data(as_text=True)
+    with app.app_context():
+        assert [db.session.get(Lead, i).assigned_to_id for i in mine] == [None, None]

@@ -26,7 +26,7 @@ from wtforms.fields.choices import SelectChoice
 from leads.auth import roles_required
 from leads.extensions import db
 from leads.forms.admin import ConfirmForm
-from leads.forms.inbox import AssignForm, BulkStatusForm, NoteForm, StatusForm
+from leads.forms.inbox import AssignForm, BulkAssignForm, BulkStatusForm, NoteForm, StatusForm
 from leads.input_guard import db_id
 from leads.models import CONTACT_METHODS, CONTACT_TIMES, User, utcnow
 from leads.services import deliveries, duplicates, inbox, pipeline, routing
@@ -80,6 +80,7 @@ def index() -> str:
         treatments=visible_treatments(current_user),
         known=inbox.known_values(current_user),
         bulk_form=BulkStatusForm(),
+        assign_form=_bulk_assign_form(),
         first_page=cursor is None,
         held=quarantine_count(current_user),
         clock=lambda lead: routing.clock(lead, result.now),
@@ -130,11 +131,21 @@ def export() -> Response:
     )
 
 
+def _bulk_assign_form() -> BulkAssignForm:
+    form = BulkAssignForm()
+    form.assignee.choices = [SelectChoice("", "Nobody")] + [
+        SelectChoice(str(u.id), u.name or u.email) for u in pipeline.assignable(current_user)
+    ]
+    return form
+
+
 @bp.post("/bulk")
 @roles_required(*LEAD_ROLES)
 def bulk() -> Response:
-    form = BulkStatusForm()
     back = redirect(url_for("inbox.index", **_filters().args()), code=303)
+    if request.form.get("action") == "assign":
+        return _bulk_assign(back)
+    form = BulkStatusForm()
     if not form.validate_on_submit():
         flash("Choose a status for the ticked leads.", "error")
         return back
@@ -155,6 +166,31 @@ def bulk() -> Response:
         f"{STATUS_LABELS[form.status.data].lower()}.",
         "info",
     )
+    return back
+
+
+def _bulk_assign(back: Response) -> Response:
+    form = _bulk_assign_form()
+    if not form.validate_on_submit():
+        flash("The form expired; please try again.", "error")
+        return back
+    chosen = form.assignee.data or ""
+    if chosen and not db_id(chosen):
+        flash("Choose a colleague from the list.", "error")
+        return back
+    raw = request.form.getlist("lead_id")
+    if not all(db_id(value) for value in raw):
+        abort(404)
+    try:
+        changed = pipeline.bulk_assign(
+            current_user, [int(v) for v in raw], int(chosen) if chosen else None
+        )
+    except PipelineError as error:
+        flash(str(error), "error")
+        return back
+    if changed is None:
+        abort(404)
+    flash(f"{changed} lead{'s' if changed != 1 else ''} assigned.", "info")
     return back
 
 

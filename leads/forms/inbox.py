@@ -1,4 +1,4 @@
-"""Forms of the lead inbox: status, assignment, notes, bulk status."""
+"""Forms of the lead inbox: status, assignment, notes, bulk status and assignment."""
 
 from __future__ import annotations
 
@@ -29,6 +29,15 @@ class StatusForm(FlaskForm):
             from wtforms.validators import ValidationError
 
             raise ValidationError("A consultation time goes with “Consultation booked”.")
+
+
+class BulkAssignForm(FlaskForm):
+    """The ticked leads (``lead_id``) to one colleague; "" is nobody. The
+    choices are filled in by the view."""
+
+    assignee = SelectField(
+        "Assign the ticked leads to", choices=[SelectChoice("", "Nobody")], validate_choice=False
+    )
 
 
 class AssignForm(FlaskForm):

@@ -18,7 +18,7 @@ from leads.models import LEAD_STATUSES, Lead, LeadEvent, User, utcnow
 from leads.models.user import user_clinics
 from leads.services import outbox, webhook_events
 from leads.services.audit import record
-from leads.services.scope import can_see, visible_leads
+from leads.services.scope import can_see, visible_clinics, visible_leads
 from leads.working_time import zone_of
 
 STATUS_LABELS = {
@@ -137,6 +137,65 @@ def bulk_change_status(
         outbox.enqueue(created)
         webhook_events.send(announced)
     return len(changed)
+
+
+def bulk_assign(user: User, lead_ids: Sequence[int], assignee_id: int | None) -> int | None:
+    """Assign every lead in ``lead_ids`` to one colleague (None: to nobody), all
+    or none. Returns how many changed hands, or None when any id is not a lead
+    ``user`` may see (nothing changes; the caller answers 404).
+
+    :raise PipelineError: no lead ticked, too many, or the colleague may not
+        work one of them (not of its clinic, not active).
+    """
+    wanted = sorted(set(lead_ids))
+    if not wanted:
+        raise PipelineError("Tick at least one lead.")
+    if len(wanted) > 500:
+        raise PipelineError("Assign at most 500 leads at once.")
+    leads = list(db.session.scalars(visible_leads(user).where(Lead.id.in_(wanted))))
+    if len(leads) != len(wanted):
+        return None
+    if assignee_id is not None:
+        for lead in leads:
+            if assignee_id not in {u.id for u in colleagues(lead)}:
+                raise PipelineError(
+                    f"That colleague cannot take leads of {lead.clinic.name}: "
+                    "untick those, or choose someone of that clinic."
+                )
+    now = utcnow()
+    changed = [lead for lead in leads if lifecycle.assign(lead, assignee_id, user, now)]
+    if changed:
+        record(
+            "leads_bulk_assigned",
+            user,
+            "lead",
+            None,
+            assignee_id=assignee_id,
+            lead_ids=[lead.id for lead in changed],
+        )
+        announced = webhook_events.announce(changed, "lead.updated")
+        db.session.commit()
+        webhook_events.send(announced)
+    return len(changed)
+
+
+def assignable(user: User) -> list[User]:
+    """Everyone ``user`` may hand leads to in bulk: active managers and admins of
+    the clinics ``user`` sees (each lead is checked against its own clinic)."""
+    clinic_ids = [clinic.id for clinic in visible_clinics(user)]
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .join(user_clinics, user_clinics.c.user_id == User.id)
+            .where(
+                user_clinics.c.clinic_id.in_(clinic_ids),
+                User.active.is_(True),
+                User.role.in_(("manager", "admin")),
+            )
+            .distinct()
+            .order_by(User.name, User.email)
+        )
+    )
 
 
 def colleagues(lead: Lead) -> list[User]:
