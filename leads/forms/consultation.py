@@ -169,7 +169,7 @@ class ConsultationForm(CheckedForm):
             self.new_stamp()
         else:
             stamp = spam.read_stamp(self.rendered.data)
-            shown = consent.by_digest(stamp.consent_digest if stamp else None)
+            shown = consent.known(stamp.consent_digest if stamp else None)
             self.consent_enquiry.label.text = shown.text if shown else consent.wording_text()
         self.treatment.invalid_message = "Please choose one of the treatments offered here."
         self._location = location

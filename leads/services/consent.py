@@ -10,6 +10,7 @@ lead records the row of the words its form showed.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,30 @@ def by_digest(value: str | None) -> ConsentWording | None:
     if not value:
         return None
     return db.session.scalar(db.select(ConsentWording).where(ConsentWording.digest == value))
+
+
+@dataclass(frozen=True)
+class Wording:
+    """What a lead and a returning form need of a wording row."""
+
+    id: int
+    label: str
+    text: str
+
+
+def known(value: str | None) -> Wording | None:
+    """The wording with digest ``value``, read once per process: a wording's row
+    never changes, and every form post asks for it."""
+    if not value:
+        return None
+    kept: dict[str, Wording] = current_app.extensions.setdefault("consent_wordings", {})
+    found = kept.get(value)
+    if found is None:
+        row = by_digest(value)
+        if row is None:
+            return None
+        found = kept[value] = Wording(row.id, row.label, row.text)
+    return found
 
 
 def current() -> ConsentWording:

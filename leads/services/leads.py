@@ -16,7 +16,6 @@ from leads import lifecycle
 from leads.extensions import db
 from leads.models import (
     ATTRIBUTION_FIELDS,
-    ConsentWording,
     Lead,
     LeadEvent,
     Location,
@@ -238,11 +237,14 @@ def release_lead(lead: Lead, user: User | None) -> list[int]:
     return screen_lead(lead, lifecycle.ScreenAction.RELEASE, user)
 
 
-def _wording(digest: str | None) -> ConsentWording:
-    """The row of the words the form showed; made now if they are the words in
-    force and have no row yet (rendering a form writes nothing)."""
-    found = consent.by_digest(digest)
-    return found if found is not None else consent.current()
+def _wording(digest: str | None) -> consent.Wording:
+    """The words the form showed; their row is made now if they are the words
+    in force and have none yet (rendering a form writes nothing)."""
+    found = consent.known(digest)
+    if found is None:
+        row = consent.current()
+        found = consent.Wording(row.id, row.label, row.text)
+    return found
 
 
 def _same_sender(lead: Lead, enquiry: Enquiry) -> bool:
