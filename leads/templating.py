@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app
 from wtforms import Field
 
-from leads import content, phones
+from leads import content, phones, pictures
 from leads.seo import SCHEMA_DAYS as DAY_NAMES
 
 
@@ -36,6 +36,7 @@ def aria(field: Field, hint: str | None = None, required: bool = True) -> dict[s
 STAFF_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("inbox.index", "Leads", ("admin", "manager")),
     ("editor.index", "Pages", ("admin", "marketing")),
+    ("media.library", "Media", ("admin", "marketing")),
     ("reports.index", "Reports", ("admin", "manager", "marketing")),
     ("privacy.quarantine", "Quarantine", ("admin", "manager")),
     ("privacy.subject", "Subject access", ("admin",)),
@@ -53,6 +54,7 @@ def staff_sections() -> list[tuple[str, str, tuple[str, ...]]]:
 def register(app: Flask) -> None:
     app.jinja_env.globals["staff_sections"] = staff_sections
     app.jinja_env.globals["aria"] = aria
+    app.jinja_env.globals["picture"] = pictures.picture
     app.jinja_env.globals["site_name"] = "Clinic Leads"
     app.jinja_env.filters["markdown"] = content.render_markdown
     app.jinja_env.filters["plain"] = content.plain_text

@@ -21,8 +21,10 @@ from leads.models.lead import (
     LeadEvent,
     job_id,
 )
+from leads.models.media import Media
 from leads.models.page import (
     CONTENT_FIELDS,
+    PICTURE_FIELDS,
     Page,
     PageRevision,
     SlugRedirect,
@@ -39,6 +41,7 @@ __all__ = [
     "CONTACT_METHODS",
     "CONTACT_TIMES",
     "CONTENT_FIELDS",
+    "PICTURE_FIELDS",
     "DELIVERY_CANCELLED",
     "DELIVERY_FAILED",
     "DELIVERY_PENDING",
@@ -54,6 +57,7 @@ __all__ = [
     "InboxChannel",
     "Lead",
     "LeadEvent",
+    "Media",
     "Location",
     "Page",
     "PageRevision",
