@@ -137,6 +137,8 @@ CASES = [
     Case("public.clinic_page", "GET", everyone(200), {"clinic_slug": "aurelia"}),
     Case("public.sitemap", "GET", everyone(200)),
     Case("public.robots", "GET", everyone(200)),
+    # A media file: public by its unguessable name; this one was never stored.
+    Case("media.file", "GET", everyone(404), {"name": "a" * 32 + "-480-" + "b" * 16 + ".webp"}),
     # Signing in and out
     Case("auth.login", "GET", {"anonymous": 200, **dict.fromkeys(ROLES[1:], 303)}),
     Case(
@@ -281,6 +283,9 @@ CASES = [
     Case("account.remove_colleague_two_factor", "POST", admins(303), {"user_id": "@target"}),
     # The page editor
     Case("editor.index", "GET", editors(200)),
+    # The media library: each marketer sees and fills their own clinics' only.
+    Case("media.library", "GET", editors(200)),
+    Case("media.library", "POST", editors(422), body={"alt": "A room"}),
     Case("editor.create", "GET", editors(200), query={"location": "@location_a"}),
     Case(
         "editor.create",

@@ -19,13 +19,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.wrappers import Response
 
-from leads import attribution, seo, spam
+from leads import attribution, pictures, seo, spam
 from leads.content import render_revision
 from leads.extensions import csrf, db, limiter
 from leads.forms.consultation import ConsultationForm
 from leads.queue import state
 from leads.security import client_key
-from leads.services import page_views, pages
+from leads.services import media, page_views, pages
 from leads.services.leads import Enquiry, StampAlreadyUsed, StorageUnavailable, submit_lead
 
 bp = Blueprint("public", __name__)
@@ -164,7 +164,7 @@ def privacy_notice(clinic_slug: str) -> Response:
             "public/privacy_notice.html",
             clinic=notice.clinic,
             page=revision,
-            body=render_revision(revision.id, revision.body),
+            body=render_revision(revision.id, revision.body, pictures.for_clinic(notice.clinic.id)),
         )
     )
     response.last_modified = revision.created_at
@@ -222,7 +222,10 @@ def _landing(
         treatment=landing.treatment,
         page=revision,
         # Cached by revision id: a page view renders no Markdown.
-        body=render_revision(revision.id, revision.body),
+        body=render_revision(
+            revision.id, revision.body, pictures.for_clinic(landing.location.clinic_id)
+        ),
+        pictures=media.page_pictures(landing.location.clinic_id, revision),
         treatment_pages=treatment_pages,
         canonical_url=_canonical(landing),
         json_ld=seo.clinic_json_ld(landing.location, landing.treatment, treatment_pages),

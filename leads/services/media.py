@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from leads import images
 from leads.content import MEDIA_REFERENCE, image_problem, markup_problem, media_ids
@@ -146,3 +147,21 @@ def check_page_pictures(clinic_id: int, fields: dict[str, str]) -> None:
         raise MediaError("That hero image is not in this clinic's library.", field="hero_image")
     if any(i not in known for i in gallery):
         raise MediaError("A gallery image is not in this clinic's library.", field="gallery")
+
+
+@dataclass(frozen=True)
+class PagePictures:
+    hero: Media | None
+    gallery: list[Media]
+
+
+def page_pictures(clinic_id: int, content: object) -> PagePictures:
+    """The hero image and gallery of a page (or revision, or preview) of
+    ``clinic_id``; images no longer in that clinic's library are left out."""
+    hero_id = reference_id(getattr(content, "hero_image", ""))
+    gallery = gallery_ids(getattr(content, "gallery", ""))
+    found = clinic_media(clinic_id, [*gallery, *([hero_id] if hero_id else [])])
+    return PagePictures(
+        hero=found.get(hero_id) if hero_id else None,
+        gallery=[found[i] for i in gallery if i in found],
+    )
