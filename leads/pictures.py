@@ -36,15 +36,22 @@ def picture(
     sizes: str = CONTENT_SIZES,
     eager: bool = False,
     css_class: str = "",
+    loading: str = "",
+    decorative: bool = False,
 ) -> Markup:
-    """``media`` as a responsive ``<picture>``; ``alt`` replaces the library's text."""
+    """``media`` as a responsive ``<picture>``; ``alt`` replaces the library's text.
+
+    ``eager``: the page's main image, fetched first (the hero). ``loading``
+    "eager": above the fold but not first (a logo). Otherwise lazy.
+    ``decorative``: an empty alt, as when the words beside it say the same.
+    """
     jpegs = media.files("jpeg")
     if not jpegs:
         return Markup("")
     largest = jpegs[-1]
     fallback = next((f for f in jpegs if f["width"] >= 960), largest)
     text = media.alt if alt is None or not alt.strip() else alt
-    if media.decorative and (alt is None or not alt.strip()):
+    if decorative or (media.decorative and (alt is None or not alt.strip())):
         text = ""
     parts = ["<picture>"]
     for fmt, content_type in FORMAT_TYPES:
@@ -54,12 +61,17 @@ def picture(
                 f'<source type="{content_type}" srcset="{escape(_srcset(files))}" '
                 f'sizes="{escape(sizes)}">'
             )
-    loading = 'fetchpriority="high"' if eager else 'loading="lazy"'
+    if eager:
+        how = 'fetchpriority="high"'
+    elif loading == "eager":
+        how = 'loading="eager"'
+    else:
+        how = 'loading="lazy"'
     class_attr = f' class="{escape(css_class)}"' if css_class else ""
     parts.append(
         f'<img src="{escape(file_url(fallback["name"]))}" srcset="{escape(_srcset(jpegs))}" '
         f'sizes="{escape(sizes)}" width="{largest["width"]}" height="{largest["height"]}" '
-        f'alt="{escape(text)}" {loading} decoding="async"{class_attr}>'
+        f'alt="{escape(text)}" {how} decoding="async"{class_attr}>'
     )
     parts.append("</picture>")
     return Markup("".join(parts))  # noqa: S704 - every value escaped above

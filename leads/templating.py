@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 from wtforms import Field
 
 from leads import content, phones, pictures
@@ -32,6 +32,26 @@ def aria(field: Field, hint: str | None = None, required: bool = True) -> dict[s
     return attrs
 
 
+def clinic_theme_url(clinic) -> str | None:  # type: ignore[no-untyped-def]
+    """The address of the clinic's stylesheet (its colours), or None: the site's own."""
+    from leads.services import look
+
+    text = look.stylesheet(clinic.brand_colour or "", clinic.accent_colour or "")
+    if not text:
+        return None
+    return url_for(
+        "public.clinic_theme", clinic_slug=clinic.slug, digest=look.stylesheet_digest(text)
+    )
+
+
+def clinic_logo(clinic):  # type: ignore[no-untyped-def]
+    """The clinic's logo from its library, or None."""
+    from leads.services import media
+
+    logo_id = media.reference_id(clinic.logo)
+    return media.clinic_media(clinic.id, [logo_id]).get(logo_id) if logo_id else None
+
+
 # The staff areas: (endpoint, label, roles that see it). Shown when the endpoint exists.
 STAFF_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("inbox.index", "Leads", ("admin", "manager")),
@@ -55,6 +75,8 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["staff_sections"] = staff_sections
     app.jinja_env.globals["aria"] = aria
     app.jinja_env.globals["picture"] = pictures.picture
+    app.jinja_env.globals["clinic_theme_url"] = clinic_theme_url
+    app.jinja_env.globals["clinic_logo"] = clinic_logo
     app.jinja_env.globals["site_name"] = "Clinic Leads"
     app.jinja_env.filters["markdown"] = content.render_markdown
     app.jinja_env.filters["plain"] = content.plain_text

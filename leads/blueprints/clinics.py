@@ -25,7 +25,7 @@ from leads.forms.clinics import (
 from leads.forms.consultation import ConsultationForm
 from leads.forms.editor import LocationForm, PublishForm, format_hours
 from leads.models import Clinic, Location, Treatment
-from leads.services import clinics, editor, pages, scope, treatment_templates
+from leads.services import clinics, editor, media, pages, scope, treatment_templates
 from leads.services.clinics import ClinicDetails, LocationDetails, SetupError
 
 bp = Blueprint("clinics", __name__, url_prefix="/admin")
@@ -90,10 +90,15 @@ def new_clinic() -> Response | tuple[str, int]:
 def clinic(clinic_id: int) -> Response | tuple[str, int]:
     found = _clinic(clinic_id)
     form = ClinicForm(obj=found if request.method == "GET" else None)
+    form.logo_choices(media.library(current_user, found.id))
     if form.validate_on_submit():
-        clinics.update_clinic(found, _clinic_details(form), current_user)
-        flash("Clinic saved.", "info")
-        return redirect(url_for(".clinic", clinic_id=found.id), code=303)
+        try:
+            clinics.update_clinic(found, _clinic_details(form), current_user)
+        except SetupError as exc:
+            form[exc.field].errors.append(exc.message)
+        else:
+            flash("Clinic saved.", "info")
+            return redirect(url_for(".clinic", clinic_id=found.id), code=303)
     html = render_template(
         "clinics/clinic.html",
         clinic=found,
@@ -108,6 +113,9 @@ def _clinic_details(form: ClinicForm) -> ClinicDetails:
         name=form.name.data,
         tagline=form.tagline.data or "",
         retention_months=form.retention_months.data,
+        brand_colour=form.brand_colour.data or "",
+        accent_colour=form.accent_colour.data or "",
+        logo=form.logo.data or "",
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from leads.auth import roles_required
 from leads.forms.media import UploadForm
@@ -37,7 +38,7 @@ def staff_pages_not_stored(response: Response) -> Response:
 def library() -> Response | tuple[str, int]:
     clinics = scope.page_clinics(current_user)
     form = UploadForm()
-    form.clinic.choices = [(c.id, c.name) for c in clinics]
+    form.clinic.choices = [SelectChoice(c.id, c.name) for c in clinics]
     if form.validate_on_submit():
         clinic = scope.clinic_for_editing(current_user, form.clinic.data) or abort(404)
         try:

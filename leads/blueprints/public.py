@@ -25,7 +25,7 @@ from leads.extensions import csrf, db, limiter
 from leads.forms.consultation import ConsultationForm
 from leads.queue import state
 from leads.security import client_key
-from leads.services import media, page_views, pages
+from leads.services import clinics, look, media, page_views, pages
 from leads.services.leads import Enquiry, StampAlreadyUsed, StorageUnavailable, submit_lead
 
 bp = Blueprint("public", __name__)
@@ -87,6 +87,19 @@ def not_found_is_not_stored(response: Response) -> Response:
     kept by any cache, as for addresses that match no route at all."""
     if response.status_code == 404:
         response.cache_control.no_store = True
+    return response
+
+
+@bp.get("/c/<clinic_slug>/theme-<digest>.css")
+def clinic_theme(clinic_slug: str, digest: str) -> Response:
+    """The clinic's colours as a stylesheet; its address changes with them."""
+    clinic = clinics.clinic_by_slug(clinic_slug)
+    text = look.stylesheet(clinic.brand_colour, clinic.accent_colour) if clinic else ""
+    if not text or digest != look.stylesheet_digest(text):
+        abort(404)
+    response = make_response(text)
+    response.mimetype = "text/css"
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
 
 

@@ -7,7 +7,8 @@ file import applies exactly the same rules.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, StringField
+from wtforms import EmailField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from leads.forms.editor import LocationForm, MultiCheckboxField, PageForm, _line, _strip
@@ -46,6 +47,34 @@ class ClinicForm(FlaskForm):
         validators=[Optional(), NumberRange(*clinics.RETENTION_RANGE, "Between 1 and 120 months.")],
         description="Leave empty for the installation's default.",
     )
+    brand_colour = StringField(
+        "Brand colour",
+        filters=[_strip],
+        description="Buttons and links, as a hex colour such as #0b5d57; empty for the "
+        "site's own. It must be dark enough for white text on it (WCAG AA, 4.5:1).",
+        render_kw={"maxlength": 7},
+    )
+    accent_colour = StringField(
+        "Accent colour",
+        filters=[_strip],
+        description="Headings, as a hex colour; empty for the site's own. It must be "
+        "dark enough to read on white (WCAG AA, 4.5:1).",
+        render_kw={"maxlength": 7},
+    )
+    # Choices: the clinic's media library, set by the view.
+    logo = SelectField(
+        "Logo",
+        validate_choice=False,
+        choices=[SelectChoice("", "No logo")],
+        description="Shown beside the clinic's name on its pages; upload it to the media "
+        "library first.",
+    )
+
+    def logo_choices(self, images: list) -> None:
+        self.logo.choices = [SelectChoice("", "No logo")] + [
+            SelectChoice(f"media:{m.id}", f"media:{m.id}: {m.alt or 'decorative'}"[:90])
+            for m in images
+        ]
 
 
 class NewClinicForm(ClinicForm):

@@ -19,6 +19,7 @@ from wtforms import (
     TextAreaField,
     URLField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -141,8 +142,9 @@ class PageForm(FlaskForm):
 
     def picture_choices(self, images: list) -> None:
         """The hero image's choices: none, or an image of the page's clinic."""
-        self.hero_image.choices = [("", "No hero image")] + [
-            (f"media:{m.id}", f"media:{m.id}: {m.alt or 'decorative'}"[:90]) for m in images
+        self.hero_image.choices = [SelectChoice("", "No hero image")] + [
+            SelectChoice(f"media:{m.id}", f"media:{m.id}: {m.alt or 'decorative'}"[:90])
+            for m in images
         ]
 
 

@@ -26,7 +26,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from leads.extensions import db
 from leads.forms.editor import format_hours
 from leads.models import CONTENT_FIELDS, Clinic, InboxChannel, Location, Treatment
-from leads.services import clinics, treatment_templates
+from leads.services import clinics, look, treatment_templates
 from leads.services.clinics import ClinicDetails, LocationDetails, SetupError
 
 TOP_KEYS = {"clinics"}
@@ -35,6 +35,8 @@ CLINIC_KEYS = {
     "name",
     "tagline",
     "retention_months",
+    "brand_colour",
+    "accent_colour",
     "inbox",
     "archived",
     "treatments",
@@ -326,6 +328,8 @@ def _apply_clinic(spec: ClinicSpec, changes: list[str]) -> None:
             if v.has("retention_months")
             else (clinic.retention_months if clinic else None)
         ),
+        **_colours(v, clinic),
+        logo=clinic.logo if clinic else "",
     )
     if clinic is None:
         clinic = _service(v, "slug", clinics.create_clinic, spec.slug, details, None, commit=False)
@@ -349,6 +353,19 @@ def _apply_clinic(spec: ClinicSpec, changes: list[str]) -> None:
         _apply_publish(clinic, loc, changes)
     if v.has("archived"):
         _archive(clinic, v.flag("archived"), f"clinic {spec.slug}", changes)
+
+
+def _colours(v: _Values, clinic: Clinic | None) -> dict[str, str]:
+    """The clinic's colours from the file (or as they are), checked for contrast."""
+    found = {
+        key: v.text(key, 20) if v.has(key) else (getattr(clinic, key) if clinic else "")
+        for key in ("brand_colour", "accent_colour")
+    }
+    try:
+        brand, accent = look.check_colours(found["brand_colour"], found["accent_colour"])
+    except look.LookError as exc:
+        raise v.fail(exc.field, exc.message) from None
+    return {"brand_colour": brand, "accent_colour": accent}
 
 
 def _apply_treatment(clinic: Clinic, spec: TreatmentSpec, changes: list[str]) -> None:
@@ -624,6 +641,9 @@ def _export_clinic(clinic: Clinic) -> dict[str, Any]:
     entry: dict[str, Any] = {"slug": clinic.slug, "name": clinic.name, "tagline": clinic.tagline}
     if clinic.retention_months is not None:
         entry["retention_months"] = clinic.retention_months
+    for key in ("brand_colour", "accent_colour"):
+        if getattr(clinic, key):
+            entry[key] = getattr(clinic, key)
     entry["inbox"] = _export_inbox(clinic, None)
     if clinic.archived_at is not None:
         entry["archived"] = True
