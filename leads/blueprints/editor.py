@@ -30,7 +30,7 @@ from leads.forms.editor import (
 )
 from leads.input_guard import db_id
 from leads.models import Location, Page, PageRevision, Treatment
-from leads.services import editor, locations, media, pages, scope
+from leads.services import editor, locations, media, pages, practitioners, scope
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
 
@@ -265,6 +265,8 @@ def _render_preview(page: Page, content: object) -> str:
         page=content,
         body=render_markdown(content.body, pictures.for_clinic(page.clinic_id)),
         pictures=media.page_pictures(page.clinic_id, content),
+        team=(team := practitioners.at_location(location)),
+        team_photos=practitioners.photos(team),
         treatment_pages=treatment_pages,
         canonical_url=canonical,
         json_ld=seo.clinic_json_ld(location, treatment, treatment_pages),

@@ -23,9 +23,10 @@ from leads import attribution, pictures, seo, spam
 from leads.content import render_revision
 from leads.extensions import csrf, db, limiter
 from leads.forms.consultation import ConsultationForm
+from leads.models import Location
 from leads.queue import state
 from leads.security import client_key
-from leads.services import clinics, look, media, page_views, pages
+from leads.services import clinics, look, media, page_views, pages, practitioners
 from leads.services.leads import Enquiry, StampAlreadyUsed, StorageUnavailable, submit_lead
 
 bp = Blueprint("public", __name__)
@@ -239,6 +240,7 @@ def _landing(
             revision.id, revision.body, pictures.for_clinic(landing.location.clinic_id)
         ),
         pictures=media.page_pictures(landing.location.clinic_id, revision),
+        **_team(landing.location),
         treatment_pages=treatment_pages,
         canonical_url=_canonical(landing),
         json_ld=seo.clinic_json_ld(landing.location, landing.treatment, treatment_pages),
@@ -313,6 +315,12 @@ def storage_unavailable(error: Exception) -> Response:
     response.headers["Retry-After"] = "30"
     response.cache_control.no_store = True
     return response
+
+
+def _team(location: Location) -> dict[str, object]:
+    """The practitioners at ``location`` and their photos, for the landing page."""
+    team = practitioners.at_location(location)
+    return {"team": team, "team_photos": practitioners.photos(team)}
 
 
 def _canonical(landing: pages.Landing) -> str:

@@ -7,11 +7,19 @@ file import applies exactly the same rules.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, SelectField, StringField
+from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from leads.forms.editor import LocationForm, MultiCheckboxField, PageForm, _line, _strip
+from leads.forms.editor import (
+    LocationForm,
+    MultiCheckboxField,
+    PageForm,
+    _line,
+    _no_markup,
+    _strip,
+)
+from leads.models import REGISTRATION_BODIES
 from leads.services import clinics
 from leads.services.clinics import SetupError
 
@@ -130,3 +138,37 @@ class TemplateForm(PageForm):
             self[exc.field].errors = [*self[exc.field].errors, exc.message]
             return False
         return True
+
+
+class PractitionerForm(FlaskForm):
+    name = _line(
+        "Name", 120, required=True, hint="As patients would address them, such as Dr Amira Shah."
+    )
+    role = _line("Role", 120, hint="Such as Consultant trichologist or Aesthetic nurse.")
+    registration_body = SelectField(
+        "Register",
+        choices=[SelectChoice(key, label) for key, label in REGISTRATION_BODIES.items()],
+        description="The professional register they are on, if any.",
+    )
+    registration_number = _line(
+        "Registration number", 32, hint="As it appears on the register, such as 7012345."
+    )
+    photo = SelectField(
+        "Photo",
+        validate_choice=False,
+        choices=[SelectChoice("", "No photo")],
+        description="From the media library.",
+    )
+    bio = TextAreaField(
+        "Short biography",
+        validators=[Length(max=600), _no_markup],
+        filters=[_strip],
+        description="Two or three sentences; up to 600 characters.",
+    )
+    locations = MultiCheckboxField("Works at", coerce=int)
+
+    def photo_choices(self, images: list) -> None:
+        self.photo.choices = [SelectChoice("", "No photo")] + [
+            SelectChoice(f"media:{m.id}", f"media:{m.id}: {m.alt or 'decorative'}"[:90])
+            for m in images
+        ]

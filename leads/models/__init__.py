@@ -31,6 +31,7 @@ from leads.models.page import (
     TreatmentTemplate,
 )
 from leads.models.page_view import PageView
+from leads.models.practitioner import REGISTRATION_BODIES, Practitioner
 from leads.models.staff_message import StaffMessage
 from leads.models.user import ROLES, AuditEntry, User
 
@@ -62,6 +63,8 @@ __all__ = [
     "Page",
     "PageRevision",
     "PageView",
+    "Practitioner",
+    "REGISTRATION_BODIES",
     "SlugRedirect",
     "StaffMessage",
     "Treatment",

@@ -1,4 +1,4 @@
-"""Media library; a page's hero image and gallery; a clinic's colours and logo
+"""Media library; a page's hero image and gallery; a clinic's colours and logo; practitioners
 
 Revision ID: 0014_media
 Revises: 0012
@@ -40,9 +40,33 @@ def upgrade():
         batch_op.add_column(sa.Column('brand_colour', sa.String(length=7), server_default='', nullable=False))
         batch_op.add_column(sa.Column('accent_colour', sa.String(length=7), server_default='', nullable=False))
         batch_op.add_column(sa.Column('logo', sa.String(length=20), server_default='', nullable=False))
+    op.create_table('practitioners',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('clinic_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('role', sa.String(length=120), nullable=False),
+    sa.Column('registration_body', sa.String(length=16), nullable=False),
+    sa.Column('registration_number', sa.String(length=32), nullable=False),
+    sa.Column('photo', sa.String(length=20), nullable=False),
+    sa.Column('bio', sa.String(length=600), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['clinic_id'], ['clinics.id'], name=op.f('fk_practitioners_clinic_id_clinics'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_practitioners'))
+    )
+    op.create_index(op.f('ix_practitioners_clinic_id'), 'practitioners', ['clinic_id'], unique=False)
+    op.create_table('practitioner_locations',
+    sa.Column('practitioner_id', sa.Integer(), nullable=False),
+    sa.Column('location_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['location_id'], ['locations.id'], name=op.f('fk_practitioner_locations_location_id_locations'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['practitioner_id'], ['practitioners.id'], name=op.f('fk_practitioner_locations_practitioner_id_practitioners'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('practitioner_id', 'location_id', name=op.f('pk_practitioner_locations'))
+    )
 
 
 def downgrade():
+    op.drop_table('practitioner_locations')
+    op.drop_index(op.f('ix_practitioners_clinic_id'), table_name='practitioners')
+    op.drop_table('practitioners')
     with op.batch_alter_table('clinics', schema=None) as batch_op:
         batch_op.drop_column('logo')
         batch_op.drop_column('accent_colour')
