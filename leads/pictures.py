@@ -8,9 +8,10 @@ shift). Images below the fold load lazily; the hero image loads first.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
-from flask import url_for
+from flask import current_app, request, url_for
 from markupsafe import Markup, escape
 
 from leads.content import PictureMaker
@@ -77,12 +78,23 @@ def picture(
     return Markup("".join(parts))  # noqa: S704 - every value escaped above
 
 
-@lru_cache(maxsize=1024)
+def _cache(name: str, func, maxsize: int):  # type: ignore[no-untyped-def]
+    """``func`` behind an LRU cache of the app's own: what one app (one
+    database) cached never answers for another."""
+    caches = current_app.extensions.setdefault("leads.pictures", {})
+    if name not in caches:
+        caches[name] = lru_cache(maxsize=maxsize)(func)
+    return caches[name]
+
+
 def for_clinic(clinic_id: int) -> PictureMaker:
     """What makes the images in the body of a page of ``clinic_id``
     (``![alt](media:ID)``): only that clinic's images are shown. One maker
-    per clinic, so rendered revisions stay cached."""
+    per clinic (and app), so rendered revisions stay cached."""
+    return _cache("makers", _maker, 1024)(clinic_id)
 
+
+def _maker(clinic_id: int) -> PictureMaker:
     def make(media_id: int, alt: str) -> str:
         media = db.session.get(Media, media_id)
         if media is None or media.clinic_id != clinic_id:
@@ -90,3 +102,59 @@ def for_clinic(clinic_id: int) -> PictureMaker:
         return str(picture(media, alt=alt))
 
     return make
+
+
+HERO_SIZES = "(min-width: 48rem) 24rem, calc(100vw - 2rem)"
+GALLERY_SIZES = "(min-width: 48rem) 15rem, calc(50vw - 1.5rem)"
+LOGO_SIZES = "10rem"
+
+
+@dataclass(frozen=True)
+class PagePictures:
+    hero: Markup | None
+    gallery: tuple[Markup, ...]
+
+
+def page_pictures(clinic_id: int, hero_image: str, gallery: str) -> PagePictures:
+    """The HTML of a page's hero image and gallery (images of ``clinic_id`` only)."""
+    from leads.services import media
+
+    found = media.page_pictures(clinic_id, hero_image, gallery)
+    return PagePictures(
+        hero=picture(found.hero, sizes=HERO_SIZES, eager=True) if found.hero else None,
+        gallery=tuple(picture(m, sizes=GALLERY_SIZES) for m in found.gallery),
+    )
+
+
+def revision_pictures(
+    revision_id: int, clinic_id: int, hero_image: str, gallery: str
+) -> PagePictures:
+    """``page_pictures`` of a published revision. Revisions and stored images
+    never change, so the HTML is kept by revision: a page view reads no image row."""
+    cached = _cache("revisions", _revision_pictures, 512)
+    return cached(revision_id, clinic_id, hero_image, gallery, request.script_root)
+
+
+def _revision_pictures(
+    revision_id: int, clinic_id: int, hero_image: str, gallery: str, script_root: str
+) -> PagePictures:
+    return page_pictures(clinic_id, hero_image, gallery)
+
+
+def logo(clinic_id: int, reference: str) -> Markup | None:
+    """The clinic's logo from its library (decorative: its name stands beside it)."""
+    if not reference:
+        return None
+    return _cache("logos", _logo, 256)(clinic_id, reference, request.script_root)
+
+
+def _logo(clinic_id: int, reference: str, script_root: str) -> Markup | None:
+    from leads.services import media
+
+    logo_id = media.reference_id(reference)
+    image = media.clinic_media(clinic_id, [logo_id]).get(logo_id) if logo_id else None
+    if image is None:
+        return None
+    return picture(
+        image, sizes=LOGO_SIZES, loading="eager", decorative=True, css_class="clinic-logo"
+    )

@@ -45,11 +45,8 @@ def clinic_theme_url(clinic) -> str | None:  # type: ignore[no-untyped-def]
 
 
 def clinic_logo(clinic):  # type: ignore[no-untyped-def]
-    """The clinic's logo from its library, or None."""
-    from leads.services import media
-
-    logo_id = media.reference_id(clinic.logo)
-    return media.clinic_media(clinic.id, [logo_id]).get(logo_id) if logo_id else None
+    """The HTML of the clinic's logo, or None."""
+    return pictures.logo(clinic.id, clinic.logo or "")
 
 
 # The staff areas: (endpoint, label, roles that see it). Shown when the endpoint exists.

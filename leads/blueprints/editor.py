@@ -264,7 +264,7 @@ def _render_preview(page: Page, content: object) -> str:
         treatment=treatment,
         page=content,
         body=render_markdown(content.body, pictures.for_clinic(page.clinic_id)),
-        pictures=media.page_pictures(page.clinic_id, content),
+        pictures=pictures.page_pictures(page.clinic_id, content.hero_image, content.gallery),
         team=(team := practitioners.at_location(location)),
         team_photos=practitioners.photos(team),
         treatment_pages=treatment_pages,

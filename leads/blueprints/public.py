@@ -26,7 +26,7 @@ from leads.forms.consultation import ConsultationForm
 from leads.models import Location
 from leads.queue import state
 from leads.security import client_key
-from leads.services import clinics, look, media, page_views, pages, practitioners
+from leads.services import clinics, look, page_views, pages, practitioners
 from leads.services.leads import Enquiry, StampAlreadyUsed, StorageUnavailable, submit_lead
 
 bp = Blueprint("public", __name__)
@@ -239,7 +239,9 @@ def _landing(
         body=render_revision(
             revision.id, revision.body, pictures.for_clinic(landing.location.clinic_id)
         ),
-        pictures=media.page_pictures(landing.location.clinic_id, revision),
+        pictures=pictures.revision_pictures(
+            revision.id, landing.location.clinic_id, revision.hero_image, revision.gallery
+        ),
         **_team(landing.location),
         treatment_pages=treatment_pages,
         canonical_url=_canonical(landing),

@@ -155,11 +155,11 @@ class PagePictures:
     gallery: list[Media]
 
 
-def page_pictures(clinic_id: int, content: object) -> PagePictures:
+def page_pictures(clinic_id: int, hero_image: str, gallery_text: str) -> PagePictures:
     """The hero image and gallery of a page (or revision, or preview) of
-    ``clinic_id``; images no longer in that clinic's library are left out."""
-    hero_id = reference_id(getattr(content, "hero_image", ""))
-    gallery = gallery_ids(getattr(content, "gallery", ""))
+    ``clinic_id``; images not in that clinic's library are left out."""
+    hero_id = reference_id(hero_image)
+    gallery = gallery_ids(gallery_text)
     found = clinic_media(clinic_id, [*gallery, *([hero_id] if hero_id else [])])
     return PagePictures(
         hero=found.get(hero_id) if hero_id else None,
