@@ -241,3 +241,19 @@ def test_unknown_media_files_are_not_found(client):
 def test_managers_cannot_open_the_library(client, demo, make_user, login):
     login(client, make_user("manager"))
     assert client.get("/editor/media/").status_code == 403
+
+
+def test_an_iphone_heic_photo_is_taken_and_served_without_its_position(app, marketer):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif.get_ifd(GPS_IFD)[1] = "N"
+    exif.get_ifd(GPS_IFD)[2] = (51.0, 31.0, 12.5)
+    Image.new("RGB", (640, 480), (100, 150, 200)).save(out, "HEIF", exif=exif.tobytes())
+    assert upload(marketer, app, out.getvalue(), filename="IMG_0001.HEIC").status_code == 303
+    [media] = stored(app)
+    assert (media.width, media.height) == (640, 480)
+    for variant in media.variants:
+        body = marketer.get(f"/media/{variant['name']}").get_data()
+        assert not Image.open(io.BytesIO(body)).getexif().get_ifd(GPS_IFD)
