@@ -142,8 +142,19 @@ def test_the_editor_offers_the_clinics_images_and_shows_the_picture_changes(app,
     pid = page_id(app)
     html = marketer.get(f"/editor/pages/{pid}/").get_data(as_text=True)
     assert f'value="media:{media_id}"' in html
+    # The line to copy into the body, beside the body.
+    assert f"<code>![Reception desk](media:{media_id})</code>" in html
     save(marketer, app, pid, hero_image=f"media:{media_id}")
     html = marketer.get(f"/editor/pages/{pid}/publish").get_data(as_text=True)
     assert "Hero image" in html and f"media:{media_id}" in html
     preview = marketer.get(f"/editor/pages/{pid}/preview").get_data(as_text=True)
     assert 'alt="Reception desk"' in preview
+
+
+def test_a_treatment_template_refuses_an_image_from_elsewhere():
+    from leads.services.clinics import SetupError
+    from leads.services.treatment_templates import check_placeholders
+
+    with pytest.raises(SetupError, match="is not from the media library"):
+        check_placeholders({"body": "At {location}: ![a room](https://example.org/a.jpg)"})
+    check_placeholders({"body": "At {location}: ![a room](media:3)"})

@@ -123,9 +123,12 @@ class NewTreatmentForm(TreatmentForm):
 
 
 class TemplateForm(PageForm):
-    """A page's fields, without an address: each location's page keeps its own."""
+    """A page's fields, without an address or pictures: each location's page
+    keeps its own."""
 
     slug = None
+    hero_image = None
+    gallery = None
 
     def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):

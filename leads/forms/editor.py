@@ -141,7 +141,9 @@ class PageForm(FlaskForm):
         return {name: self[name].data or "" for name in PICTURE_FIELDS}
 
     def picture_choices(self, images: list) -> None:
-        """The hero image's choices: none, or an image of the page's clinic."""
+        """The hero image's choices: none, or an image of the page's clinic.
+        The images are kept for the list beside the body."""
+        self.library = images
         self.hero_image.choices = [SelectChoice("", "No hero image")] + [
             SelectChoice(f"media:{m.id}", f"media:{m.id}: {m.alt or 'decorative'}"[:90])
             for m in images
