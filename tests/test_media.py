@@ -257,3 +257,14 @@ def test_an_iphone_heic_photo_is_taken_and_served_without_its_position(app, mark
     for variant in media.variants:
         body = marketer.get(f"/media/{variant['name']}").get_data()
         assert not Image.open(io.BytesIO(body)).getexif().get_ifd(GPS_IFD)
+
+
+def test_markup_hidden_inside_a_real_image_does_not_survive(app, marketer):
+    hidden = b"<html><script>alert(document.cookie)</script></html>"
+    data = photo(size=(800, 600)) + hidden
+    assert upload(marketer, app, data, filename="photo.jpg").status_code == 303
+    [media] = stored(app)
+    for variant in media.variants:
+        served = marketer.get(f"/media/{variant['name']}")
+        assert b"<script" not in served.get_data()
+        assert served.headers["X-Content-Type-Options"] == "nosniff"
