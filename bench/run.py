@@ -289,6 +289,76 @@ def landing_page(bench: Bench) -> list[Row]:
     ]
 
 
+LOCATION_PATH = "/aurelia/harley-street/"
+
+
+def landing_with_images(bench: Bench) -> list[Row]:
+    """The Harley Street location page before and after it gets a hero image,
+    a gallery of six photos, an image in its body and the clinic's logo."""
+    bench.load(mode="get", path=LOCATION_PATH, seconds=2)
+    plain = bench.load(mode="get", path=LOCATION_PATH, seconds=bench.seconds)
+    _add_images(bench)
+    bench.load(mode="get", path=LOCATION_PATH, seconds=2)
+    pictured = bench.load(mode="get", path=LOCATION_PATH, seconds=bench.seconds)
+    name = "the same page without images"
+    return [
+        Row(
+            "Landing page with 8 images GET, requests/s",
+            pictured["rps"],
+            plain["rps"],
+            "req/s",
+            ">= 0.9",
+            name,
+        ),
+        Row(
+            "Landing page with 8 images GET, p50",
+            pictured["p50_ms"],
+            plain["p50_ms"],
+            "ms",
+            "",
+            name,
+        ),
+    ]
+
+
+def _add_images(bench: Bench) -> None:
+    import io
+
+    from PIL import Image
+
+    from leads.claims import find_claims
+    from leads.extensions import db
+    from leads.models import Clinic, Page
+    from leads.services import clinics, editor, media
+
+    def photo(shade: int) -> bytes:
+        out = io.BytesIO()
+        Image.new("RGB", (1600, 1067), (shade, 120, 140)).save(out, "JPEG")
+        return out.getvalue()
+
+    with bench.app.app_context():
+        clinic = db.session.scalar(db.select(Clinic).where(Clinic.slug == "aurelia"))
+        ids = [media.upload(clinic, photo(20 * n), f"Room {n}", False, None).id for n in range(8)]
+        details = clinics.ClinicDetails(
+            name=clinic.name, tagline=clinic.tagline, logo=f"media:{ids[0]}"
+        )
+        clinics.update_clinic(clinic, details, None)
+        page = db.session.scalar(
+            db.select(Page).where(
+                Page.location.has(slug="harley-street"), Page.treatment_id.is_(None)
+            )
+        )
+        fields = {
+            **page.content(),
+            "body": page.body + f"\n\n![The treatment room](media:{ids[1]})\n",
+            "hero_image": f"media:{ids[1]}",
+            "gallery": " ".join(f"media:{i}" for i in ids[2:8]),
+        }
+        editor.save_draft(page, fields, None)
+        editor.publish_page(page, None, confirmed=find_claims(page.content()))
+        db.session.remove()
+
+
 def consultation_form(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     bare = bench.load(mode="post", path="/_bench/insert", tokens=bench.tokens)
     real = bench.load(mode="form", path=FORM_PATH, tokens=bench.tokens)
@@ -610,6 +680,7 @@ def main() -> int:
                 "submit to inbox, 4 workers",
                 lambda: rows.extend(submit_to_inbox(bench, 4, args.probes)),
             ),
+            ("landing page with images", lambda: rows.extend(landing_with_images(bench))),
             ("more scenarios", lambda: rows.extend(extra_scenarios(bench))),
         ]
         form: dict[str, Any] = {}

@@ -85,6 +85,17 @@ class Config:
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
 
+    # Media library files: None keeps them in instance/media/; MEDIA_S3_BUCKET
+    # puts them in an S3-compatible bucket instead (credentials as boto3 reads
+    # them: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment).
+    MEDIA_DIR: str | None = None
+    MEDIA_S3_BUCKET: str | None = None
+    MEDIA_S3_ENDPOINT_URL: str | None = None
+    MEDIA_S3_REGION: str | None = None
+    # The media upload's own body limit (an image may be 10 MB; the rest is
+    # room for the form around it). Other requests keep MAX_CONTENT_LENGTH.
+    MEDIA_UPLOAD_MAX_BYTES = 10 * 1024 * 1024 + 64 * 1024
+
     # Request limits: a larger body gets 413 before any view runs.
     MAX_CONTENT_LENGTH = 256 * 1024
     MAX_FORM_MEMORY_SIZE = 128 * 1024
@@ -238,6 +249,10 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "REDIS_URL": str,
     "SMTP_URL": str,
     "SMTP_TIMEOUT": int,
+    "MEDIA_DIR": str,
+    "MEDIA_S3_BUCKET": str,
+    "MEDIA_S3_ENDPOINT_URL": str,
+    "MEDIA_S3_REGION": str,
     "MAIL_FROM": str,
     "PUBLIC_BASE_URL": str,
     "QUEUE_NAME": str,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request, current_app
 
 import config as settings
 
@@ -32,7 +32,22 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+class LeadsRequest(Request):
+    @property
+    def max_content_length(self) -> int | None:  # type: ignore[override]
+        """The media upload takes an image of up to 10 MB; every other
+        request keeps ``MAX_CONTENT_LENGTH``. The rule is matched before any
+        ``before_request`` reads the body."""
+        from leads.input_guard import FILE_UPLOADS
+
+        if self.url_rule is not None and self.url_rule.endpoint in FILE_UPLOADS:
+            return current_app.config["MEDIA_UPLOAD_MAX_BYTES"]
+        return super().max_content_length
+
+
 class LeadsFlask(Flask):
+    request_class = LeadsRequest
+
     def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def,override]
         """Log an unhandled error once, by its type and place, with the request id:
         an exception's text (a database error's parameters, say) and the path
@@ -88,7 +103,7 @@ def _normalise_db_url(url: str) -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from leads import auth, logs, queue, security
+    from leads import auth, logs, media_storage, queue, security
     from leads.extensions import csrf, db, limiter, migrate
     from leads.services import landing_cache
 
@@ -101,6 +116,7 @@ def register_extensions(app: Flask) -> None:
     landing_cache.init_app(app)
     auth.init_app(app)
     limiter.init_app(app)
+    media_storage.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -113,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
         editor,
         inbox,
         invitations,
+        media,
         privacy,
         public,
         reports,
@@ -126,6 +143,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(clinics.bp)
     app.register_blueprint(editor.bp)
+    app.register_blueprint(media.bp)
     app.register_blueprint(privacy.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(invitations.bp)

@@ -4,8 +4,11 @@ Markdown is rendered with raw HTML switched off, then sanitised with nh3 to
 an allow-list, so nothing typed into a page can run in a patient's browser.
 Plain-text fields (titles, SEO and sharing text) lose any markup through nh3
 and are then escaped by Jinja, which also covers quotes inside attributes.
-Image addresses must be http(s). Rendered HTML is cached by the page revision
-that produced it.
+Images come from the clinic's media library only: ``![alt](media:12)`` in
+the Markdown becomes a responsive ``<picture>`` built by the caller's
+``picture`` function after sanitising; any other image is refused when the
+page is saved (``image_problem``) and left out when rendered. Rendered HTML is
+cached by the page revision that produced it.
 
 The same module holds the input check the editor's forms use, so staff learn
 at once when what they typed would be removed.
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -109,12 +114,82 @@ def markup_problem(text: str | None) -> str | None:
     return None
 
 
-def render_markdown(text: str | None) -> Markup:
-    """Markdown to sanitised HTML, safe to place in a template."""
-    return Markup(sanitise(_md.render(text or "")))  # noqa: S704 - sanitised just now
+MEDIA_REFERENCE = re.compile(r"^media:([1-9][0-9]{0,9})$")
+# Builds the HTML of library image ``id`` with ``alt`` ("" when it is unknown).
+PictureMaker = Callable[[int, str], str]
+
+
+def markdown_images(text: str | None) -> list[str]:
+    """The address of every image in the Markdown ``text``, in order."""
+    found: list[str] = []
+
+    def walk(tokens) -> None:  # type: ignore[no-untyped-def]
+        for token in tokens:
+            if token.type == "image":
+                found.append(token.attrGet("src") or "")
+            if token.children:
+                walk(token.children)
+
+    walk(_md.parse(text or ""))
+    return found
+
+
+def media_ids(text: str | None) -> list[int]:
+    """The library images ``text`` shows, by id."""
+    ids = []
+    for src in markdown_images(text):
+        match = MEDIA_REFERENCE.match(src)
+        if match:
+            ids.append(int(match[1]))
+    return ids
+
+
+def image_problem(text: str | None) -> str | None:
+    """Why the images in Markdown ``text`` cannot be shown, or None."""
+    for src in markdown_images(text):
+        if not MEDIA_REFERENCE.match(src):
+            shown = src if len(src) <= 60 else src[:57] + "..."
+            return (
+                f"The image “{shown}” is not from the media library, so it would not be shown. "
+                "Upload it to the library and insert it as ![what it shows](media:ID)."
+            )
+    return None
+
+
+def _render_image(self, tokens, idx, options, env) -> str:  # type: ignore[no-untyped-def]
+    token = tokens[idx]
+    match = MEDIA_REFERENCE.match(token.attrGet("src") or "")
+    if not match or "pictures" not in env:
+        return ""
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    env["pictures"].append((int(match[1]), alt))
+    return f"{env['marker']}{len(env['pictures']) - 1}x"
+
+
+_md.add_render_rule("image", _render_image)
+
+
+def render_markdown(text: str | None, picture: PictureMaker | None = None) -> Markup:
+    """Markdown to sanitised HTML, safe to place in a template.
+
+    Library images become what ``picture`` makes of them (without it, they
+    are left out), placed after sanitising, as they are built by us.
+    """
+    if picture is None:
+        return Markup(sanitise(_md.render(text or "")))  # noqa: S704 - sanitised just now
+    marker = "media" + secrets.token_hex(8) + "n"
+    env: dict = {"pictures": [], "marker": marker}
+    clean = sanitise(_md.render(text or "", env))
+    if env["pictures"]:
+        pictures = env["pictures"]
+        clean = re.sub(
+            re.escape(marker) + r"(\d+)x", lambda m: picture(*pictures[int(m[1])]), clean
+        )
+    return Markup(clean)  # noqa: S704 - sanitised, then our own markup added
 
 
 @lru_cache(maxsize=512)
-def render_revision(revision_id: int, body: str) -> Markup:
-    """The body of a published revision; revisions never change, so the id is the key."""
-    return render_markdown(body)
+def render_revision(revision_id: int, body: str, picture: PictureMaker | None = None) -> Markup:
+    """The body of a published revision; revisions (and stored images) never
+    change, so the id is the key."""
+    return render_markdown(body, picture)

@@ -85,7 +85,12 @@ def set_security_headers(response: Response) -> Response:
     hsts = int(current_app.config.get("HSTS_SECONDS") or 0)
     if hsts:
         headers["Strict-Transport-Security"] = f"max-age={hsts}; includeSubDomains"
-    if request.endpoint != "static" and request.blueprint not in CACHEABLE_BLUEPRINTS:
+    # Static files and the media library's files (immutable, content-addressed)
+    # carry their own long cache headers.
+    if (
+        request.endpoint not in ("static", "media.file")
+        and request.blueprint not in CACHEABLE_BLUEPRINTS
+    ):
         headers["Cache-Control"] = "no-store"
         headers.pop("Expires", None)
     return response

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, url_for
 from wtforms import Field
 
-from leads import content, phones
+from leads import content, phones, pictures
 from leads.seo import SCHEMA_DAYS as DAY_NAMES
 
 
@@ -32,10 +32,28 @@ def aria(field: Field, hint: str | None = None, required: bool = True) -> dict[s
     return attrs
 
 
+def clinic_theme_url(clinic) -> str | None:  # type: ignore[no-untyped-def]
+    """The address of the clinic's stylesheet (its colours), or None: the site's own."""
+    from leads.services import look
+
+    text = look.stylesheet(clinic.brand_colour or "", clinic.accent_colour or "")
+    if not text:
+        return None
+    return url_for(
+        "public.clinic_theme", clinic_slug=clinic.slug, digest=look.stylesheet_digest(text)
+    )
+
+
+def clinic_logo(clinic):  # type: ignore[no-untyped-def]
+    """The HTML of the clinic's logo, or None."""
+    return pictures.logo(clinic.id, clinic.logo or "")
+
+
 # The staff areas: (endpoint, label, roles that see it). Shown when the endpoint exists.
 STAFF_SECTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("inbox.index", "Leads", ("admin", "manager")),
     ("editor.index", "Pages", ("admin", "marketing")),
+    ("media.library", "Media", ("admin", "marketing")),
     ("reports.index", "Reports", ("admin", "manager", "marketing")),
     ("privacy.quarantine", "Quarantine", ("admin", "manager")),
     ("privacy.subject", "Subject access", ("admin",)),
@@ -53,6 +71,9 @@ def staff_sections() -> list[tuple[str, str, tuple[str, ...]]]:
 def register(app: Flask) -> None:
     app.jinja_env.globals["staff_sections"] = staff_sections
     app.jinja_env.globals["aria"] = aria
+    app.jinja_env.globals["picture"] = pictures.picture
+    app.jinja_env.globals["clinic_theme_url"] = clinic_theme_url
+    app.jinja_env.globals["clinic_logo"] = clinic_logo
     app.jinja_env.globals["site_name"] = "Clinic Leads"
     app.jinja_env.filters["markdown"] = content.render_markdown
     app.jinja_env.filters["plain"] = content.plain_text

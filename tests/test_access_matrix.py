@@ -28,6 +28,7 @@ from leads.models import (
     Location,
     Page,
     PageRevision,
+    Practitioner,
     User,
 )
 from leads.services.api_tokens import create_token
@@ -137,6 +138,10 @@ CASES = [
     Case("public.clinic_page", "GET", everyone(200), {"clinic_slug": "aurelia"}),
     Case("public.sitemap", "GET", everyone(200)),
     Case("public.robots", "GET", everyone(200)),
+    # A clinic's stylesheet: the demo clinics keep the site's colours, so none.
+    Case("public.clinic_theme", "GET", everyone(404), {"clinic_slug": "aurelia", "digest": "0"}),
+    # A media file: public by its unguessable name; this one was never stored.
+    Case("media.file", "GET", everyone(404), {"name": "a" * 32 + "-480-" + "b" * 16 + ".webp"}),
     # Signing in and out
     Case("auth.login", "GET", {"anonymous": 200, **dict.fromkeys(ROLES[1:], 303)}),
     Case(
@@ -283,6 +288,9 @@ CASES = [
     Case("account.remove_colleague_two_factor", "POST", admins(303), {"user_id": "@target"}),
     # The page editor
     Case("editor.index", "GET", editors(200)),
+    # The media library: each marketer sees and fills their own clinics' only.
+    Case("media.library", "GET", editors(200)),
+    Case("media.library", "POST", editors(422), body={"alt": "A room"}),
     Case("editor.create", "GET", editors(200), query={"location": "@location_a"}),
     Case(
         "editor.create",
@@ -471,6 +479,15 @@ CASES = [
         {"treatment_id": "@treatment_a"},
         body={"archived": "0"},
     ),
+    Case("clinics.new_practitioner", "GET", admins(200), {"clinic_id": "@clinic_a"}),
+    Case("clinics.new_practitioner", "POST", admins(422), {"clinic_id": "@clinic_a"}, body={}),
+    Case("clinics.practitioner", "GET", admins(200), {"practitioner_id": "@practitioner_a"}),
+    Case(
+        "clinics.practitioner", "POST", admins(422), {"practitioner_id": "@practitioner_a"}, body={}
+    ),
+    Case(
+        "clinics.remove_practitioner", "POST", admins(303), {"practitioner_id": "@practitioner_a"}
+    ),
     Case("clinics.template", "GET", admins(200), {"treatment_id": "@treatment_a"}),
     Case("clinics.template", "POST", admins(422), {"treatment_id": "@treatment_a"}, body={}),
     # The demo treatments have no template yet: nothing to preview.
@@ -555,6 +572,10 @@ def world(app, demo, make_user, make_lead, login) -> dict[str, Any]:
         db.session.add(webhook)
         db.session.flush()
         ids["webhook_b"] = webhook.id
+        person = Practitioner(clinic_id=ids["clinic_a"], name="Dr A")
+        db.session.add(person)
+        db.session.flush()
+        ids["practitioner_a"] = person.id
         token, _ = create_token(db.session.get(Clinic, ids["clinic_a"]), "CRM", None)
         ids["token_a"] = token.id
         for name in ("a", "b"):  # a failed delivery on each clinic's lead

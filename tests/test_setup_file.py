@@ -156,6 +156,18 @@ def changed(text: str, old: str, new: str) -> str:
         (changed(SMALL, "name: NAR London", "name: [NAR"), "line 4, file: not valid YAML"),
         ("clinic:\n  - slug: x\n", "line 1, file.clinic: unknown key"),
         (changed(SMALL, "publish: true", "publish: yes please"), "publish: expected true or false"),
+        (
+            changed(
+                SMALL, "    name: NAR London\n", '    name: NAR London\n    brand_colour: "#9ad"\n'
+            ),
+            "line 4, clinics[0].brand_colour: The brand colour #99aadd has a contrast of 2.30:1",
+        ),
+        (
+            changed(
+                SMALL, "    name: NAR London\n", "    name: NAR London\n    accent_colour: teal\n"
+            ),
+            "line 4, clinics[0].accent_colour: Use a hex colour",
+        ),
     ],
 )
 def test_a_bad_file_names_the_line_and_field_and_changes_nothing(app, run, text, expected):
@@ -245,6 +257,7 @@ def test_export_then_import_changes_nothing(app, demo, run):
     assert "slug: aurelia" in exported and "slug: nar-london" in exported
     assert "change-me" not in exported  # webhook secrets stay out of files
     assert "Mesotherapy for hair loss in {city}" in exported
+    assert "#0b5d57" in exported and "#1f3a5f" in exported  # the clinic's colours
     assert run(exported) == (0, "Nothing to change.\n")
 
 

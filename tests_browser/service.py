@@ -146,6 +146,7 @@ class Service:
         from leads.extensions import db
         from leads.models import Clinic
         from leads.services.accounts import create_user
+        from tests_browser.pictures import add_pictures
 
         Redis.from_url(self.env["REDIS_URL"]).flushdb()
         app = create_app(
@@ -163,6 +164,7 @@ class Service:
                 db.session.commit()
             upgrade()
             load_demo()
+            add_pictures()
             aurelia = db.session.scalar(db.select(Clinic).where(Clinic.slug == "aurelia"))
             for role, clinics in (("manager", [aurelia]), ("marketing", [aurelia]), ("admin", [])):
                 email = f"{role}@staff.example.org"

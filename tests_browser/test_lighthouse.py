@@ -1,4 +1,5 @@
-"""Lighthouse, mobile settings, on a location page and a treatment page: 95 or more in
+"""Lighthouse, mobile settings, on a location page and two treatment pages (one
+with a hero image, a gallery of six photos and the clinic's logo): 95 or more in
 performance, accessibility, best practices and SEO."""
 
 from __future__ import annotations
@@ -15,8 +16,13 @@ TARGET = 95
 
 @pytest.mark.parametrize(
     "path",
-    ["/aurelia/harley-street/", "/aurelia/harley-street/mesotherapy/"],
-    ids=["location", "treatment"],
+    [
+        "/aurelia/harley-street/",
+        "/aurelia/harley-street/mesotherapy/",
+        # A hero image, a gallery of six photos, an image in the body, the logo.
+        "/aurelia/harley-street/prp/",
+    ],
+    ids=["location", "treatment", "treatment-with-pictures"],
 )
 def test_lighthouse_scores(service: Service, path: str, summary: Callable[[str], None]) -> None:
     name = path.strip("/").replace("/", "--")

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms.fields.choices import SelectChoice
 
 from leads import seo
 from leads.auth import roles_required
@@ -20,15 +21,26 @@ from leads.forms.clinics import (
     NewClinicForm,
     NewLocationForm,
     NewTreatmentForm,
+    PractitionerForm,
     TemplateForm,
     TreatmentForm,
     routing_rule_form,
 )
 from leads.forms.consultation import ConsultationForm
 from leads.forms.editor import LocationForm, PublishForm, format_hours
-from leads.models import Clinic, Location, RoutingRule, Treatment
-from leads.services import clinics, editor, pages, routing, scope, treatment_templates
+from leads.models import Clinic, Location, Practitioner, RoutingRule, Treatment
+from leads.services import (
+    clinics,
+    editor,
+    media,
+    pages,
+    practitioners,
+    routing,
+    scope,
+    treatment_templates,
+)
 from leads.services.clinics import ClinicDetails, LocationDetails, SetupError
+from leads.services.practitioners import PractitionerDetails
 
 bp = Blueprint("clinics", __name__, url_prefix="/admin")
 
@@ -92,10 +104,15 @@ def new_clinic() -> Response | tuple[str, int]:
 def clinic(clinic_id: int) -> Response | tuple[str, int]:
     found = _clinic(clinic_id)
     form = ClinicForm(obj=found if request.method == "GET" else None)
+    form.logo_choices(media.library(current_user, found.id))
     if form.validate_on_submit():
-        clinics.update_clinic(found, _clinic_details(form), current_user)
-        flash("Clinic saved.", "info")
-        return redirect(url_for(".clinic", clinic_id=found.id), code=303)
+        try:
+            clinics.update_clinic(found, _clinic_details(form), current_user)
+        except SetupError as exc:
+            form[exc.field].errors.append(exc.message)
+        else:
+            flash("Clinic saved.", "info")
+            return redirect(url_for(".clinic", clinic_id=found.id), code=303)
     return _clinic_page(found, form)
 
 
@@ -109,6 +126,7 @@ def _clinic_page(found: Clinic, form: ClinicForm, rule_form=None) -> tuple[str, 
         rule_form=rule_form,
         rules=routing.rules_of(found),
         templates={t.id: treatment_templates.template_for(t) for t in found.treatments},
+        practitioners=practitioners.for_clinic(found),
     )
     return html, (422 if form.errors or rule_form.errors else 200)
 
@@ -153,6 +171,9 @@ def _clinic_details(form: ClinicForm) -> ClinicDetails:
         retention_months=form.retention_months.data,
         sla_minutes=form.sla_minutes.data,
         escalate_to=form.escalate_to.data or "",
+        brand_colour=form.brand_colour.data or "",
+        accent_colour=form.accent_colour.data or "",
+        logo=form.logo.data or "",
     )
 
 
@@ -264,6 +285,60 @@ def publish_location(location_id: int) -> Response:
             "info",
         )
     return redirect(url_for(".clinic", clinic_id=found.clinic_id), code=303)
+
+
+# -- practitioners -----------------------------------------------------------------
+
+
+@bp.route("/clinics/<int:clinic_id>/practitioners/new", methods=["GET", "POST"])
+def new_practitioner(clinic_id: int) -> Response | tuple[str, int]:
+    return _practitioner_form(_clinic(clinic_id), None)
+
+
+@bp.route("/practitioners/<int:practitioner_id>/", methods=["GET", "POST"])
+def practitioner(practitioner_id: int) -> Response | tuple[str, int]:
+    person = practitioners.get(practitioner_id) or abort(404)
+    return _practitioner_form(person.clinic, person)
+
+
+@bp.post("/practitioners/<int:practitioner_id>/remove")
+def remove_practitioner(practitioner_id: int) -> Response:
+    person = practitioners.get(practitioner_id) or abort(404)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    clinic_id, name = person.clinic_id, person.name
+    practitioners.remove(person, current_user)
+    flash(f"{name} removed from the clinic's practitioners.", "info")
+    return redirect(url_for(".clinic", clinic_id=clinic_id), code=303)
+
+
+def _practitioner_form(clinic: Clinic, person: Practitioner | None) -> Response | tuple[str, int]:
+    form = PractitionerForm(obj=person if request.method == "GET" else None)
+    form.photo_choices(media.library(current_user, clinic.id))
+    form.locations.choices = [SelectChoice(loc.id, loc.name) for loc in clinic.locations]
+    if request.method == "GET" and person is not None:
+        form.locations.data = [loc.id for loc in person.locations]
+    if form.validate_on_submit():
+        details = PractitionerDetails(
+            name=form.name.data or "",
+            role=form.role.data or "",
+            registration_body=form.registration_body.data or "",
+            registration_number=form.registration_number.data or "",
+            photo=form.photo.data or "",
+            bio=form.bio.data or "",
+            location_ids=tuple(form.locations.data or ()),
+        )
+        try:
+            saved = practitioners.save(clinic, details, current_user, person)
+        except SetupError as exc:
+            form[exc.field].errors.append(exc.message)
+        else:
+            flash(f"{saved.name} saved.", "info")
+            return redirect(url_for(".clinic", clinic_id=clinic.id), code=303)
+    html = render_template(
+        "clinics/practitioner.html", clinic=clinic, practitioner=person, form=form
+    )
+    return html, (422 if form.errors else 200)
 
 
 # -- treatments --------------------------------------------------------------------

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from leads import seo
+from leads import pictures, seo
 from leads.auth import roles_required
 from leads.claims import find_claims
 from leads.content import render_markdown
@@ -30,7 +30,7 @@ from leads.forms.editor import (
 )
 from leads.input_guard import db_id
 from leads.models import Location, Page, PageRevision, Treatment
-from leads.services import editor, locations, pages, scope
+from leads.services import editor, locations, media, pages, practitioners, scope
 
 bp = Blueprint("editor", __name__, url_prefix="/editor")
 
@@ -82,6 +82,7 @@ def create() -> Response | tuple[str, int]:
         if copy_from is None:
             abort(404)
     form = PageForm(treatment_page=treatment is not None)
+    form.picture_choices(media.library(current_user, location.clinic_id))
     if request.method == "GET":
         _new_page_defaults(form, location, treatment)
         if copy_from is not None:
@@ -90,10 +91,16 @@ def create() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             saved = editor.create_page(
-                location, treatment, form.content(), current_user, slug=form.slug.data
+                location,
+                treatment,
+                {**form.content(), **form.pictures()},
+                current_user,
+                slug=form.slug.data,
             )
         except editor.SlugError as exc:
             form.slug.errors.append(str(exc))
+        except editor.PictureError as exc:
+            form[exc.field].errors.append(str(exc))
         except editor.EditorError as exc:
             form.form_errors.append(str(exc))
         else:
@@ -118,16 +125,18 @@ def edit(page_id: int) -> Response | tuple[str, int]:
     page = _page_or_404(page_id)
     form = _form_for(page)
     if request.method == "GET":
-        for name in form.content():
+        for name in _fields(form):
             form[name].data = getattr(page, name)
         if not page.is_privacy_notice:
             form.slug.data = editor.page_slug(page)
     if form.validate_on_submit():
         slug = None if page.is_privacy_notice else form.slug.data
         try:
-            saved = editor.save_draft(page, form.content(), current_user, slug=slug)
+            saved = editor.save_draft(page, _fields(form), current_user, slug=slug)
         except editor.SlugError as exc:
             form.slug.errors.append(str(exc))
+        except editor.PictureError as exc:
+            form[exc.field].errors.append(str(exc))
         else:
             _flash_saved(saved)
             return redirect(url_for(".edit", page_id=page.id), code=303)
@@ -137,7 +146,16 @@ def edit(page_id: int) -> Response | tuple[str, int]:
 def _form_for(page: Page) -> PageForm | PrivacyNoticeForm:
     if page.is_privacy_notice:
         return PrivacyNoticeForm()
-    return PageForm(treatment_page=page.treatment is not None)
+    form = PageForm(treatment_page=page.treatment is not None)
+    form.picture_choices(media.library(current_user, page.clinic_id))
+    return form
+
+
+def _fields(form: PageForm | PrivacyNoticeForm) -> dict[str, str]:
+    """What the form holds of the page: its words, and a landing page's pictures."""
+    if isinstance(form, PageForm):
+        return {**form.content(), **form.pictures()}
+    return form.content()
 
 
 def _render_edit(page: Page, form: PageForm | PrivacyNoticeForm, claims: list[str]) -> str:
@@ -223,7 +241,7 @@ def preview_unsaved(page_id: int) -> tuple[str, int] | str:
     form = _form_for(page)
     if not form.validate_on_submit():
         return _render_edit(page, form, []), 422
-    return _render_preview(page, SimpleNamespace(**{**page.content(), **form.content()}))
+    return _render_preview(page, SimpleNamespace(**{**page.snapshot(), **_fields(form)}))
 
 
 def _render_preview(page: Page, content: object) -> str:
@@ -232,7 +250,7 @@ def _render_preview(page: Page, content: object) -> str:
             "public/privacy_notice.html",
             clinic=page.clinic,
             page=content,
-            body=render_markdown(content.body),
+            body=render_markdown(content.body, pictures.for_clinic(page.clinic_id)),
             preview=True,
             preview_back=url_for(".edit", page_id=page.id),
         )
@@ -245,7 +263,10 @@ def _render_preview(page: Page, content: object) -> str:
         location=location,
         treatment=treatment,
         page=content,
-        body=render_markdown(content.body),
+        body=render_markdown(content.body, pictures.for_clinic(page.clinic_id)),
+        pictures=pictures.page_pictures(page.clinic_id, content.hero_image, content.gallery),
+        team=(team := practitioners.at_location(location)),
+        team_photos=practitioners.photos(team),
         treatment_pages=treatment_pages,
         canonical_url=canonical,
         json_ld=seo.clinic_json_ld(location, treatment, treatment_pages),

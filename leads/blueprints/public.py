@@ -21,13 +21,22 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.wrappers import Response
 
-from leads import attribution, seo, spam
+from leads import attribution, pictures, seo, spam
 from leads.content import render_revision
 from leads.extensions import csrf, db, limiter
 from leads.forms.consultation import ConsultationForm
+from leads.models import Location
 from leads.queue import state
 from leads.security import client_key
-from leads.services import consent, landing_cache, page_views, pages
+from leads.services import (
+    clinics,
+    consent,
+    landing_cache,
+    look,
+    page_views,
+    pages,
+    practitioners,
+)
 from leads.services.leads import Enquiry, StampAlreadyUsed, StorageUnavailable, submit_lead
 
 bp = Blueprint("public", __name__)
@@ -89,6 +98,19 @@ def not_found_is_not_stored(response: Response) -> Response:
     kept by any cache, as for addresses that match no route at all."""
     if response.status_code == 404:
         response.cache_control.no_store = True
+    return response
+
+
+@bp.get("/c/<clinic_slug>/theme-<digest>.css")
+def clinic_theme(clinic_slug: str, digest: str) -> Response:
+    """The clinic's colours as a stylesheet; its address changes with them."""
+    clinic = clinics.clinic_by_slug(clinic_slug)
+    text = look.stylesheet(clinic.brand_colour, clinic.accent_colour) if clinic else ""
+    if not text or digest != look.stylesheet_digest(text):
+        abort(404)
+    response = make_response(text)
+    response.mimetype = "text/css"
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
 
 
@@ -166,7 +188,7 @@ def privacy_notice(clinic_slug: str) -> Response:
             "public/privacy_notice.html",
             clinic=notice.clinic,
             page=revision,
-            body=render_revision(revision.id, revision.body),
+            body=render_revision(revision.id, revision.body, pictures.for_clinic(notice.clinic.id)),
         )
     )
     response.last_modified = revision.created_at
@@ -251,7 +273,13 @@ def landing_context(
         treatment=landing.treatment,
         page=revision,
         # Cached by revision id: a page view renders no Markdown.
-        body=render_revision(revision.id, revision.body),
+        body=render_revision(
+            revision.id, revision.body, pictures.for_clinic(landing.location.clinic_id)
+        ),
+        pictures=pictures.revision_pictures(
+            revision.id, landing.location.clinic_id, revision.hero_image, revision.gallery
+        ),
+        **_team(landing.location),
         treatment_pages=treatment_pages,
         canonical_url=_canonical(landing),
         json_ld=seo.clinic_json_ld(landing.location, landing.treatment, treatment_pages),
@@ -329,6 +357,12 @@ def storage_unavailable(error: Exception) -> Response:
     response.headers["Retry-After"] = "30"
     response.cache_control.no_store = True
     return response
+
+
+def _team(location: Location) -> dict[str, object]:
+    """The practitioners at ``location`` and their photos, for the landing page."""
+    team = practitioners.at_location(location)
+    return {"team": team, "team_photos": practitioners.photos(team)}
 
 
 def _canonical(landing: pages.Landing) -> str:

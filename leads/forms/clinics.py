@@ -7,11 +7,19 @@ file import applies exactly the same rules.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, SelectField, StringField
+from wtforms import EmailField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import NumberRange, Optional, ValidationError
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
-from leads.forms.editor import LocationForm, MultiCheckboxField, PageForm, _line, _strip
+from leads.forms.editor import (
+    LocationForm,
+    MultiCheckboxField,
+    PageForm,
+    _line,
+    _no_markup,
+    _strip,
+)
+from leads.models import REGISTRATION_BODIES
 from leads.services import clinics
 from leads.services.clinics import SetupError
 
@@ -71,6 +79,35 @@ class ClinicForm(FlaskForm):
         except SetupError as exc:
             raise ValidationError(exc.message) from None
 
+    brand_colour = StringField(
+        "Brand colour",
+        filters=[_strip],
+        description="Buttons and links, as a hex colour such as #0b5d57; empty for the "
+        "site's own. It must be dark enough for white text on it (WCAG AA, 4.5:1).",
+        render_kw={"maxlength": 7},
+    )
+    accent_colour = StringField(
+        "Accent colour",
+        filters=[_strip],
+        description="Headings, as a hex colour; empty for the site's own. It must be "
+        "dark enough to read on white (WCAG AA, 4.5:1).",
+        render_kw={"maxlength": 7},
+    )
+    # Choices: the clinic's media library, set by the view.
+    logo = SelectField(
+        "Logo",
+        validate_choice=False,
+        choices=[SelectChoice("", "No logo")],
+        description="Shown beside the clinic's name on its pages; upload it to the media "
+        "library first.",
+    )
+
+    def logo_choices(self, images: list) -> None:
+        self.logo.choices = [SelectChoice("", "No logo")] + [
+            SelectChoice(f"media:{m.id}", f"media:{m.id}: {m.alt or 'decorative'}"[:90])
+            for m in images
+        ]
+
 
 class NewClinicForm(ClinicForm):
     slug = _slug_field("nar-london")
@@ -110,9 +147,12 @@ class NewTreatmentForm(TreatmentForm):
 
 
 class TemplateForm(PageForm):
-    """A page's fields, without an address: each location's page keeps its own."""
+    """A page's fields, without an address or pictures: each location's page
+    keeps its own."""
 
     slug = None
+    hero_image = None
+    gallery = None
 
     def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):
@@ -147,3 +187,37 @@ def routing_rule_form(clinic, staff, **kwargs) -> RoutingRuleForm:
     form.members.choices = [(u.id, u.name or u.email) for u in staff]
     form.channels.choices = [(c.id, f"{c.kind}: {c.target}") for c in clinic.channels if c.active]
     return form
+
+
+class PractitionerForm(FlaskForm):
+    name = _line(
+        "Name", 120, required=True, hint="As patients would address them, such as Dr Amira Shah."
+    )
+    role = _line("Role", 120, hint="Such as Consultant trichologist or Aesthetic nurse.")
+    registration_body = SelectField(
+        "Register",
+        choices=[SelectChoice(key, label) for key, label in REGISTRATION_BODIES.items()],
+        description="The professional register they are on, if any.",
+    )
+    registration_number = _line(
+        "Registration number", 32, hint="As it appears on the register, such as 7012345."
+    )
+    photo = SelectField(
+        "Photo",
+        validate_choice=False,
+        choices=[SelectChoice("", "No photo")],
+        description="From the media library.",
+    )
+    bio = TextAreaField(
+        "Short biography",
+        validators=[Length(max=600), _no_markup],
+        filters=[_strip],
+        description="Two or three sentences; up to 600 characters.",
+    )
+    locations = MultiCheckboxField("Works at", coerce=int)
+
+    def photo_choices(self, images: list) -> None:
+        self.photo.choices = [SelectChoice("", "No photo")] + [
+            SelectChoice(f"media:{m.id}", f"media:{m.id}: {m.alt or 'decorative'}"[:90])
+            for m in images
+        ]

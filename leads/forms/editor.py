@@ -78,7 +78,22 @@ class PageForm(FlaskForm):
     body = TextAreaField(
         "Body (Markdown)",
         validators=[Length(max=50_000), _no_markup],
-        description="## for a section heading, - for a list item, [words](https://...) for a link.",
+        description="## for a section heading, - for a list item, [words](https://...) for a link, "
+        "![what it shows](media:12) for an image from the media library.",
+    )
+    # Choices: the clinic's media library, set by the view.
+    hero_image = SelectField(
+        "Hero image",
+        validate_choice=False,
+        description="Shown beside the heading; it loads first.",
+    )
+    gallery = StringField(
+        "Gallery",
+        validators=[Length(max=400), _single_line],
+        filters=[_strip],
+        description="Images from the media library in the order to show them, "
+        "such as media:3 media:7 media:8.",
+        render_kw={"maxlength": 400},
     )
     cta_text = _line("Call to action", 80, required=True, hint="The text of the booking buttons.")
     seo_title = _line("SEO title", 70, hint="Shown as the title in search results; up to 70.")
@@ -120,6 +135,20 @@ class PageForm(FlaskForm):
         from leads.models import CONTENT_FIELDS
 
         return {name: self[name].data or "" for name in CONTENT_FIELDS}
+
+    def pictures(self) -> dict[str, str]:
+        from leads.models import PICTURE_FIELDS
+
+        return {name: self[name].data or "" for name in PICTURE_FIELDS}
+
+    def picture_choices(self, images: list) -> None:
+        """The hero image's choices: none, or an image of the page's clinic.
+        The images are kept for the list beside the body."""
+        self.library = images
+        self.hero_image.choices = [SelectChoice("", "No hero image")] + [
+            SelectChoice(f"media:{m.id}", f"media:{m.id}: {m.alt or 'decorative'}"[:90])
+            for m in images
+        ]
 
 
 class PrivacyNoticeForm(FlaskForm):

@@ -28,14 +28,17 @@ from leads.models.lead import (
     LeadEvent,
     job_id,
 )
+from leads.models.media import Media
 from leads.models.page import (
     CONTENT_FIELDS,
+    PICTURE_FIELDS,
     Page,
     PageRevision,
     SlugRedirect,
     TreatmentTemplate,
 )
 from leads.models.page_view import PageView
+from leads.models.practitioner import REGISTRATION_BODIES, Practitioner
 from leads.models.staff_message import StaffMessage
 from leads.models.user import ROLES, AuditEntry, User
 
@@ -46,6 +49,7 @@ __all__ = [
     "CONTACT_METHODS",
     "CONTACT_TIMES",
     "CONTENT_FIELDS",
+    "PICTURE_FIELDS",
     "DELIVERY_CANCELLED",
     "DELIVERY_FAILED",
     "DELIVERY_PENDING",
@@ -61,11 +65,14 @@ __all__ = [
     "InboxChannel",
     "Lead",
     "LeadEvent",
+    "Media",
     "Location",
     "Page",
     "PageRevision",
     "PageView",
     "RoutingRule",
+    "Practitioner",
+    "REGISTRATION_BODIES",
     "SlugRedirect",
     "StaffMessage",
     "Treatment",

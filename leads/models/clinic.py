@@ -42,6 +42,12 @@ class Clinic(db.Model):
     # (comma-separated addresses; empty: the clinic's managers).
     sla_minutes: Mapped[int | None] = mapped_column(default=None)
     escalate_to: Mapped[str] = mapped_column(sa.String(500), default="", server_default="")
+    # The clinic's own look: "#RRGGBB" colours ("" for the site's own) and its
+    # logo from its media library ("media:12", "" for none). The colours reach
+    # pages through the clinic's stylesheet (leads.services.look).
+    brand_colour: Mapped[str] = mapped_column(sa.String(7), default="", server_default="")
+    accent_colour: Mapped[str] = mapped_column(sa.String(7), default="", server_default="")
+    logo: Mapped[str] = mapped_column(sa.String(20), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Archived: no pages for patients, no new leads; its leads and history stay.
     archived_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -43,12 +43,31 @@ class _Content:
         return {name: getattr(self, name) for name in CONTENT_FIELDS}
 
 
+# A page's pictures, from its clinic's media library: "media:12" for the hero
+# image, and the gallery's images as "media:3 media:4" in order. Kept apart
+# from CONTENT_FIELDS, which treatment templates and the setup file share:
+# a library's ids mean nothing in another installation.
+PICTURE_FIELDS = ("hero_image", "gallery")
+
+
+class _Pictures:
+    hero_image: Mapped[str] = mapped_column(sa.String(20), default="", server_default="")
+    gallery: Mapped[str] = mapped_column(sa.String(400), default="", server_default="")
+
+    def pictures(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in PICTURE_FIELDS}
+
+    def snapshot(self) -> dict[str, str]:
+        """Everything a revision keeps: the words and the pictures."""
+        return {**self.content(), **self.pictures()}  # type: ignore[attr-defined]
+
+
 # "landing": a location page or a location-and-treatment page, with the form.
 # "privacy": the clinic's privacy notice, one per clinic, with no location.
 PAGE_KINDS = ("landing", "privacy")
 
 
-class Page(_Content, db.Model):
+class Page(_Content, _Pictures, db.Model):
     """A location page (no treatment), a location-and-treatment page, or a
     clinic's privacy notice (``kind == "privacy"``, no location).
 
@@ -106,10 +125,10 @@ class Page(_Content, db.Model):
 
     @property
     def has_unpublished_changes(self) -> bool:
-        return self.published is None or self.published.content() != self.content()
+        return self.published is None or self.published.snapshot() != self.snapshot()
 
 
-class PageRevision(_Content, db.Model):
+class PageRevision(_Content, _Pictures, db.Model):
     """One published state of a page; never edited after it is written."""
 
     __tablename__ = "page_revisions"

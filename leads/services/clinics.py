@@ -22,6 +22,7 @@ from leads import phones
 from leads.content import markup_problem
 from leads.extensions import db
 from leads.models import Clinic, InboxChannel, Location, Page, Treatment, User, utcnow
+from leads.services import look, media
 from leads.services.audit import record
 from leads.services.editor import RESERVED_TREATMENT_SLUGS, SlugError, check_slug
 
@@ -179,6 +180,10 @@ class ClinicDetails:
     # of a lead not contacted by then (comma-separated; empty: the managers).
     sla_minutes: int | None = None
     escalate_to: str = ""
+    # The clinic's look (leads.services.look); "" is the site's own.
+    brand_colour: str = ""
+    accent_colour: str = ""
+    logo: str = ""  # "media:ID" of the clinic's library
 
 
 @dataclass
@@ -242,6 +247,7 @@ def create_clinic(
     if clinic_by_slug(slug) is not None:
         raise SetupError("slug", "Another clinic has that address.")
     inbox = check_email(inbox) if inbox else None
+    _check_look(details, None)
     clinic = Clinic(slug=slug, **details.__dict__)
     db.session.add(clinic)
     db.session.flush()
@@ -255,10 +261,31 @@ def create_clinic(
 def update_clinic(
     clinic: Clinic, details: ClinicDetails, user: User | None, commit: bool = True
 ) -> None:
+    """:raise SetupError: a colour too faint to read, or a logo from outside
+    the clinic's library; nothing changes."""
+    _check_look(details, clinic.id)
     for name, value in details.__dict__.items():
         setattr(clinic, name, value)
     record("clinic.updated", user, "clinic", clinic.id)
     _finish(commit)
+
+
+def _check_look(details: ClinicDetails, clinic_id: int | None) -> None:
+    """Normalise and check the colours (contrast) and the logo in ``details``.
+
+    :raise SetupError: naming the field.
+    """
+    try:
+        details.brand_colour, details.accent_colour = look.check_colours(
+            details.brand_colour, details.accent_colour
+        )
+    except look.LookError as exc:
+        raise SetupError(exc.field, exc.message) from None
+    details.logo = (details.logo or "").strip()
+    if details.logo:
+        logo_id = media.reference_id(details.logo)
+        if logo_id is None or clinic_id is None or not media.clinic_media(clinic_id, [logo_id]):
+            raise SetupError("logo", "Choose the logo from this clinic's media library.")
 
 
 def set_clinic_archived(clinic: Clinic, archived: bool, user: User | None) -> None:

@@ -24,6 +24,7 @@ from leads.claims import find_claims
 from leads.extensions import db
 from leads.models import (
     CONTENT_FIELDS,
+    PICTURE_FIELDS,
     Clinic,
     Location,
     Page,
@@ -32,7 +33,7 @@ from leads.models import (
     Treatment,
     User,
 )
-from leads.services import scope
+from leads.services import media, scope
 from leads.services.audit import record
 
 FIELD_LABELS = {
@@ -46,6 +47,8 @@ FIELD_LABELS = {
     "og_title": "Sharing title",
     "og_description": "Sharing description",
     "og_image": "Sharing image",
+    "hero_image": "Hero image",
+    "gallery": "Gallery",
 }
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Treatment slugs that would shadow a public route of a location.
@@ -60,6 +63,14 @@ class EditorError(Exception):
 
 class SlugError(EditorError):
     pass
+
+
+class PictureError(EditorError):
+    """An image the page cannot show; ``field`` is the form field it concerns."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ClaimsNeedConfirmation(EditorError):
@@ -197,6 +208,7 @@ def create_page(
     )
     if exists is not None:
         raise EditorError("This page exists already.")
+    _check_pictures(location.clinic_id, fields)
     current = treatment.slug if treatment is not None else location.slug
     if slug is not None and slug != current:
         try:
@@ -279,6 +291,7 @@ def save_draft(
     A new ``slug`` takes effect at once (it belongs to the location or the
     treatment, not to the draft); the old address then answers with a 301.
     """
+    _check_pictures(page.clinic_id, fields)
     slug_changed = False
     if slug is not None and slug != page_slug(page):
         try:
@@ -319,7 +332,7 @@ def publish(
         created_by_id=user.id if user else None,
         note=note,
         claims_confirmed=list(claims_confirmed),
-        **page.content(),
+        **page.snapshot(),
     )
     db.session.add(revision)
     db.session.flush()
@@ -358,8 +371,8 @@ def restore_revision(
     """
     if revision.page_id != page.id:
         raise EditorError("That revision belongs to another page.")
-    restored = revision.content()
-    claims = find_claims(restored)
+    restored = revision.snapshot()
+    claims = find_claims(revision.content())
     _require_confirmed(claims, confirmed)
     for name, value in restored.items():
         setattr(page, name, value)
@@ -381,7 +394,22 @@ def _require_confirmed(claims: list[str], confirmed: Iterable[str]) -> None:
 
 
 def _content(fields: Mapping[str, Any]) -> dict[str, str]:
-    return {name: _newlines(fields[name] or "") for name in CONTENT_FIELDS if name in fields}
+    names = CONTENT_FIELDS + PICTURE_FIELDS
+    return {
+        name: " ".join((fields[name] or "").split())
+        if name in PICTURE_FIELDS
+        else _newlines(fields[name] or "")
+        for name in names
+        if name in fields
+    }
+
+
+def _check_pictures(clinic_id: int, fields: Mapping[str, Any]) -> None:
+    """:raise PictureError: an image from outside the clinic's library."""
+    try:
+        media.check_page_pictures(clinic_id, {k: v or "" for k, v in fields.items()})
+    except media.MediaError as exc:
+        raise PictureError(str(exc), exc.field) from None
 
 
 def _newlines(text: str) -> str:
@@ -413,8 +441,8 @@ def compare(revision: PageRevision, page: Page | PageRevision) -> list[FieldChan
     with a little context. Lines are plain text; templates escape them.
     """
     changes = []
-    before, after = revision.content(), page.content()
-    for name in CONTENT_FIELDS:
+    before, after = revision.snapshot(), page.snapshot()
+    for name in CONTENT_FIELDS + PICTURE_FIELDS:
         if before[name] == after[name]:
             continue
         lines = changed_lines(before[name], after[name])

@@ -8,7 +8,7 @@ stamp together. The parts are rendered with no request, session or user in
 their context, so nothing of one visitor can reach another.
 
 The kept parts last until the content changes: any commit that writes a
-clinic, location, treatment or page adds one to the content version in Redis
+clinic, location, treatment, page, practitioner or image adds one to the content version in Redis
 (``content-version``), and each view compares its copy's version with it. A
 process that cannot read the version (Redis away) renders the page afresh;
 a copy is also dropped after ``LANDING_CACHE_SECONDS`` whatever the version
@@ -32,19 +32,23 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, UOWTransaction
 
-from leads.models import Clinic, Location, Page, PageRevision, Treatment
+from leads.models import Clinic, Location, Media, Page, PageRevision, Practitioner, Treatment
 from leads.queue import state
 
 log = logging.getLogger(__name__)
 
 VERSION_KEY = "content-version"
 # What a landing page shows: a commit writing any of these changes the version.
-CONTENT = (Clinic, Location, Treatment, Page, PageRevision)
-CONTENT_TABLES = frozenset(model.__tablename__ for model in CONTENT) | {"location_treatments"}
+CONTENT = (Clinic, Location, Treatment, Page, PageRevision, Practitioner, Media)
+CONTENT_TABLES = frozenset(model.__tablename__ for model in CONTENT) | {
+    "location_treatments",
+    "practitioner_locations",
+}
 # The blocks of public/landing.html kept per revision.
 BLOCKS = (
     "title",
     "meta",
+    "head",
     "brand",
     "header_extra",
     "hero",

@@ -35,7 +35,7 @@ from sqlalchemy.sql import Select
 
 from leads.errors import NotFound
 from leads.extensions import db
-from leads.models import Clinic, Lead, Location, Page, Treatment, User
+from leads.models import Clinic, Lead, Location, Media, Page, Treatment, User
 
 # The roles that work leads at all; others get 403 on the inbox.
 LEAD_ROLES = ("admin", "manager")
@@ -165,6 +165,15 @@ def visible_pages(user: User | None) -> Select[tuple[Page]]:
 def page_for_editing(user: User | None, page_id: int) -> Page | None:
     """The page if ``user`` may edit it; None for another clinic's page or no page."""
     return db.session.scalar(visible_pages(user).where(Page.id == page_id))
+
+
+def visible_media(user: User | None) -> Select[tuple[Media]]:
+    """The media libraries of the clinics whose pages ``user`` may edit."""
+    return sa.select(Media).where(page_clinic_condition(user, Media.clinic_id))
+
+
+def media_for_editing(user: User | None, media_id: int) -> Media | None:
+    return db.session.scalar(visible_media(user).where(Media.id == media_id))
 
 
 def clinic_for_editing(user: User | None, clinic_id: int) -> Clinic | None:

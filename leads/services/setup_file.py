@@ -26,7 +26,7 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 from leads.extensions import db
 from leads.forms.editor import format_hours
 from leads.models import CONTENT_FIELDS, Clinic, InboxChannel, Location, Treatment
-from leads.services import clinics, routing, treatment_templates
+from leads.services import clinics, look, routing, treatment_templates
 from leads.services.clinics import ClinicDetails, LocationDetails, SetupError
 
 TOP_KEYS = {"clinics"}
@@ -35,6 +35,8 @@ CLINIC_KEYS = {
     "name",
     "tagline",
     "retention_months",
+    "brand_colour",
+    "accent_colour",
     "inbox",
     "archived",
     "treatments",
@@ -339,6 +341,8 @@ def _apply_clinic(spec: ClinicSpec, changes: list[str]) -> None:
         escalate_to=(
             _escalate_to(v) if v.has("escalate_to") else (clinic.escalate_to if clinic else "")
         ),
+        **_colours(v, clinic),
+        logo=clinic.logo if clinic else "",
     )
     if clinic is None:
         clinic = _service(v, "slug", clinics.create_clinic, spec.slug, details, None, commit=False)
@@ -448,6 +452,19 @@ def _apply_routing(v: _Values, clinic: Clinic, changes: list[str]) -> None:
 
 def _rule_label(key: tuple[str, str]) -> str:
     return f"{key[0] or 'any location'}/{key[1] or 'any treatment'}"
+
+
+def _colours(v: _Values, clinic: Clinic | None) -> dict[str, str]:
+    """The clinic's colours from the file (or as they are), checked for contrast."""
+    found = {
+        key: v.text(key, 20) if v.has(key) else (getattr(clinic, key) if clinic else "")
+        for key in ("brand_colour", "accent_colour")
+    }
+    try:
+        brand, accent = look.check_colours(found["brand_colour"], found["accent_colour"])
+    except look.LookError as exc:
+        raise v.fail(exc.field, exc.message) from None
+    return {"brand_colour": brand, "accent_colour": accent}
 
 
 def _apply_treatment(clinic: Clinic, spec: TreatmentSpec, changes: list[str]) -> None:
@@ -729,6 +746,9 @@ def _export_clinic(clinic: Clinic) -> dict[str, Any]:
     entry: dict[str, Any] = {"slug": clinic.slug, "name": clinic.name, "tagline": clinic.tagline}
     if clinic.retention_months is not None:
         entry["retention_months"] = clinic.retention_months
+    for key in ("brand_colour", "accent_colour"):
+        if getattr(clinic, key):
+            entry[key] = getattr(clinic, key)
     entry["inbox"] = _export_inbox(clinic, None)
     if clinic.sla_minutes is not None:
         entry["sla_minutes"] = clinic.sla_minutes

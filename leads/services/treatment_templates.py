@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from leads.claims import find_claims
-from leads.content import markup_problem
+from leads.content import image_problem, markup_problem
 from leads.extensions import db
 from leads.models import CONTENT_FIELDS, Location, Page, Treatment, TreatmentTemplate, User
 from leads.phones import display as national_phone
@@ -63,7 +63,7 @@ def check_placeholders(fields: Mapping[str, str]) -> None:
             if match[1] not in PLACEHOLDERS:
                 known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
                 raise SetupError(name, f"“{match[0]}” is not a placeholder; use {known}.")
-        problem = markup_problem(text)
+        problem = markup_problem(text) or image_problem(text)
         if problem:
             raise SetupError(name, problem)
 
