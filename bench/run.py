@@ -508,12 +508,16 @@ def submit_to_inbox(bench: Bench, workers: int, count: int) -> list[Row]:
     ]
 
 
-def extra_scenarios(bench: Bench) -> list[Row]:
-    rows: list[Row] = []
-    found = sorted(p.stem for p in Path(__file__).parent.glob("scenario_*.py"))
-    for name in found:
-        rows.extend(importlib.import_module(f"bench.{name}").run(bench))
-    if "scenario_inbox" not in found:
+# Further scenarios: each ``bench/scenario_<name>.py``, a step of its own
+# (``--only more`` runs them all, ``--only burst`` the one).
+SCENARIOS = sorted(
+    p.stem.removeprefix("scenario_") for p in ROOT.joinpath("bench").glob("scenario_*.py")
+)
+
+
+def scenario(bench: Bench, name: str) -> list[Row]:
+    rows: list[Row] = importlib.import_module(f"bench.scenario_{name}").run(bench)
+    if name == SCENARIOS[-1] and "inbox" not in SCENARIOS:
         rows.append(
             Row(
                 "Inbox list and search at 100,000 leads, p95",
@@ -681,7 +685,10 @@ def main() -> int:
                 lambda: rows.extend(submit_to_inbox(bench, 4, args.probes)),
             ),
             ("landing page with images", lambda: rows.extend(landing_with_images(bench))),
-            ("more scenarios", lambda: rows.extend(extra_scenarios(bench))),
+            *[
+                (f"more scenarios: {name}", lambda name=name: rows.extend(scenario(bench, name)))
+                for name in SCENARIOS
+            ],
         ]
         form: dict[str, Any] = {}
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]
