@@ -106,3 +106,20 @@ def test_views_of_a_deleted_page_are_dropped(app, demo, settings):
         assert page_views.flush(redis) == 0
         assert db.session.scalar(db.select(db.func.count(PageView.id))) == 0
         assert db.session.get(Page, 999_999) is None
+
+
+def test_a_kept_page_counts_each_view_once_and_a_page_gone_meanwhile_none(
+    app, app_with, client, demo
+):
+    from leads.services import editor
+    from leads.services.pages import landing_or_404
+
+    for _ in range(3):  # the first renders the page, the others use the kept copy
+        assert client.get(URL, headers={"User-Agent": BROWSER}).status_code == 200
+    other = app_with()  # another web process unpublishes the page
+    with other.app_context():
+        editor.unpublish_page(landing_or_404("aurelia", "harley-street", "mesotherapy").page, None)
+    # This process still keeps the page: its view is counted with the content
+    # version, then taken back when the page turns out to be gone.
+    assert client.get(URL, headers={"User-Agent": BROWSER}).status_code == 302
+    assert flush(app) == 3

@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from redis.client import Pipeline
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.wrappers import Response
@@ -214,11 +215,41 @@ def _landing(
     clinic_slug: str, location_slug: str, treatment_slug: str | None
 ) -> Response | tuple[str, int]:
     key = (clinic_slug, location_slug, treatment_slug)
-    version = landing_cache.content_version() if request.method == "GET" else None
-    if version is not None:
-        kept = landing_cache.cache().get(key, version)
+    version, counted = None, None
+    if request.method == "GET":
+        # One Redis round trip: the content version and, for a page kept
+        # already, its view (taken back below if that page is not shown).
+        seen = landing_cache.cache().peek(key)
+        agent = request.user_agent.string
+
+        def count(pipe: Pipeline) -> None:
+            nonlocal counted
+            if seen is not None and page_views.add_view(pipe, seen.page_id, agent):
+                counted = seen.page_id
+
+        version = landing_cache.content_version(count)
+        if version is None:
+            counted = None
+        kept = landing_cache.cache().get(key, version) if version is not None else None
         if kept is not None:
-            return _page_view(kept)
+            return _page_view(kept, counted)
+    shown: list[int] = []
+    try:
+        return _landing_afresh(key, version, counted, shown)
+    finally:
+        if counted is not None and counted not in shown:
+            page_views.take_back(state(current_app).redis, counted)
+
+
+def _landing_afresh(
+    key: tuple[str, str, str | None],
+    version: int | None,
+    counted: int | None,
+    shown: list[int],
+) -> Response | tuple[str, int]:
+    """A landing page looked up and rendered now: a form post, the first view
+    of a revision in this process, or any view while Redis is away."""
+    clinic_slug, location_slug, treatment_slug = key
     try:
         landing = pages.landing_or_404(clinic_slug, location_slug, treatment_slug)
     except pages.PageNotPublished as missing:
@@ -260,7 +291,9 @@ def _landing(
         )
         if version is not None:
             landing_cache.cache().put(key, kept)
-        return _page_view(kept)
+        if counted == kept.page_id:
+            shown.append(counted)
+        return _page_view(kept, counted)
     # A form that came back: never kept for Back/Forward, so Back after a
     # later success shows the page afresh, not this old error state.
     response = make_response(render_template("public/landing.html", **context), 422)
@@ -296,7 +329,7 @@ def landing_context(
     )
 
 
-def _page_view(kept: landing_cache.KeptLanding) -> Response:
+def _page_view(kept: landing_cache.KeptLanding, counted: int | None = None) -> Response:
     """A landing page for one visitor: the parts kept for its revision and a
     stamp of the visitor's own."""
     attribution.capture()
@@ -304,7 +337,7 @@ def _page_view(kept: landing_cache.KeptLanding) -> Response:
     response = make_response(
         render_template("public/landing_view.html", parts=kept.parts, stamp=stamp), 200
     )
-    if request.method == "GET":  # not HEAD
+    if request.method == "GET" and counted != kept.page_id:  # not HEAD; not twice
         page_views.count_view(state(current_app).redis, kept.page_id, request.user_agent.string)
     # The page carries this form's one-time stamp, so no shared cache may keep
     # it and no 304 may hand back an old copy: browsers ask again each time.

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,7 @@ from typing import Any
 from flask import Flask, current_app
 from jinja2.utils import concat
 from markupsafe import Markup
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session, UOWTransaction
@@ -79,6 +81,10 @@ class LandingCache:
         self._entries: dict[tuple[str, str, str | None], KeptLanding] = {}
         self._lock = threading.Lock()
 
+    def peek(self, key: tuple[str, str, str | None]) -> KeptLanding | None:
+        """The copy kept for ``key``, whatever its version."""
+        return self._entries.get(key)
+
     def get(self, key: tuple[str, str, str | None], version: int) -> KeptLanding | None:
         entry = self._entries.get(key)
         if entry is None or entry.version != version:
@@ -109,10 +115,18 @@ def cache() -> LandingCache:
     return current_app.extensions["landing_cache"]
 
 
-def content_version() -> int | None:
-    """The content version, or None when Redis does not answer (keep nothing then)."""
+def content_version(also: Callable[[Pipeline], object] | None = None) -> int | None:
+    """The content version, or None when Redis does not answer (keep nothing then).
+
+    ``also`` may add commands of its own (a page view's count), sent in the
+    same round trip; they are lost with the version when Redis does not answer.
+    """
     try:
-        value = state(current_app).redis.get(VERSION_KEY)
+        pipe = state(current_app).redis.pipeline(transaction=False)
+        pipe.get(VERSION_KEY)
+        if also is not None:
+            also(pipe)
+        value = pipe.execute()[0]
     except RedisError as exc:
         log.warning("landing cache: content version unreadable (%s)", type(exc).__name__)
         return None

@@ -24,6 +24,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from crawlerdetect import CrawlerDetect
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from leads.extensions import db
@@ -53,18 +54,34 @@ def is_bot(user_agent: str) -> bool:
 def count_view(redis: Redis, page_id: int, user_agent: str, day: date | None = None) -> bool:
     """Count one view of ``page_id`` today, unless a bot asked. Returns whether
     it was counted; a Redis failure is logged and the view is not counted."""
-    if is_bot(user_agent):
+    pipe = redis.pipeline(transaction=False)
+    if not add_view(pipe, page_id, user_agent, day):
         return False
-    key = PREFIX + (day or utcnow().date()).isoformat()
     try:
-        pipe = redis.pipeline(transaction=False)
-        pipe.hincrby(key, str(page_id), 1)
-        pipe.expire(key, KEY_TTL)
         pipe.execute()
     except RedisError as exc:
         log.warning("page view not counted: %s", type(exc).__name__)
         return False
     return True
+
+
+def add_view(pipe: Pipeline, page_id: int, user_agent: str, day: date | None = None) -> bool:
+    """Put the count of one view of ``page_id`` into ``pipe`` (sent with the
+    caller's other commands), unless a bot asked; returns whether it did."""
+    if is_bot(user_agent):
+        return False
+    key = PREFIX + (day or utcnow().date()).isoformat()
+    pipe.hincrby(key, str(page_id), 1)
+    pipe.expire(key, KEY_TTL)
+    return True
+
+
+def take_back(redis: Redis, page_id: int, day: date | None = None) -> None:
+    """Undo one view counted for a page that was not shown after all."""
+    try:
+        redis.hincrby(PREFIX + (day or utcnow().date()).isoformat(), str(page_id), -1)
+    except RedisError as exc:
+        log.warning("page view not taken back: %s", type(exc).__name__)
 
 
 def flush(redis: Redis) -> int:
