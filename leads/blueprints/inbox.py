@@ -149,12 +149,9 @@ def bulk() -> Response:
     if not form.validate_on_submit():
         flash("Choose a status for the ticked leads.", "error")
         return back
-    raw = request.form.getlist("lead_id")
-    if not all(db_id(value) for value in raw):
-        abort(404)
     try:
         changed = pipeline.bulk_change_status(
-            current_user, [int(v) for v in raw], form.status.data, form.reason.data or ""
+            current_user, _ticked_ids(), form.status.data, form.reason.data or ""
         )
     except PipelineError as error:
         flash(str(error), "error")
@@ -169,6 +166,14 @@ def bulk() -> Response:
     return back
 
 
+def _ticked_ids() -> list[int]:
+    """The ticked leads' ids. :raise 404: one is not an id at all."""
+    raw = request.form.getlist("lead_id")
+    if not all(db_id(value) for value in raw):
+        abort(404)
+    return [int(v) for v in raw]
+
+
 def _bulk_assign(back: Response) -> Response:
     form = _bulk_assign_form()
     if not form.validate_on_submit():
@@ -178,13 +183,8 @@ def _bulk_assign(back: Response) -> Response:
     if chosen and not db_id(chosen):
         flash("Choose a colleague from the list.", "error")
         return back
-    raw = request.form.getlist("lead_id")
-    if not all(db_id(value) for value in raw):
-        abort(404)
     try:
-        changed = pipeline.bulk_assign(
-            current_user, [int(v) for v in raw], int(chosen) if chosen else None
-        )
+        changed = pipeline.bulk_assign(current_user, _ticked_ids(), int(chosen) if chosen else None)
     except PipelineError as error:
         flash(str(error), "error")
         return back

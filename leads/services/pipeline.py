@@ -114,13 +114,8 @@ def bulk_change_status(
     see (nothing is changed then, and the caller answers 404).
     """
     reason = _check_status(status, reason)
-    wanted = sorted(set(lead_ids))
-    if not wanted:
-        raise PipelineError("Tick at least one lead.")
-    if len(wanted) > 500:
-        raise PipelineError("Change at most 500 leads at once.")
-    leads = list(db.session.scalars(visible_leads(user).where(Lead.id.in_(wanted))))
-    if len(leads) != len(wanted):
+    leads = _ticked(user, lead_ids, "Change")
+    if leads is None:
         return None
     now = utcnow()
     changed: list[int] = []
@@ -139,6 +134,20 @@ def bulk_change_status(
     return len(changed)
 
 
+def _ticked(user: User, lead_ids: Sequence[int], verb: str) -> list[Lead] | None:
+    """The ticked leads of a bulk action, or None when any is not one ``user`` may see.
+
+    :raise PipelineError: none ticked, or more than 500.
+    """
+    wanted = sorted(set(lead_ids))
+    if not wanted:
+        raise PipelineError("Tick at least one lead.")
+    if len(wanted) > 500:
+        raise PipelineError(f"{verb} at most 500 leads at once.")
+    leads = list(db.session.scalars(visible_leads(user).where(Lead.id.in_(wanted))))
+    return leads if len(leads) == len(wanted) else None
+
+
 def bulk_assign(user: User, lead_ids: Sequence[int], assignee_id: int | None) -> int | None:
     """Assign every lead in ``lead_ids`` to one colleague (None: to nobody), all
     or none. Returns how many changed hands, or None when any id is not a lead
@@ -147,13 +156,8 @@ def bulk_assign(user: User, lead_ids: Sequence[int], assignee_id: int | None) ->
     :raise PipelineError: no lead ticked, too many, or the colleague may not
         work one of them (not of its clinic, not active).
     """
-    wanted = sorted(set(lead_ids))
-    if not wanted:
-        raise PipelineError("Tick at least one lead.")
-    if len(wanted) > 500:
-        raise PipelineError("Assign at most 500 leads at once.")
-    leads = list(db.session.scalars(visible_leads(user).where(Lead.id.in_(wanted))))
-    if len(leads) != len(wanted):
+    leads = _ticked(user, lead_ids, "Assign")
+    if leads is None:
         return None
     if assignee_id is not None:
         for lead in leads:
