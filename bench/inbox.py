@@ -6,8 +6,10 @@
 Builds the schema with the migrations, loads the demo clinics, tops the leads
 up to ``--leads`` (spread over two years, three locations of two clinics),
 then times requests through Flask's test client as a manager of the larger
-clinic: the inbox's first page, a page deep down through the cursor, a
-filtered page, a phone search, a name search and the polling endpoint. Beside
+clinic: the inbox's first page, a page deep down through the cursor, filtered
+pages, the "Overdue" tab, the "Assigned to me" filter, phone searches (whole and
+last digits), name searches (a word, part of a word, a full name), an email
+search and the polling endpoint. Beside
 them, in the same run, two baselines: a bare ``SELECT 1`` round trip and the
 staff home page (same sign-in and session work, no lead query), so the
 figures can be read as ratios on a busy machine.
@@ -121,6 +123,30 @@ def insert_leads(have: int, target: int, rng: random.Random) -> None:
     print(f"seeded {target - have} leads in {time.perf_counter() - start:.1f} s")
 
 
+def give_due_times_and_assignments(manager_id: int, clinic_id: int) -> None:
+    """Every pipeline lead gets a due time an hour after it came (so the old
+    new ones are overdue, as in a clinic that falls behind) and every fourth
+    lead of the manager's clinic is theirs: the "Overdue" tab and the
+    "Assigned to me" filter then have rows to find. Done once."""
+    if db.session.scalar(db.select(Lead.id).where(Lead.due_at.is_not(None)).limit(1)):
+        return
+    db.session.execute(
+        db.update(Lead).values(due_at=Lead.created_at + timedelta(hours=1))
+        if db.engine.dialect.name == "postgresql"
+        else db.update(Lead).values(due_at=db.func.datetime(Lead.created_at, "+1 hour"))
+    )
+    db.session.execute(
+        db.update(Lead)
+        .where(Lead.clinic_id == clinic_id, Lead.id % 4 == 0)
+        .values(assigned_to_id=manager_id)
+    )
+    db.session.commit()
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(
+            db.text("VACUUM ANALYZE" if db.engine.dialect.name == "postgresql" else "ANALYZE")
+        )
+
+
 def timings(run: Callable[[], object], repeat: int) -> list[float]:
     for _ in range(3):
         run()
@@ -177,6 +203,7 @@ def main() -> None:
         manager = db.session.scalar(db.select(User).where(User.email == EMAIL))
         if manager is None:
             manager = create_user(EMAIL, "manager", PASSWORD, [aurelia])
+        give_due_times_and_assignments(manager.id, aurelia.id)
         visible = db.session.scalar(
             db.select(db.func.count(Lead.id)).where(Lead.clinic_id == aurelia.id)
         )
@@ -244,10 +271,16 @@ def main() -> None:
             "inbox filtered (treatment + source + dates)",
             get(client, f"/inbox/?treatment={prp}&source=google&from=2026-01-01&to=2026-06-30"),
         ),
+        ("inbox Overdue tab", get(client, "/inbox/?view=overdue")),
+        ("inbox assigned to me", get(client, "/inbox/?mine=1")),
+        ("inbox assigned to me, status new", get(client, "/inbox/?mine=1&status=new")),
         ("new-leads poll (updates)", get(client, f"/inbox/updates?since={newest}")),
         ("phone search, typed '07xxx xxxxxx'", searching(spaced)),
         ("phone search, last 6 digits", searching(sample_phone[-6:])),
         ("name search 'patel'", searching("patel")),
+        ("name search, part of a name 'atel'", searching("atel")),
+        ("name search, full name 'priya khan'", searching("priya khan")),
+        ("email search 'priya.khan'", searching("priya.khan")),
     ]
     print(
         f"\n{dialect}: {total:,} leads, {visible:,} visible to the manager; "

@@ -46,6 +46,9 @@ def _new_reference() -> str:
     return uuid.uuid4().hex
 
 
+_OVERDUE_WHERE = "status = 'new' AND first_contacted_at IS NULL AND anonymised_at IS NULL"
+
+
 class Lead(db.Model):
     __tablename__ = "leads"
     __table_args__ = (
@@ -64,6 +67,32 @@ class Lead(db.Model):
         sa.Index("ix_leads_clinic_screening_created", "clinic_id", "screening", "created_at", "id"),
         # The escalation sweep: leads past their due time not yet escalated.
         sa.Index("ix_leads_escalated_due", "escalated_at", "due_at"),
+        # The inbox's counts per status, read from the index alone (also for a
+        # manager limited to some locations, a location filter, "Assigned to me").
+        sa.Index(
+            "ix_leads_clinic_screening_status",
+            "clinic_id",
+            "screening",
+            "status",
+            "location_id",
+            "assigned_to_id",
+        ),
+        # The inbox's filter choices: the known sources, media and campaigns.
+        sa.Index("ix_leads_clinic_sources", "clinic_id", "source", "medium", "utm_campaign"),
+        # The "Overdue" count: only new leads not yet contacted.
+        sa.Index(
+            "ix_leads_clinic_overdue",
+            "clinic_id",
+            "due_at",
+            "screening",
+            "location_id",
+            "assigned_to_id",
+            postgresql_where=sa.text(_OVERDUE_WHERE),
+            sqlite_where=sa.text(_OVERDUE_WHERE),
+        ),
+        # On PostgreSQL, migration 0015 also adds GIN trigram indexes (pg_trgm) on
+        # lower(full_name), lower(email) and phone for the inbox's search; they
+        # are not declared here because SQLite has no such index.
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

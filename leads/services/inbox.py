@@ -243,23 +243,22 @@ KNOWN_MAX = 200
 
 def known_values(user: User) -> dict[str, list[str]]:
     """The sources, media and campaigns among the leads ``user`` may see: the
-    choices of the inbox's filters, so nobody has to guess a spelling."""
-    found: dict[str, list[str]] = {}
-    for name, column in (
-        ("source", Lead.source),
-        ("medium", Lead.medium),
-        ("campaign", Lead.utm_campaign),
-    ):
-        stmt = (
-            visible_leads(user)
-            .with_only_columns(column)
-            .where(column != "")
-            .distinct()
-            .order_by(column)
-            .limit(KNOWN_MAX)
-        )
-        found[name] = list(db.session.scalars(stmt))
-    return found
+    choices of the inbox's filters, so nobody has to guess a spelling.
+
+    One grouped read of (source, medium, campaign), which the index
+    ``ix_leads_clinic_sources`` answers alone, instead of one scan per column."""
+    stmt = (
+        visible_leads(user)
+        .with_only_columns(Lead.source, Lead.medium, Lead.utm_campaign)
+        .group_by(Lead.source, Lead.medium, Lead.utm_campaign)
+        .order_by(None)
+    )
+    seen: dict[str, set[str]] = {"source": set(), "medium": set(), "campaign": set()}
+    for source, medium, campaign in db.session.execute(stmt):
+        seen["source"].add(source)
+        seen["medium"].add(medium)
+        seen["campaign"].add(campaign)
+    return {name: sorted(v for v in values if v)[:KNOWN_MAX] for name, values in seen.items()}
 
 
 # Keyset pages: newest first on (created_at, id); the cursor is the last row's key.

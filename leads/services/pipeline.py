@@ -187,16 +187,17 @@ def assignable(user: User) -> list[User]:
     """Everyone ``user`` may hand leads to in bulk: active managers and admins of
     the clinics ``user`` sees (each lead is checked against its own clinic)."""
     clinic_ids = [clinic.id for clinic in visible_clinics(user)]
+    # A member of several of those clinics once: IN, not a join with DISTINCT
+    # (PostgreSQL cannot compare the JSON column that DISTINCT would).
+    members = sa.select(user_clinics.c.user_id).where(user_clinics.c.clinic_id.in_(clinic_ids))
     return list(
         db.session.scalars(
             sa.select(User)
-            .join(user_clinics, user_clinics.c.user_id == User.id)
             .where(
-                user_clinics.c.clinic_id.in_(clinic_ids),
+                User.id.in_(members),
                 User.active.is_(True),
                 User.role.in_(("manager", "admin")),
             )
-            .distinct()
             .order_by(User.name, User.email)
         )
     )
