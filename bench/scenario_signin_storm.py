@@ -4,7 +4,7 @@ Both runs use the same visitors on the same page; the storm comes from 100
 addresses at once (``bench/signin_storm.py``), each sending wrong passwords for
 an unknown account as fast as it is answered, so every attempt needs a password
 check until the per-address limit refuses it. Picked up by ``make bench``;
-alone: ``python -m bench.run --only more``.
+alone: ``python -m bench.run --only signin_storm``.
 """
 
 from __future__ import annotations
