@@ -75,7 +75,8 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         threads.append(thread)
     for thread in threads:
         thread.join(timeout=120)
-    latencies = out["latencies"]
+    latencies = sorted(out["latencies"])
+    lateness.sort()
     return {
         "posts": len(latencies),
         "errors": out["errors"],
