@@ -165,10 +165,16 @@ def test_database_down_at_submit_is_a_503_that_keeps_what_was_typed(
     assert queued_jobs(settings) == 2
 
 
-def test_database_down_when_the_page_is_read_is_a_503_page(app, client, demo, outage):
+def test_database_down_a_kept_page_is_still_read_and_any_other_is_a_503_page(
+    app, client, demo, outage
+):
     assert client.get(URL).status_code == 200
     outage.cut()
-    response = client.get(URL)
+    # Kept for its revision in this process: patients can still read it (its
+    # form's post would get the 503 page that keeps what they typed).
+    kept = client.get(URL)
+    assert kept.status_code == 200 and 'name="rendered"' in kept.get_data(as_text=True)
+    response = client.get("/aurelia/harley-street/prp/")  # never read here before
     assert response.status_code == 503
     html = response.get_data(as_text=True)
     assert "Please try again in a minute" in html and "Traceback" not in html

@@ -49,18 +49,9 @@ class Wording:
 
 
 def known(value: str | None) -> Wording | None:
-    """The wording with digest ``value``, read once per process: a wording's row
-    never changes, and every form post asks for it."""
-    if not value:
-        return None
-    kept: dict[str, Wording] = current_app.extensions.setdefault("consent_wordings", {})
-    found = kept.get(value)
-    if found is None:
-        row = by_digest(value)
-        if row is None:
-            return None
-        found = kept[value] = Wording(row.id, row.label, row.text)
-    return found
+    """The wording with digest ``value``, if it has a row."""
+    row = by_digest(value)
+    return None if row is None else Wording(row.id, row.label, row.text)
 
 
 def current() -> ConsentWording:
