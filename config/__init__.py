@@ -140,6 +140,9 @@ class Config:
     PURGE_INTERVAL_SECONDS = 6 * 3600
     # The worker adds the page views counted in Redis to the database this often.
     PAGE_VIEWS_FLUSH_SECONDS = 60
+    # A web process sends the views it counted to Redis this long after the
+    # first of them (leads.services.page_views.Tally): no page view waits on Redis.
+    PAGE_VIEWS_PUSH_SECONDS = 1.0
     # Landing pages kept rendered per published revision in each web process
     # (leads.services.landing_cache): how many, and the longest a copy is kept
     # when a change could not be announced through Redis.
@@ -279,6 +282,7 @@ FROM_ENVIRONMENT: dict[str, Callable[[str], Any]] = {
     "RETENTION_MONTHS_DEFAULT": int,
     "PURGE_INTERVAL_SECONDS": int,
     "PAGE_VIEWS_FLUSH_SECONDS": int,
+    "PAGE_VIEWS_PUSH_SECONDS": float,
     "LANDING_CACHE_ENTRIES": int,
     "LANDING_CACHE_SECONDS": int,
     "ESCALATION_INTERVAL_SECONDS": int,

@@ -94,11 +94,21 @@ def app(settings: dict[str, Any], _schema: None, smtp_server: SmtpServer) -> Ite
     Redis.from_url(settings["REDIS_URL"]).flushdb()
     smtp_server.inbox.clear()
     yield app
+    let_go(app)
     with app.app_context():
         db.session.remove()
         _empty_tables()
         db.engine.dispose()
     smtp_server.inbox.clear()
+
+
+def let_go(app: Flask) -> None:
+    """Stop what an app keeps open between requests: its content watch's
+    subscription and its page-view timer."""
+    from leads.services import landing_cache, page_views
+
+    landing_cache.close(app)
+    page_views.close(app)
 
 
 def _empty_tables() -> None:
@@ -255,6 +265,7 @@ def app_with(settings: dict[str, Any], _schema: None) -> Iterator[Callable[..., 
 
     yield build
     for other in built:
+        let_go(other)
         with other.app_context():
             db.session.remove()
             db.engine.dispose()

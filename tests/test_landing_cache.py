@@ -22,6 +22,7 @@ from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 URL = "/aurelia/harley-street/mesotherapy/"
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 STAMP = re.compile(r'<input id="rendered" name="rendered" type="hidden" value="([^"]+)">')
 
 
@@ -128,6 +129,64 @@ def test_pages_are_rendered_afresh_while_redis_is_away(app_with, demo) -> None:
     assert not app.extensions["landing_cache"]._entries
 
 
+def _commands(redis: Redis) -> int:
+    return int(redis.info("stats")["total_commands_processed"])
+
+
+def test_a_kept_page_view_sends_nothing_to_redis(app_with, demo, redis_url) -> None:
+    """The content version is heard, not asked for: a view of a kept page costs
+    no Redis round trip (its count is sent later, with others)."""
+    app = app_with(PAGE_VIEWS_PUSH_SECONDS=3600)
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get(URL, headers={"User-Agent": BROWSER}).status_code == 200
+    redis = Redis.from_url(redis_url)
+    idle = -(_commands(redis) - _commands(redis))  # what asking costs by itself
+    before = _commands(redis)
+    for _ in range(5):
+        assert client.get(URL, headers={"User-Agent": BROWSER}).status_code == 200
+    assert _commands(redis) - before == idle
+
+
+def _change_elsewhere(settings: dict, name: str) -> None:
+    """A location renamed by another process: straight into the database, then
+    the change announced on Redis as that process's commit would."""
+    from sqlalchemy import create_engine, text
+
+    from leads.services.landing_cache import CHANNEL, VERSION_KEY
+
+    url = settings["DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE locations SET name = :name WHERE slug = 'harley-street'"), {"name": name}
+        )
+    engine.dispose()
+    redis = Redis.from_url(settings["REDIS_URL"])
+    redis.incr(VERSION_KEY)
+    redis.publish(CHANNEL, "changed")
+
+
+def test_a_change_announced_by_another_process_shows_at_the_next_view(
+    client, demo, settings
+) -> None:
+    client.get(URL)
+    _change_elsewhere(settings, "Harley Street West")
+    assert "Harley Street West" in client.get(URL).get_data(as_text=True)
+
+
+def test_a_lost_subscription_misses_no_change(client, demo, settings) -> None:
+    """Redis dropped the process's subscription (a restart, a failover): the
+    change announced meanwhile reached nobody, and still shows."""
+    client.get(URL)
+    redis = Redis.from_url(settings["REDIS_URL"])
+    assert redis.client_kill_filter(_type="pubsub") >= 1
+    _change_elsewhere(settings, "Harley Street East")
+    assert "Harley Street East" in client.get(URL).get_data(as_text=True)
+    _change_elsewhere(settings, "Harley Street North")  # heard again afterwards
+    assert "Harley Street North" in client.get(URL).get_data(as_text=True)
+
+
 # -- many visitors, several processes and threads ---------------------------------
 
 
@@ -187,7 +246,7 @@ def web(tmp_path, redis_url):
             if time.monotonic() > deadline or child.poll() is not None:
                 raise RuntimeError(log.read_text()) from None
             time.sleep(0.2)
-    yield {"port": port, "secret": secret}
+    yield {"port": port, "secret": secret, "database": database}
     child.send_signal(signal.SIGTERM)
     try:
         child.wait(timeout=15)
@@ -266,3 +325,32 @@ def test_a_returning_visitors_page_view_sends_no_cookie(client, demo) -> None:
     # and no "remember me" cookie to clear for someone who never signed in.
     again = client.get(URL)
     assert again.headers.getlist("Set-Cookie") == []
+
+
+@pytest.mark.slow
+def test_a_change_shows_at_once_in_every_web_process(web, redis_url) -> None:
+    """Both gunicorn processes keep the page; a change committed elsewhere is
+    announced, and the very next views in each show it."""
+    import http.client
+
+    def headings(count: int) -> set[str]:
+        found = set()
+        for _ in range(count):  # new connections: the views land on both processes
+            conn = http.client.HTTPConnection("127.0.0.1", web["port"], timeout=30)
+            conn.request("GET", URL)
+            html = conn.getresponse().read().decode()
+            conn.close()
+            found.update(re.findall(r"<h1[^>]*>([^<]*)</h1>", html))
+        return found
+
+    assert headings(20)  # both processes have served (and kept) the page
+    _change_elsewhere(
+        {"DATABASE_URL": web["database"], "REDIS_URL": redis_url}, "Harley Street Central"
+    )
+    names = set()
+    for _ in range(20):
+        conn = http.client.HTTPConnection("127.0.0.1", web["port"], timeout=30)
+        conn.request("GET", URL)
+        names.add("Harley Street Central" in conn.getresponse().read().decode())
+        conn.close()
+    assert names == {True}

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from datetime import date
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -12,6 +16,7 @@ from leads.models import Page, PageView, utcnow
 from leads.queue import state
 from leads.services import page_views
 
+ROOT = Path(__file__).resolve().parent.parent
 URL = "/aurelia/harley-street/mesotherapy/"
 BROWSER = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
@@ -76,11 +81,17 @@ def test_people_are_counted_per_page_per_day_and_flushed_once(app, demo):
     assert views(app)[(meso, today)] == 4
 
 
+def push(app) -> int:
+    with app.app_context():
+        return page_views.tally().push()
+
+
 def test_redis_keeps_only_page_ids_and_counts(app, demo, settings):
     app.test_client().get(
         URL + "?utm_source=google&gclid=abc",
         headers={"User-Agent": BROWSER, "X-Forwarded-For": "203.0.113.9"},
     )
+    assert push(app) == 1
     redis = Redis.from_url(settings["REDIS_URL"])
     keys = [k.decode() for k in redis.scan_iter(match="pageviews*")]
     assert len(keys) == 1 and keys[0].startswith("pageviews:")
@@ -91,6 +102,7 @@ def test_redis_keeps_only_page_ids_and_counts(app, demo, settings):
 
 def test_a_failed_flush_is_picked_up_by_the_next(app, demo, settings):
     app.test_client().get(URL, headers={"User-Agent": BROWSER})
+    assert push(app) == 1
     redis = Redis.from_url(settings["REDIS_URL"])
     # As if a worker had taken the day's counts and died before its commit.
     (key,) = list(redis.scan_iter(match="pageviews:*"))
@@ -102,7 +114,7 @@ def test_a_failed_flush_is_picked_up_by_the_next(app, demo, settings):
 def test_views_of_a_deleted_page_are_dropped(app, demo, settings):
     with app.app_context():
         redis = state(app).redis
-        page_views.count_view(redis, 999_999, BROWSER)
+        assert page_views.tally().add(999_999, BROWSER)
         assert page_views.flush(redis) == 0
         assert db.session.scalar(db.select(db.func.count(PageView.id))) == 0
         assert db.session.get(Page, 999_999) is None
@@ -119,7 +131,32 @@ def test_a_kept_page_counts_each_view_once_and_a_page_gone_meanwhile_none(
     other = app_with()  # another web process unpublishes the page
     with other.app_context():
         editor.unpublish_page(landing_or_404("aurelia", "harley-street", "mesotherapy").page, None)
-    # This process still keeps the page: its view is counted with the content
-    # version, then taken back when the page turns out to be gone.
+    # This process kept the page; the view finds it gone and counts nothing.
     assert client.get(URL, headers={"User-Agent": BROWSER}).status_code == 302
     assert flush(app) == 3
+
+
+def test_views_reach_redis_with_no_other_view_after_them(app_with, demo, settings):
+    """The tally sends its counts on its own, a moment after the first view."""
+    app = app_with(PAGE_VIEWS_PUSH_SECONDS=0.05)
+    assert app.test_client().get(URL, headers={"User-Agent": BROWSER}).status_code == 200
+    redis = Redis.from_url(settings["REDIS_URL"])
+    deadline = time.monotonic() + 10
+    while not list(redis.scan_iter(match="pageviews:*")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert flush(app) == 1
+
+
+def test_a_process_that_stops_sends_the_views_it_holds(demo, settings, tmp_path):
+    """A web process that exits as usual (gunicorn's graceful stop) loses no view."""
+    script = tmp_path / "view.py"
+    script.write_text(
+        "import sys\n"
+        "from leads import create_app\n"
+        f"app = create_app({dict(settings, PAGE_VIEWS_PUSH_SECONDS=3600)!r})\n"
+        f"assert app.test_client().get({URL!r}, headers={{'User-Agent': {BROWSER!r}}})"
+        ".status_code == 200\n"
+    )
+    subprocess.run([sys.executable, str(script)], check=True, cwd=ROOT, timeout=120)
+    redis = Redis.from_url(settings["REDIS_URL"])
+    assert [int(v) for key in redis.scan_iter(match="pageviews:*") for v in redis.hvals(key)] == [1]

@@ -17,7 +17,6 @@ from flask import (
     request,
     url_for,
 )
-from redis.client import Pipeline
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.wrappers import Response
@@ -27,7 +26,6 @@ from leads.content import render_revision
 from leads.extensions import csrf, db, limiter
 from leads.forms.consultation import ConsultationForm
 from leads.models import Location
-from leads.queue import state
 from leads.security import client_key
 from leads.services import (
     clinics,
@@ -215,37 +213,17 @@ def _landing(
     clinic_slug: str, location_slug: str, treatment_slug: str | None
 ) -> Response | tuple[str, int]:
     key = (clinic_slug, location_slug, treatment_slug)
-    version, counted = None, None
+    version = None
     if request.method == "GET":
-        # One Redis round trip: the content version and, for a page kept
-        # already, its view (taken back below if that page is not shown).
-        seen = landing_cache.cache().peek(key)
-        agent = request.user_agent.string
-
-        def count(pipe: Pipeline) -> None:
-            nonlocal counted
-            if seen is not None and page_views.add_view(pipe, seen.page_id, agent):
-                counted = seen.page_id
-
-        version = landing_cache.content_version(count)
-        if version is None:
-            counted = None
+        version = landing_cache.content_version()
         kept = landing_cache.cache().get(key, version) if version is not None else None
         if kept is not None:
-            return _page_view(kept, counted)
-    shown: list[int] = []
-    try:
-        return _landing_afresh(key, version, counted, shown)
-    finally:
-        if counted is not None and counted not in shown:
-            page_views.take_back(state(current_app).redis, counted)
+            return _page_view(kept)
+    return _landing_afresh(key, version)
 
 
 def _landing_afresh(
-    key: tuple[str, str, str | None],
-    version: int | None,
-    counted: int | None,
-    shown: list[int],
+    key: tuple[str, str, str | None], version: int | None
 ) -> Response | tuple[str, int]:
     """A landing page looked up and rendered now: a form post, the first view
     of a revision in this process, or any view while Redis is away."""
@@ -291,9 +269,7 @@ def _landing_afresh(
         )
         if version is not None:
             landing_cache.cache().put(key, kept)
-        if counted == kept.page_id:
-            shown.append(counted)
-        return _page_view(kept, counted)
+        return _page_view(kept)
     # A form that came back: never kept for Back/Forward, so Back after a
     # later success shows the page afresh, not this old error state.
     response = make_response(render_template("public/landing.html", **context), 422)
@@ -329,7 +305,7 @@ def landing_context(
     )
 
 
-def _page_view(kept: landing_cache.KeptLanding, counted: int | None = None) -> Response:
+def _page_view(kept: landing_cache.KeptLanding) -> Response:
     """A landing page for one visitor: the parts kept for its revision and a
     stamp of the visitor's own."""
     attribution.capture()
@@ -337,8 +313,8 @@ def _page_view(kept: landing_cache.KeptLanding, counted: int | None = None) -> R
     response = make_response(
         render_template("public/landing_view.html", parts=kept.parts, stamp=stamp), 200
     )
-    if request.method == "GET" and counted != kept.page_id:  # not HEAD; not twice
-        page_views.count_view(state(current_app).redis, kept.page_id, request.user_agent.string)
+    if request.method == "GET":  # not HEAD
+        page_views.tally().add(kept.page_id, request.user_agent.string)
     # The page carries this form's one-time stamp, so no shared cache may keep
     # it and no 304 may hand back an old copy: browsers ask again each time.
     # Last-Modified tells crawlers when the published revision changed.

@@ -8,20 +8,24 @@ stamp together. The parts are rendered with no request, session or user in
 their context, so nothing of one visitor can reach another.
 
 The kept parts last until the content changes: any commit that writes a
-clinic, location, treatment, page, practitioner or image adds one to the content version in Redis
-(``content-version``), and each view compares its copy's version with it. A
-process that cannot read the version (Redis away) renders the page afresh;
-a copy is also dropped after ``LANDING_CACHE_SECONDS`` whatever the version
-says, so a change whose version could not be written still shows within
-that time.
+clinic, location, treatment, page, practitioner or image adds one to the
+content version in Redis (``content-version``) and announces it on the
+``content-changed`` channel. Each web process listens on that channel (see
+:class:`ContentWatch`), so a view learns whether its copy is current from
+its own socket, without a round trip; after an announcement, the next view
+reads the version. A process that cannot listen or read the version (Redis
+away) renders the page afresh; a copy is also dropped after
+``LANDING_CACHE_SECONDS`` whatever the version says, so a change whose
+announcement could not be made still shows within that time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,8 +33,9 @@ from typing import Any
 from flask import Flask, current_app
 from jinja2.utils import concat
 from markupsafe import Markup
-from redis.client import Pipeline
+from redis import Redis
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy import event
 from sqlalchemy.orm import Session, UOWTransaction
 
@@ -40,6 +45,7 @@ from leads.queue import state
 log = logging.getLogger(__name__)
 
 VERSION_KEY = "content-version"
+CHANNEL = "content-changed"
 # What a landing page shows: a commit writing any of these changes the version.
 CONTENT = (Clinic, Location, Treatment, Page, PageRevision, Practitioner, Media)
 CONTENT_TABLES = frozenset(model.__tablename__ for model in CONTENT) | {
@@ -105,9 +111,11 @@ class LandingCache:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["landing_cache"] = LandingCache(
+    kept = LandingCache(
         int(app.config["LANDING_CACHE_ENTRIES"]), float(app.config["LANDING_CACHE_SECONDS"])
     )
+    app.extensions["landing_cache"] = kept
+    app.extensions["landing_watch"] = ContentWatch(kept)
     _listen_once()
 
 
@@ -115,22 +123,100 @@ def cache() -> LandingCache:
     return current_app.extensions["landing_cache"]
 
 
-def content_version(also: Callable[[Pipeline], object] | None = None) -> int | None:
-    """The content version, or None when Redis does not answer (keep nothing then).
+# Content changes committed in this process, by any app: a watch that has not
+# seen the latest reads the version at once rather than wait for the message.
+_changes_here = 0
 
-    ``also`` may add commands of its own (a page view's count), sent in the
-    same round trip; they are lost with the version when Redis does not answer.
+
+class ContentWatch:
+    """This process's copy of the content version, kept current by Redis.
+
+    The process subscribes to ``CHANNEL`` at its first view (again after a
+    fork, or after Redis dropped the subscription); a view then looks at the
+    subscription's socket, which holds any announcement Redis has passed on:
+    no round trip. An announcement makes the next view read the version (one
+    round trip a change). Subscribing reads the version only once the
+    subscription stands, so no change falls in between, and drops the kept
+    pages: a change made while nobody listened was not heard.
     """
-    try:
-        pipe = state(current_app).redis.pipeline(transaction=False)
-        pipe.get(VERSION_KEY)
-        if also is not None:
-            also(pipe)
-        value = pipe.execute()[0]
-    except RedisError as exc:
-        log.warning("landing cache: content version unreadable (%s)", type(exc).__name__)
-        return None
-    return int(value or 0)
+
+    def __init__(self, kept: LandingCache) -> None:
+        self.kept = kept
+        self._lock = threading.Lock()
+        self._pubsub: Any = None
+        self._pid = 0
+        self._version: int | None = None
+        self._seen_here = -1
+
+    def version(self, redis: Redis) -> int | None:
+        """The content version, or None when Redis does not answer."""
+        with self._lock:
+            try:
+                if self._pubsub is None or self._pid != os.getpid():
+                    self._subscribe(redis)
+                if self._heard() or self._seen_here != _changes_here:
+                    self._read(redis)
+            except RedisError as exc:
+                self._drop()
+                log.warning("landing cache: content version unreadable (%s)", type(exc).__name__)
+                return None
+            return self._version
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _subscribe(self, redis: Redis) -> None:
+        self._drop()
+        pubsub = redis.pubsub()
+        try:
+            pubsub.subscribe(CHANNEL)
+            confirmed = pubsub.get_message(timeout=2.0)
+            if not confirmed or confirmed["type"] != "subscribe":
+                raise RedisTimeout("no answer to SUBSCRIBE")
+        except BaseException:
+            pubsub.close()
+            raise
+        self._pubsub, self._pid = pubsub, os.getpid()
+        self.kept.clear()
+        self._read(redis)
+
+    def _heard(self) -> bool:
+        """Whether an announcement waits on the subscription (all are taken).
+        A fresh confirmation means the client subscribed again on a new
+        connection: what was said meanwhile went unheard."""
+        heard = False
+        while (message := self._pubsub.get_message(timeout=0.0)) is not None:
+            if message["type"] == "subscribe":
+                self.kept.clear()
+            heard = True
+        return heard
+
+    def _read(self, redis: Redis) -> None:
+        self._seen_here = _changes_here
+        version = int(redis.get(VERSION_KEY) or 0)
+        if self._version is not None and version < self._version:
+            self.kept.clear()  # Redis lost its data: no kept number can be trusted
+        self._version = version
+
+    def _drop(self) -> None:
+        if self._pubsub is not None and self._pid == os.getpid():
+            with contextlib.suppress(RedisError, OSError):
+                self._pubsub.close()
+        self._pubsub = None
+        self._version = None
+
+
+def close(app: Flask) -> None:
+    """Stop listening (an app taken down in tests; a process's own exit does it anyway)."""
+    watch = app.extensions.get("landing_watch")
+    if watch is not None:
+        watch.close()
+
+
+def content_version() -> int | None:
+    """The content version, or None when Redis does not answer (keep nothing then)."""
+    return current_app.extensions["landing_watch"].version(state(current_app).redis)
 
 
 def render_parts(context: dict[str, Any]) -> dict[str, Markup]:
@@ -150,10 +236,16 @@ def render_parts(context: dict[str, Any]) -> dict[str, Markup]:
 
 
 def content_changed() -> None:
-    """Count one change of content: every process's kept pages are renewed."""
+    """Count one change of content and announce it: every process's kept pages
+    are renewed."""
+    global _changes_here
+    _changes_here += 1
     cache().clear()
     try:
-        state(current_app).redis.incr(VERSION_KEY)
+        pipe = state(current_app).redis.pipeline(transaction=False)
+        pipe.incr(VERSION_KEY)
+        pipe.publish(CHANNEL, "changed")
+        pipe.execute()
     except RedisError as exc:
         log.warning(
             "landing cache: content version not raised (%s); kept pages last %s s",
