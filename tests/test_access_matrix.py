@@ -127,10 +127,13 @@ CASES = [
     # Public pages
     Case("public.index", "GET", everyone(200)),
     Case("public.location_page", "GET", everyone(200), PLACE),
-    Case("public.location_page", "POST", everyone(422), PLACE),
+    Case("public.send_from_location_page", "POST", everyone(422), PLACE),
     Case("public.treatment_page", "GET", everyone(200), {**PLACE, "treatment_slug": "mesotherapy"}),
     Case(
-        "public.treatment_page", "POST", everyone(422), {**PLACE, "treatment_slug": "mesotherapy"}
+        "public.send_from_treatment_page",
+        "POST",
+        everyone(422),
+        {**PLACE, "treatment_slug": "mesotherapy"},
     ),
     Case("public.thank_you", "GET", everyone(200), PLACE),
     Case("public.privacy_notice", "GET", everyone(200), {"clinic_slug": "aurelia"}),

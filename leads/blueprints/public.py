@@ -74,7 +74,6 @@ form_posts = limiter.shared_limit(
     lambda: current_app.config["FORM_POST_LIMIT"],
     scope="form-post",
     key_func=client_key,
-    methods=["POST"],
 )
 
 
@@ -166,17 +165,30 @@ def clinic_page(clinic_slug: str) -> Response:
     return _revalidate(response)
 
 
-@bp.route("/<clinic_slug>/<location_slug>/", methods=["GET", "POST"])
-@csrf.exempt  # the form's signed stamp protects it: patients may have no cookies
-@form_posts
+@bp.get("/<clinic_slug>/<location_slug>/")
 def location_page(clinic_slug: str, location_slug: str) -> Response | tuple[str, int]:
     return _landing(clinic_slug, location_slug, None)
 
 
-@bp.route("/<clinic_slug>/<location_slug>/<treatment_slug>/", methods=["GET", "POST"])
+@bp.get("/<clinic_slug>/<location_slug>/<treatment_slug>/")
+def treatment_page(
+    clinic_slug: str, location_slug: str, treatment_slug: str
+) -> Response | tuple[str, int]:
+    return _landing(clinic_slug, location_slug, treatment_slug)
+
+
+# The form's posts, apart from the views so that only they pay for the limiter.
+@bp.post("/<clinic_slug>/<location_slug>/")
+@csrf.exempt  # the form's signed stamp protects it: patients may have no cookies
+@form_posts
+def send_from_location_page(clinic_slug: str, location_slug: str) -> Response | tuple[str, int]:
+    return _landing(clinic_slug, location_slug, None)
+
+
+@bp.post("/<clinic_slug>/<location_slug>/<treatment_slug>/")
 @csrf.exempt
 @form_posts
-def treatment_page(
+def send_from_treatment_page(
     clinic_slug: str, location_slug: str, treatment_slug: str
 ) -> Response | tuple[str, int]:
     return _landing(clinic_slug, location_slug, treatment_slug)
