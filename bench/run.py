@@ -143,6 +143,20 @@ class Bench:
             total += times.user + times.system + times.children_user + times.children_system
         return total
 
+    def web_cpu(self) -> float:
+        """CPU seconds used so far by the web server's processes (gunicorn's workers)."""
+        import psutil
+
+        total = 0.0
+        for child in self.children:
+            for process in psutil.Process(child.pid).children(recursive=True):
+                try:
+                    times = process.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += times.user + times.system
+        return total
+
     def stop_workers(self) -> None:
         for worker in self.workers:
             worker.send_signal(signal.SIGTERM)
@@ -290,6 +304,15 @@ def landing_page(bench: Bench) -> list[Row]:
         Row("Location page GET, requests/s", location["rps"], bare["rps"], "req/s", TARGET, name),
         Row("Treatment page GET, p50", treatment["p50_ms"], bare["p50_ms"], "ms", "", name),
         Row("Treatment page GET, p99", treatment["p99_ms"], bare["p99_ms"], "ms", "", name),
+        Row(
+            "Treatment page GET, web CPU per request",
+            treatment["cpu_ms"],
+            bare["cpu_ms"],
+            "ms",
+            "",
+            name,
+            "gunicorn's worker processes, user and system",
+        ),
     ]
 
 
@@ -297,17 +320,20 @@ def interleaved(bench: Bench, paths: dict[str, str], rounds: int = ROUNDS) -> di
     """GET each path for ``bench.seconds`` in all, in ``rounds`` short runs taken
     in turn (the order turning each round), so a burst of other work on the
     machine falls on every path alike rather than on whichever ran then.
-    Requests per second over all rounds; p50 and p99 the median of the rounds'."""
+    Requests per second over all rounds; p50 and p99 the median of the rounds';
+    the web server's CPU per request over all rounds."""
     runs: dict[str, list[dict]] = {name: [] for name in paths}
     names = list(paths)
     for n in range(rounds):
         for name in names[n % len(names) :] + names[: n % len(names)]:
-            runs[name].append(
-                bench.load(mode="get", path=paths[name], seconds=bench.seconds / rounds)
-            )
+            cpu = bench.web_cpu()
+            found = bench.load(mode="get", path=paths[name], seconds=bench.seconds / rounds)
+            found["cpu"] = bench.web_cpu() - cpu
+            runs[name].append(found)
     return {
         name: {
             "rps": sum(r["requests"] for r in found) / sum(r["seconds"] for r in found),
+            "cpu_ms": sum(r["cpu"] for r in found) / sum(r["requests"] for r in found) * 1000,
             "p50_ms": statistics.median(r["p50_ms"] for r in found),
             "p99_ms": statistics.median(r["p99_ms"] for r in found),
             "requests": sum(r["requests"] for r in found),

@@ -354,3 +354,11 @@ def test_a_change_shows_at_once_in_every_web_process(web, redis_url) -> None:
         names.add("Harley Street Central" in conn.getresponse().read().decode())
         conn.close()
     assert names == {True}
+
+
+def test_reading_public_pages_is_never_limited_and_other_pages_still_are(app_with, demo) -> None:
+    app = app_with(RATELIMIT_DEFAULT="3 per minute")
+    client = app.test_client()
+    assert {client.get(URL).status_code for _ in range(6)} == {200}
+    assert {client.get("/aurelia/harley-street/").status_code for _ in range(6)} == {200}
+    assert 429 in {client.get("/login").status_code for _ in range(6)}

@@ -77,13 +77,6 @@ form_posts = limiter.shared_limit(
 )
 
 
-@limiter.request_filter
-def _patients_reading() -> bool:
-    """Reading the public pages is never limited (only the form's posts are),
-    so the limiter is not asked at all: a page view costs less."""
-    return request.blueprint == "public" and request.method in ("GET", "HEAD")
-
-
 # Staff areas that search engines are asked to leave alone.
 STAFF_PREFIXES = (
     "/staff/",

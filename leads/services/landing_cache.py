@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import threading
 import time
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from flask import Flask, current_app
 from jinja2.utils import concat
 from markupsafe import Markup
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy import event
@@ -144,6 +146,8 @@ class ContentWatch:
         self.kept = kept
         self._lock = threading.Lock()
         self._pubsub: Any = None
+        self._socket: Any = None
+        self._sock: Any = None
         self._pid = 0
         self._version: int | None = None
         self._seen_here = -1
@@ -178,19 +182,37 @@ class ContentWatch:
             pubsub.close()
             raise
         self._pubsub, self._pid = pubsub, os.getpid()
+        self._watch_socket()
         self.kept.clear()
+        self._heard(look=False)  # whatever came with the confirmation: read below anyway
         self._read(redis)
 
-    def _heard(self) -> bool:
+    def _heard(self, look: bool = True) -> bool:
         """Whether an announcement waits on the subscription (all are taken).
         A fresh confirmation means the client subscribed again on a new
-        connection: what was said meanwhile went unheard."""
+        connection: what was said meanwhile went unheard.
+
+        Asking the socket itself whether anything came is one system call;
+        the client's own check costs several. Every message read is taken,
+        so nothing waits in the client's buffer while the socket is quiet.
+        """
+        if look and not self._socket.poll(0):
+            return False
         heard = False
         while (message := self._pubsub.get_message(timeout=0.0)) is not None:
             if message["type"] == "subscribe":
                 self.kept.clear()
             heard = True
+        if self._pubsub.connection._sock is not self._sock:  # the client connected again
+            self._watch_socket()
         return heard
+
+    def _watch_socket(self) -> None:
+        self._sock = self._pubsub.connection._sock
+        if self._sock is None:
+            raise RedisConnectionError("the subscription has no connection")
+        self._socket = select.poll()
+        self._socket.register(self._sock, select.POLLIN)
 
     def _read(self, redis: Redis) -> None:
         self._seen_here = _changes_here
