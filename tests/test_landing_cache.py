@@ -356,9 +356,21 @@ def test_a_change_shows_at_once_in_every_web_process(web, redis_url) -> None:
     assert names == {True}
 
 
-def test_reading_public_pages_is_never_limited_and_other_pages_still_are(app_with, demo) -> None:
-    app = app_with(RATELIMIT_DEFAULT="3 per minute")
-    client = app.test_client()
+@pytest.fixture
+def default_limit(app_with, demo):
+    """An app with a default limit on every route. The limiter is one object
+    shared by every app, and it keeps the first default it is given: it is
+    taken back afterwards, so no later test inherits it."""
+    from leads.extensions import limiter
+
+    try:
+        yield app_with(RATELIMIT_DEFAULT="3 per minute")
+    finally:
+        limiter.limit_manager.set_default_limits([])
+
+
+def test_reading_public_pages_is_never_limited_and_other_pages_still_are(default_limit) -> None:
+    client = default_limit.test_client()
     assert {client.get(URL).status_code for _ in range(6)} == {200}
     assert {client.get("/aurelia/harley-street/").status_code for _ in range(6)} == {200}
     assert 429 in {client.get("/login").status_code for _ in range(6)}
