@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request, current_app, request
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 import config as settings
 
@@ -45,8 +47,23 @@ class LeadsRequest(Request):
         return super().max_content_length
 
 
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer built once
+    for the app's keys rather than at every request (it keeps no state of a
+    request: each use makes its own signer)."""
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        kept = app.extensions.get("session_serializer")
+        if kept is None or kept[0] != keys:
+            kept = (keys, super().get_signing_serializer(app))
+            app.extensions["session_serializer"] = kept
+        return kept[1]
+
+
 class LeadsFlask(Flask):
     request_class = LeadsRequest
+    session_interface = SessionCookies()
 
     def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def,override]
         """Log an unhandled error once, by its type and place, with the request id:

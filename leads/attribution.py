@@ -33,6 +33,8 @@ def _clean(value: object, length: int) -> str:
 
 def capture() -> None:
     """Remember this visit's source when it names one, or when none is known yet."""
+    if not request.query_string and SESSION_KEY in session:
+        return  # a returning visitor's plain view: nothing new to remember
     # From the raw query: bytes that are not UTF-8 are dropped, not kept as "%FF" text.
     raw: dict[str, str] = {}
     for key, value in raw_pairs(request.query_string):

@@ -30,6 +30,7 @@ skipped, so an outage never turns into errors.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -99,7 +100,13 @@ class Verdict:
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=SALT)
+    return _serializer_for(current_app.config["SECRET_KEY"])
+
+
+@functools.lru_cache(maxsize=8)
+def _serializer_for(secret: str) -> URLSafeSerializer:
+    """One per secret: it keeps no state of a stamp (each use makes its own signer)."""
+    return URLSafeSerializer(secret, salt=SALT)
 
 
 def render_stamp(
