@@ -129,6 +129,19 @@ def test_pages_are_rendered_afresh_while_redis_is_away(app_with, demo) -> None:
     assert not app.extensions["landing_cache"]._entries
 
 
+def test_views_while_redis_is_away_do_not_queue_on_it(app_with, demo, caplog, monkeypatch):
+    """One view finds Redis gone; the views after it, for a moment, render
+    afresh without trying it again (each try may wait for a time-out)."""
+    from leads.services import landing_cache
+
+    monkeypatch.setattr(landing_cache, "RETRY_SECONDS", 60.0)
+    app = app_with(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    client = app.test_client()
+    assert {client.get(URL).status_code for _ in range(5)} == {200}
+    unread = [r for r in caplog.records if "content version unreadable" in r.getMessage()]
+    assert len(unread) == 1
+
+
 def _commands(redis: Redis) -> int:
     return int(redis.info("stats")["total_commands_processed"])
 

@@ -125,6 +125,8 @@ def cache() -> LandingCache:
     return current_app.extensions["landing_cache"]
 
 
+# After Redis failed, views render afresh for this long before one tries again.
+RETRY_SECONDS = 1.0
 # Content changes committed in this process, by any app: a watch that has not
 # seen the latest reads the version at once rather than wait for the message.
 _changes_here = 0
@@ -151,10 +153,13 @@ class ContentWatch:
         self._pid = 0
         self._version: int | None = None
         self._seen_here = -1
+        self._retry_at = 0.0
 
     def version(self, redis: Redis) -> int | None:
         """The content version, or None when Redis does not answer."""
         with self._lock:
+            if time.monotonic() < self._retry_at:
+                return None  # Redis failed a moment ago: the views meanwhile do not queue on it
             try:
                 if self._pubsub is None or self._pid != os.getpid():
                     self._subscribe(redis)
@@ -162,6 +167,7 @@ class ContentWatch:
                     self._read(redis)
             except RedisError as exc:
                 self._drop()
+                self._retry_at = time.monotonic() + RETRY_SECONDS
                 log.warning("landing cache: content version unreadable (%s)", type(exc).__name__)
                 return None
             return self._version
