@@ -447,3 +447,30 @@ def test_every_possible_number_is_taken_and_staff_see_it_in_their_format(
     html = manager.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
     assert f'<a href="tel:{e164}">{shown}</a>' in html
     assert ("does not list yet" in html) is not listed
+
+
+def statements_of_post(app, client, data, url: str = URL) -> list[str]:
+    """The SQL statements one form post sends to the database, in order."""
+    import sqlalchemy as sa
+
+    sent: list[str] = []
+
+    def note(conn, cursor, statement, *args) -> None:
+        sent.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert client.post(url, data=data).status_code == 303
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    return sent
+
+
+def test_a_form_post_reads_the_consent_wording_once(app, client, demo, form_page):
+    assert client.post(URL, data=form_page(URL)).status_code == 303  # the row exists now
+    other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
+    sent = statements_of_post(app, client, other)
+    assert any(s.startswith("INSERT INTO leads") for s in sent)
+    assert len([s for s in sent if "FROM consent_wordings" in s]) == 1

@@ -61,6 +61,8 @@ class Enquiry:
     submission_token: str
     # SHA-256 of the consent wording the form showed (from its signed stamp).
     consent_digest: str | None = None
+    # That wording's row, when the form already read it (saves reading it again).
+    consent_wording: consent.Wording | None = None
 
 
 def submit_lead(
@@ -112,7 +114,7 @@ def _submit(
     if recent is not None:
         return _sent_again(recent, enquiry, now), False
 
-    wording = _wording(enquiry.consent_digest)
+    wording = _wording(enquiry)
     suspect = verdict is not None and verdict.quarantine
     source, medium = classify(attribution)
     lead = Lead(
@@ -237,10 +239,10 @@ def release_lead(lead: Lead, user: User | None) -> list[int]:
     return screen_lead(lead, lifecycle.ScreenAction.RELEASE, user)
 
 
-def _wording(digest: str | None) -> consent.Wording:
+def _wording(enquiry: Enquiry) -> consent.Wording:
     """The words the form showed; their row is made now if they are the words
     in force and have none yet (rendering a form writes nothing)."""
-    found = consent.known(digest)
+    found = enquiry.consent_wording or consent.known(enquiry.consent_digest)
     if found is None:
         row = consent.current()
         found = consent.Wording(row.id, row.label, row.text)
