@@ -474,3 +474,31 @@ def test_a_form_post_reads_the_consent_wording_once(app, client, demo, form_page
     sent = statements_of_post(app, client, other)
     assert any(s.startswith("INSERT INTO leads") for s in sent)
     assert len([s for s in sent if "FROM consent_wordings" in s]) == 1
+
+
+def test_a_form_post_looks_for_an_earlier_lead_in_one_statement(app, client, demo, form_page):
+    assert client.post(URL, data=form_page(URL)).status_code == 303
+    other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
+    sent = statements_of_post(app, client, other)
+    before_insert = sent[: next(i for i, s in enumerate(sent) if s.startswith("INSERT INTO leads"))]
+    assert len([s for s in before_insert if "FROM leads" in s]) == 1
+    assert count(app, Lead) == 2
+
+
+def test_a_form_sent_again_goes_to_its_own_lead_not_a_newer_one(app, client, demo, form_page):
+    first_form = form_page(URL)
+    assert client.post(URL, data=first_form).status_code == 303
+    with app.app_context():
+        first = db.session.scalars(db.select(Lead)).one()
+        first.created_at -= timedelta(minutes=31)
+        first_id = first.id
+        db.session.commit()
+    # The same patient, a fresh form, after the window: a new lead.
+    assert client.post(URL, data=form_page(URL)).status_code == 303
+    assert count(app, Lead) == 2
+    # Back to the first form's page, and send it again.
+    assert client.post(URL, data=first_form).status_code == 303
+    assert count(app, Lead) == 2
+    assert [(lead_id, kind) for lead_id, kind, _ in events(app) if kind == "sent_again"] == [
+        (first_id, "sent_again")
+    ]

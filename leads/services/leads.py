@@ -105,14 +105,13 @@ def _submit(
     verdict: Verdict | None,
 ) -> tuple[Lead, bool]:
     now = utcnow()
-    existing = _by_token(enquiry.submission_token)
-    if existing is not None:
-        if not _same_sender(existing, enquiry) or existing.location_id != location.id:
+    earlier = _earlier(enquiry, location, now)
+    if earlier is not None:
+        if earlier.submission_token == enquiry.submission_token and (
+            not _same_sender(earlier, enquiry) or earlier.location_id != location.id
+        ):
             raise StampAlreadyUsed
-        return _sent_again(existing, enquiry, now), False
-    recent = _recent_same(enquiry, location, now)
-    if recent is not None:
-        return _sent_again(recent, enquiry, now), False
+        return _sent_again(earlier, enquiry, now), False
 
     wording = _wording(enquiry)
     suspect = verdict is not None and verdict.quarantine
@@ -253,21 +252,29 @@ def _same_sender(lead: Lead, enquiry: Enquiry) -> bool:
     return lead.email.lower() == enquiry.email.lower() or lead.phone == enquiry.phone
 
 
-def _recent_same(enquiry: Enquiry, location: Location, now: datetime) -> Lead | None:
-    """The newest lead at ``location`` with this email or phone, within the window."""
+def _earlier(enquiry: Enquiry, location: Location, now: datetime) -> Lead | None:
+    """The lead this enquiry repeats, in one statement: the lead of its stamp
+    if there is one, else the newest lead at ``location`` with its email or
+    phone within ``SENT_AGAIN_WINDOW``."""
+    recent = (
+        Lead.clinic_id == location.clinic_id,
+        Lead.location_id == location.id,
+        Lead.created_at >= now - SENT_AGAIN_WINDOW,
+        Lead.anonymised_at.is_(None),
+    )
+    token = Lead.submission_token == enquiry.submission_token
+    # Each branch of the OR has an index of its own (the token; the clinic
+    # with the lowered email; the clinic with the phone).
     query = (
         sa.select(Lead)
         .where(
-            Lead.clinic_id == location.clinic_id,
-            Lead.location_id == location.id,
-            Lead.created_at >= now - SENT_AGAIN_WINDOW,
-            Lead.anonymised_at.is_(None),
             sa.or_(
-                sa.func.lower(Lead.email) == enquiry.email.lower(),
-                Lead.phone == enquiry.phone,
-            ),
+                token,
+                sa.and_(sa.func.lower(Lead.email) == enquiry.email.lower(), *recent),
+                sa.and_(Lead.phone == enquiry.phone, *recent),
+            )
         )
-        .order_by(Lead.created_at.desc(), Lead.id.desc())
+        .order_by(sa.case((token, 0), else_=1), Lead.created_at.desc(), Lead.id.desc())
         .limit(1)
     )
     return db.session.scalar(query)
