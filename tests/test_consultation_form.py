@@ -502,3 +502,16 @@ def test_a_form_sent_again_goes_to_its_own_lead_not_a_newer_one(app, client, dem
     assert [(lead_id, kind) for lead_id, kind, _ in events(app) if kind == "sent_again"] == [
         (first_id, "sent_again")
     ]
+
+
+@pytest.mark.parametrize("url", [URL, "/aurelia/harley-street/"])
+def test_a_form_post_finds_its_page_in_one_statement(app, client, demo, form_page, url):
+    other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
+    assert client.post(URL, data=other).status_code == 303  # the wording's row exists now
+    data = form_page(url, treatment="mesotherapy")
+    sent = statements_of_post(app, client, data, url)
+    assert len([s for s in sent if "FROM locations" in s or "FROM pages" in s]) == 1
+    with app.app_context():
+        lead = db.session.scalars(db.select(Lead).order_by(Lead.id.desc()).limit(1)).one()
+        assert (lead.location.slug, lead.treatment.slug) == ("harley-street", "mesotherapy")
+        assert lead.page.treatment_id == (None if url != URL else lead.treatment_id)
