@@ -515,3 +515,14 @@ def test_a_form_post_finds_its_page_in_one_statement(app, client, demo, form_pag
         lead = db.session.scalars(db.select(Lead).order_by(Lead.id.desc()).limit(1)).one()
         assert (lead.location.slug, lead.treatment.slug) == ("harley-street", "mesotherapy")
         assert lead.page.treatment_id == (None if url != URL else lead.treatment_id)
+
+
+def test_a_form_post_reads_the_clinic_inboxes_with_its_page(app, client, demo, form_page):
+    other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
+    assert client.post(URL, data=other).status_code == 303  # the wording's row exists now
+    sent = statements_of_post(app, client, form_page(URL))
+    assert not [s for s in sent if s.startswith("SELECT inbox_channels.")]
+    with app.app_context():
+        lead = db.session.scalars(db.select(Lead).order_by(Lead.id.desc()).limit(1)).one()
+        targets = sorted(d.target for d in lead.deliveries if d.purpose == "inbox")
+    assert targets == ["enquiries@aurelia-hair.example"]

@@ -106,9 +106,10 @@ def landing_or_404(
 def _location_and_page(
     clinic_slug: str, location_slug: str, treatment_slug: str | None
 ) -> tuple[Location | None, Page | None]:
-    """The location with its clinic and treatments, and its page for the
-    treatment with ``treatment_slug`` (its location page for None), with the
-    published revision, in one statement: every form post asks for them."""
+    """The location with its clinic (and the clinic's inbox channels) and
+    treatments, and its page for the treatment with ``treatment_slug`` (its
+    location page for None), with the published revision, in one statement:
+    every form post asks for them."""
     if treatment_slug is None:
         same_treatment = Page.treatment_id.is_(None)
     else:
@@ -124,7 +125,8 @@ def _location_and_page(
             .outerjoin(Page, db.and_(Page.location_id == Location.id, same_treatment))
             .where(Clinic.slug == clinic_slug, Location.slug == location_slug)
             .options(
-                contains_eager(Location.clinic),
+                # The clinic's inbox channels too: a form post's lead is routed to them.
+                contains_eager(Location.clinic).joinedload(Clinic.channels),
                 joinedload(Location.treatments),
                 joinedload(Page.published),
             )
