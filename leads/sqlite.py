@@ -1,12 +1,12 @@
 """How each SQLite connection is set up (the embedded database only).
 
-SQLite's defaults suit one program writing now and then: a rollback journal
-that blocks readers during a write and a sync to disk at every commit. The
-embedded service has several web threads and a worker on one file, so each
-connection takes the write-ahead log (readers and the writer no longer block
-each other), syncs at checkpoints rather than at every commit (a commit
-survives a crash of the program; only a power cut may lose the last ones),
-and waits for a busy database rather than failing the patient's form.
+SQLite's default rollback journal blocks readers during a write and costs
+several syncs to disk per commit. The embedded service has several web threads
+and a worker on one file, so each connection takes the write-ahead log
+(readers and the writer no longer block each other; a commit is one append and
+one sync), and waits for a busy database rather than failing the patient's
+form. Every commit is still synced (``synchronous=FULL``): with NORMAL a power
+cut could lose the last leads after their thank-you page was shown.
 PostgreSQL needs none of this.
 """
 
@@ -34,7 +34,7 @@ def _set_up(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()

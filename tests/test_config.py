@@ -53,8 +53,8 @@ def test_unknown_environment_name_is_refused(monkeypatch, tmp_path):
 
 def test_sqlite_connections_write_ahead_and_wait_for_the_lock(tmp_path):
     """Each SQLite connection uses the write-ahead log (readers never block the
-    writer), syncs at checkpoints rather than at every commit, and waits for a
-    busy database instead of failing the patient's form."""
+    writer), still syncs every commit (a stored lead survives a power cut), and
+    waits for a busy database instead of failing the patient's form."""
     from leads.extensions import db
 
     app = create_app(
@@ -66,6 +66,6 @@ def test_sqlite_connections_write_ahead_and_wait_for_the_lock(tmp_path):
             for conn in (first, second):
                 pragma = conn.exec_driver_sql
                 assert pragma("PRAGMA journal_mode").scalar() == "wal"
-                assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+                assert pragma("PRAGMA synchronous").scalar() == 2  # FULL
                 assert pragma("PRAGMA busy_timeout").scalar() == 10_000
         db.engine.dispose()
