@@ -120,13 +120,14 @@ def _normalise_db_url(url: str) -> str:
 
 
 def register_extensions(app: Flask) -> None:
-    from leads import auth, logs, media_storage, queue, security
+    from leads import auth, logs, media_storage, queue, security, sqlite
     from leads.extensions import csrf, db, limiter, migrate
     from leads.services import landing_cache
 
     logs.init_app(app)
     security.init_app(app)
     db.init_app(app)
+    sqlite.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     queue.init_app(app)

@@ -42,6 +42,8 @@ from enum import Enum
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from limits import parse
+from limits.storage import RedisClusterStorage, RedisStorage
+from limits.strategies import FixedWindowRateLimiter
 
 from leads.extensions import limiter
 from leads.security import client_address, client_key
@@ -182,14 +184,19 @@ def assess(
     elif elapsed < float(config["SPAM_MIN_FILL_SECONDS"]):
         verdict.reasons.append("too_fast")
     # Every counter is hit, so each keeps counting whatever the others say.
-    sender_ok = all(
-        [_within("SPAM_SENDER_LIMIT", "spam-sender", sender_key(c)) for c in contacts if c]
+    senders = [("SPAM_SENDER_LIMIT", "spam-sender", sender_key(c)) for c in contacts if c]
+    *sender_ok, address_ok, form_ok = _within_all(
+        [
+            *senders,
+            ("SPAM_ADDRESS_LIMIT", "spam-address", client_key()),
+            ("SPAM_FORM_LIMIT", "spam-form", form_key),
+        ]
     )
-    if not sender_ok:
+    if not all(sender_ok):
         verdict.reasons.append("sender_rate")
-    if not _within("SPAM_ADDRESS_LIMIT", "spam-address", client_key()):
+    if not address_ok:
         verdict.reasons.append("address_rate")
-    if not _within("SPAM_FORM_LIMIT", "spam-form", form_key):
+    if not form_ok:
         verdict.reasons.append("form_rate")
     return verdict
 
@@ -202,10 +209,48 @@ def sender_key(contact: str) -> str:
     return hmac.new(secret, text, hashlib.sha256).hexdigest()[:24]
 
 
-def _within(setting: str, *key: str) -> bool:
-    """Count one hit; False once over the limit. True when the storage is down."""
+# A hit on each key, as the limits library's fixed window counts one
+# (INCRBY, and the window's expiry set by the hit that starts it), for several
+# keys in one script run. Returns the counts.
+_HIT_ALL = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+    local count = redis.call("incrby", key, 1)
+    if count == 1 then
+        redis.call("expire", key, ARGV[i])
+    end
+    counts[i] = count
+end
+return counts
+"""
+
+
+def _within_all(checks: list[tuple[str, ...]]) -> list[bool]:
+    """Count one hit on each ``(setting, *key)``; False for each over its
+    limit, True for all when the storage is down.
+
+    The counters are the limits library's own (the same keys and windows), so
+    they hold across processes as Flask-Limiter's do; on a plain Redis they
+    are counted in one round trip instead of one each."""
+    items = [(parse(current_app.config[setting]), key) for setting, *key in checks]
     try:
-        return limiter.limiter.hit(parse(current_app.config[setting]), *key)
+        strategy = limiter.limiter
+        storage = strategy.storage
+        if not _one_trip(strategy, storage):
+            return [strategy.hit(item, *key) for item, key in items]
+        keys = [storage.prefixed_key(item.key_for(*key)) for item, key in items]
+        script = storage.get_connection().register_script(_HIT_ALL)
+        counts = script(keys=keys, args=[item.get_expiry() for item, _ in items])
+        return [int(count) <= item.amount for count, (item, _) in zip(counts, items, strict=True)]
     except Exception as exc:
         log.warning("spam rate check skipped: %s", type(exc).__name__)
-        return True
+        return [True] * len(items)
+
+
+def _one_trip(strategy: object, storage: object) -> bool:
+    """A fixed window on one Redis server (a cluster would spread the keys)."""
+    return (
+        isinstance(strategy, FixedWindowRateLimiter)
+        and isinstance(storage, RedisStorage)
+        and not isinstance(storage, RedisClusterStorage)
+    )

@@ -49,3 +49,23 @@ def test_unknown_environment_name_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv("CLINIC_LEADS_ENV", "staging-ish")
     with pytest.raises(RuntimeError, match="is not one of"):
         create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+def test_sqlite_connections_write_ahead_and_wait_for_the_lock(tmp_path):
+    """Each SQLite connection uses the write-ahead log (readers never block the
+    writer), still syncs every commit (a stored lead survives a power cut), and
+    waits for a busy database instead of failing the patient's form."""
+    from leads.extensions import db
+
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path}/leads.db", "INSTANCE_PATH": str(tmp_path)}
+    )
+    with app.app_context():
+        # Two connections at once: each is set up, not only the first.
+        with db.engine.connect() as first, db.engine.connect() as second:
+            for conn in (first, second):
+                pragma = conn.exec_driver_sql
+                assert pragma("PRAGMA journal_mode").scalar() == "wal"
+                assert pragma("PRAGMA synchronous").scalar() == 2  # FULL
+                assert pragma("PRAGMA busy_timeout").scalar() == 10_000
+        db.engine.dispose()

@@ -447,3 +447,82 @@ def test_every_possible_number_is_taken_and_staff_see_it_in_their_format(
     html = manager.get(f"/inbox/leads/{lead_id}").get_data(as_text=True)
     assert f'<a href="tel:{e164}">{shown}</a>' in html
     assert ("does not list yet" in html) is not listed
+
+
+def statements_of_post(app, client, data, url: str = URL) -> list[str]:
+    """The SQL statements one form post sends to the database, in order."""
+    import sqlalchemy as sa
+
+    sent: list[str] = []
+
+    def note(conn, cursor, statement, *args) -> None:
+        sent.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        assert client.post(url, data=data).status_code == 303
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)
+    return sent
+
+
+def test_a_form_post_reads_the_consent_wording_once(app, client, demo, form_page):
+    assert client.post(URL, data=form_page(URL)).status_code == 303  # the row exists now
+    other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
+    sent = statements_of_post(app, client, other)
+    assert any(s.startswith("INSERT INTO leads") for s in sent)
+    assert len([s for s in sent if "FROM consent_wordings" in s]) == 1
+
+
+def test_a_form_post_looks_for_an_earlier_lead_in_one_statement(app, client, demo, form_page):
+    assert client.post(URL, data=form_page(URL)).status_code == 303
+    other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
+    sent = statements_of_post(app, client, other)
+    before_insert = sent[: next(i for i, s in enumerate(sent) if s.startswith("INSERT INTO leads"))]
+    assert len([s for s in before_insert if "FROM leads" in s]) == 1
+    assert count(app, Lead) == 2
+
+
+def test_a_form_sent_again_goes_to_its_own_lead_not_a_newer_one(app, client, demo, form_page):
+    first_form = form_page(URL)
+    assert client.post(URL, data=first_form).status_code == 303
+    with app.app_context():
+        first = db.session.scalars(db.select(Lead)).one()
+        first.created_at -= timedelta(minutes=31)
+        first_id = first.id
+        db.session.commit()
+    # The same patient, a fresh form, after the window: a new lead.
+    assert client.post(URL, data=form_page(URL)).status_code == 303
+    assert count(app, Lead) == 2
+    # Back to the first form's page, and send it again.
+    assert client.post(URL, data=first_form).status_code == 303
+    assert count(app, Lead) == 2
+    assert [(lead_id, kind) for lead_id, kind, _ in events(app) if kind == "sent_again"] == [
+        (first_id, "sent_again")
+    ]
+
+
+@pytest.mark.parametrize("url", [URL, "/aurelia/harley-street/"])
+def test_a_form_post_finds_its_page_in_one_statement(app, client, demo, form_page, url):
+    other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
+    assert client.post(URL, data=other).status_code == 303  # the wording's row exists now
+    data = form_page(url, treatment="mesotherapy")
+    sent = statements_of_post(app, client, data, url)
+    assert len([s for s in sent if "FROM locations" in s or "FROM pages" in s]) == 1
+    with app.app_context():
+        lead = db.session.scalars(db.select(Lead).order_by(Lead.id.desc()).limit(1)).one()
+        assert (lead.location.slug, lead.treatment.slug) == ("harley-street", "mesotherapy")
+        assert lead.page.treatment_id == (None if url != URL else lead.treatment_id)
+
+
+def test_a_form_post_reads_the_clinic_inboxes_with_its_page(app, client, demo, form_page):
+    other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
+    assert client.post(URL, data=other).status_code == 303  # the wording's row exists now
+    sent = statements_of_post(app, client, form_page(URL))
+    assert not [s for s in sent if s.startswith("SELECT inbox_channels.")]
+    with app.app_context():
+        lead = db.session.scalars(db.select(Lead).order_by(Lead.id.desc()).limit(1)).one()
+        targets = sorted(d.target for d in lead.deliveries if d.purpose == "inbox")
+    assert targets == ["enquiries@aurelia-hair.example"]

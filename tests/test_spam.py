@@ -243,6 +243,34 @@ def test_a_flood_from_one_address_gets_429(app, client, demo, form_page):
     assert len(leads(app)) == 2
 
 
+def test_the_four_spam_counters_are_one_round_trip(app, settings):
+    """The sender by email and by phone, the address and the form: one script
+    run counts all four, and each still counts on its own."""
+    import time
+
+    from leads import spam
+
+    app.config.update(SPAM_SENDER_LIMIT="2 per hour", SPAM_FORM_LIMIT="3 per hour")
+    redis = Redis.from_url(settings["REDIS_URL"])
+
+    def scripts_run() -> int:
+        stats = redis.info("commandstats")
+        return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("eval", "evalsha"))
+
+    def judge(email: str, phone: str) -> list[str]:
+        stamp = spam.Stamp(time.time() - 60, None, "1.1", "n")
+        with app.test_request_context("/", environ_base={"REMOTE_ADDR": "192.0.2.7"}):
+            return spam.assess("", stamp, form_key="1.1", contacts=(email, phone)).reasons
+
+    assert judge("a@example.org", "+447700900001") == []  # the script is known from now on
+    before = scripts_run()
+    assert judge("a@example.org", "+447700900002") == []
+    assert scripts_run() - before == 1
+    assert judge("b@example.org", "+447700900002") == []
+    # The email's third time and the phone's third time, the form's fourth.
+    assert judge("a@example.org", "+447700900002") == ["sender_rate", "form_rate"]
+
+
 def test_rate_limit_keys_in_redis_name_no_address(app, client, demo, form_page, settings):
     client.post(URL, data=form_page(URL), environ_base={"REMOTE_ADDR": "198.51.100.23"})
     keys = [k.decode() for k in Redis.from_url(settings["REDIS_URL"]).keys("LIMITS:*")]

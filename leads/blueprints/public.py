@@ -351,6 +351,7 @@ def _send(form: ConsultationForm, landing: pages.Landing) -> None:
             marketing_opt_in=form.marketing_opt_in.data,
             submission_token=stamp.nonce,
             consent_digest=stamp.consent_digest,
+            consent_wording=form.shown_wording,
         ),
         landing.location,
         landing.page,

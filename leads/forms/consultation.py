@@ -171,6 +171,7 @@ class ConsultationForm(CheckedForm):
             stamp = spam.read_stamp(self.rendered.data)
             shown = consent.known(stamp.consent_digest if stamp else None)
             self.consent_enquiry.label.text = shown.text if shown else consent.wording_text()
+            self.shown_wording = shown
         self.treatment.invalid_message = "Please choose one of the treatments offered here."
         self._location = location
         return self
@@ -187,6 +188,9 @@ class ConsultationForm(CheckedForm):
         return spam.check_stamp(self.rendered.data, self.form_key)
 
     phone_e164: str = ""
+    # The row of the wording a sent form showed, read once by ``setup`` and
+    # handed on to the lead (None: no row yet, or a form not sent).
+    shown_wording: consent.Wording | None = None
 
     def chosen_treatment(self) -> Treatment | None:
         """The treatment asked about; None for "not sure". Call after validation."""

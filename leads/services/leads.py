@@ -61,6 +61,8 @@ class Enquiry:
     submission_token: str
     # SHA-256 of the consent wording the form showed (from its signed stamp).
     consent_digest: str | None = None
+    # That wording's row, when the form already read it (saves reading it again).
+    consent_wording: consent.Wording | None = None
 
 
 def submit_lead(
@@ -103,16 +105,15 @@ def _submit(
     verdict: Verdict | None,
 ) -> tuple[Lead, bool]:
     now = utcnow()
-    existing = _by_token(enquiry.submission_token)
-    if existing is not None:
-        if not _same_sender(existing, enquiry) or existing.location_id != location.id:
+    earlier = _earlier(enquiry, location, now)
+    if earlier is not None:
+        if earlier.submission_token == enquiry.submission_token and (
+            not _same_sender(earlier, enquiry) or earlier.location_id != location.id
+        ):
             raise StampAlreadyUsed
-        return _sent_again(existing, enquiry, now), False
-    recent = _recent_same(enquiry, location, now)
-    if recent is not None:
-        return _sent_again(recent, enquiry, now), False
+        return _sent_again(earlier, enquiry, now), False
 
-    wording = _wording(enquiry.consent_digest)
+    wording = _wording(enquiry)
     suspect = verdict is not None and verdict.quarantine
     source, medium = classify(attribution)
     lead = Lead(
@@ -237,10 +238,10 @@ def release_lead(lead: Lead, user: User | None) -> list[int]:
     return screen_lead(lead, lifecycle.ScreenAction.RELEASE, user)
 
 
-def _wording(digest: str | None) -> consent.Wording:
+def _wording(enquiry: Enquiry) -> consent.Wording:
     """The words the form showed; their row is made now if they are the words
     in force and have none yet (rendering a form writes nothing)."""
-    found = consent.known(digest)
+    found = enquiry.consent_wording or consent.known(enquiry.consent_digest)
     if found is None:
         row = consent.current()
         found = consent.Wording(row.id, row.label, row.text)
@@ -251,21 +252,29 @@ def _same_sender(lead: Lead, enquiry: Enquiry) -> bool:
     return lead.email.lower() == enquiry.email.lower() or lead.phone == enquiry.phone
 
 
-def _recent_same(enquiry: Enquiry, location: Location, now: datetime) -> Lead | None:
-    """The newest lead at ``location`` with this email or phone, within the window."""
+def _earlier(enquiry: Enquiry, location: Location, now: datetime) -> Lead | None:
+    """The lead this enquiry repeats, in one statement: the lead of its stamp
+    if there is one, else the newest lead at ``location`` with its email or
+    phone within ``SENT_AGAIN_WINDOW``."""
+    recent = (
+        Lead.clinic_id == location.clinic_id,
+        Lead.location_id == location.id,
+        Lead.created_at >= now - SENT_AGAIN_WINDOW,
+        Lead.anonymised_at.is_(None),
+    )
+    token = Lead.submission_token == enquiry.submission_token
+    # Each branch of the OR has an index of its own (the token; the clinic
+    # with the lowered email; the clinic with the phone).
     query = (
         sa.select(Lead)
         .where(
-            Lead.clinic_id == location.clinic_id,
-            Lead.location_id == location.id,
-            Lead.created_at >= now - SENT_AGAIN_WINDOW,
-            Lead.anonymised_at.is_(None),
             sa.or_(
-                sa.func.lower(Lead.email) == enquiry.email.lower(),
-                Lead.phone == enquiry.phone,
-            ),
+                token,
+                sa.and_(sa.func.lower(Lead.email) == enquiry.email.lower(), *recent),
+                sa.and_(Lead.phone == enquiry.phone, *recent),
+            )
         )
-        .order_by(Lead.created_at.desc(), Lead.id.desc())
+        .order_by(sa.case((token, 0), else_=1), Lead.created_at.desc(), Lead.id.desc())
         .limit(1)
     )
     return db.session.scalar(query)

@@ -86,7 +86,7 @@ def landing_or_404(
     An archived location's or treatment's page raises ``Moved`` (a 302) to
     where its patients go instead.
     """
-    location = find_location(clinic_slug, location_slug)
+    location, page = _location_and_page(clinic_slug, location_slug, treatment_slug)
     treatment = None
     if location is not None and treatment_slug is not None:
         treatment = next((t for t in location.treatments if t.slug == treatment_slug), None)
@@ -98,15 +98,47 @@ def landing_or_404(
     instead = archived_redirect(location, treatment)
     if instead is not None:
         raise Moved(instead, permanent=False)
-    same_treatment = Page.treatment_id == treatment.id if treatment else Page.treatment_id.is_(None)
-    page = db.session.scalar(
-        db.select(Page)
-        .where(Page.location_id == location.id, same_treatment)
-        .options(joinedload(Page.published))
-    )
     if page is None or page.published is None:
         raise PageNotPublished(location, fallback_address(location, treatment))
     return Landing(location=location, treatment=treatment, page=page)
+
+
+def _location_and_page(
+    clinic_slug: str, location_slug: str, treatment_slug: str | None
+) -> tuple[Location | None, Page | None]:
+    """The location with its clinic (and the clinic's inbox channels) and
+    treatments, and its page for the treatment with ``treatment_slug`` (its
+    location page for None), with the published revision, in one statement:
+    every form post asks for them."""
+    if treatment_slug is None:
+        same_treatment = Page.treatment_id.is_(None)
+    else:
+        same_treatment = Page.treatment_id.in_(
+            db.select(Treatment.id).where(
+                Treatment.clinic_id == Location.clinic_id, Treatment.slug == treatment_slug
+            )
+        )
+    rows = (
+        db.session.execute(
+            db.select(Location, Page)
+            .join(Location.clinic)
+            .outerjoin(Page, db.and_(Page.location_id == Location.id, same_treatment))
+            .where(Clinic.slug == clinic_slug, Location.slug == location_slug)
+            .options(
+                # The clinic's inbox channels too: a form post's lead is routed to them.
+                contains_eager(Location.clinic).joinedload(Clinic.channels),
+                joinedload(Location.treatments),
+                joinedload(Page.published),
+            )
+            .order_by(Page.id)
+        )
+        .unique()
+        .all()
+    )
+    if not rows:
+        return None, None
+    location, page = rows[0]
+    return location, page
 
 
 def fallback_address(location: Location, treatment: Treatment | None) -> str | None:
