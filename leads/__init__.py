@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, current_app, request
+from flask import Flask, Request, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
@@ -134,27 +134,49 @@ def register_extensions(app: Flask) -> None:
     landing_cache.init_app(app)
     auth.init_app(app)
     limiter.init_app(app)
-    _spare_patients_reading(app, limiter)
+    _spare_patients(app, limiter)
     media_storage.init_app(app)
 
 
-def _spare_patients_reading(app: Flask, limiter: Any) -> None:
-    """Reading the public pages is never limited (only the form's posts are,
-    by their own views' decorators), so a page view does not ask the
-    limiter at all: its before-request check, even when it finds nothing to
-    apply, costs about a tenth of a page view. The check stays in its place
-    among the hooks for every other request."""
-    hooks = app.before_request_funcs.setdefault(None, [])
+def _spare_patients(app: Flask, limiter: Any) -> None:
+    """The limiter where it serves, and not where it only costs.
+
+    Reading the public pages is never limited (only the form's posts are, by
+    their own views' decorators), so a page view does not ask the limiter at
+    all: its before-request check, even when it finds nothing to apply,
+    costs about a tenth of a page view. And a patient's answer (the
+    thank-you redirect, the form again) carries no ``X-RateLimit-*``
+    headers, which cost two Redis round trips a post and tell a patient
+    nothing; a refusal (429) keeps its ``Retry-After``. Both hooks stay in
+    their places for every other request (the API's clients read the headers).
+    """
+    checks = app.before_request_funcs.setdefault(None, [])
     check = limiter._check_request_limit
-    if check not in hooks:  # a limiter that checks elsewhere: nothing to spare
-        return
+    if check in checks:  # a limiter that checks elsewhere: nothing to spare
 
-    def limits_unless_reading_a_public_page() -> None:
-        if request.blueprint == "public" and request.method in ("GET", "HEAD"):
-            return
-        check()
+        def limits_unless_reading_a_public_page() -> None:
+            if request.blueprint == "public" and request.method in ("GET", "HEAD"):
+                return
+            check()
 
-    hooks[hooks.index(check)] = limits_unless_reading_a_public_page
+        checks[checks.index(check)] = limits_unless_reading_a_public_page
+
+    answers = app.after_request_funcs.setdefault(None, [])
+    found = [n for n, hook in enumerate(answers) if _is_limit_headers(hook)]
+    if found:
+        headers = answers[found[0]]
+
+        def headers_unless_answering_a_patient(response: Response) -> Response:
+            if request.blueprint == "public" and response.status_code != 429:
+                return response
+            return headers(response)
+
+        answers[found[0]] = headers_unless_answering_a_patient
+
+
+def _is_limit_headers(hook: Any) -> bool:
+    """Flask-Limiter's after-request hook that writes the ``X-RateLimit-*`` headers."""
+    return getattr(getattr(hook, "func", None), "__name__", "") == "__inject_headers"
 
 
 def register_blueprints(app: Flask) -> None:

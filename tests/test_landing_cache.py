@@ -247,7 +247,7 @@ def web(tmp_path, redis_url):
         )
     import http.client
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # a loaded machine starts gunicorn slowly
     while True:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)

@@ -243,6 +243,20 @@ def test_a_flood_from_one_address_gets_429(app, client, demo, form_page):
     assert len(leads(app)) == 2
 
 
+def test_a_patients_answer_carries_no_rate_limit_headers_but_a_refusal_says_when(
+    app, client, demo, form_page
+):
+    """The limit headers cost two Redis round trips a post and tell a patient
+    nothing; a 429 still says when to try again."""
+    app.config["FORM_POST_LIMIT"] = "1 per minute"
+    sent = client.post(URL, data=form_page(URL, **person(1)))
+    assert sent.status_code == 303
+    assert not [name for name in sent.headers.keys() if name.lower().startswith("x-ratelimit")]
+    refused = client.post(URL, data=form_page(URL, **person(2)))
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+
+
 def test_the_four_spam_counters_are_one_round_trip(app, settings):
     """The sender by email and by phone, the address and the form: one script
     run counts all four, and each still counts on its own."""
