@@ -32,6 +32,8 @@ class MailInbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        # Each accepted message's bytes as they arrived (after DATA's dot-unstuffing).
+        self.raw: list[bytes] = []
         self.replies: deque[str] = deque()
         self.on_data: Callable[[EmailMessage], None] | None = None
         self.lock = threading.Lock()
@@ -42,6 +44,7 @@ class MailInbox:
             if self.replies:
                 return self.replies.popleft()
             self.messages.append(message)
+            self.raw.append(envelope.original_content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         if self.on_data is not None:
             self.on_data(message)
@@ -54,6 +57,7 @@ class MailInbox:
         with self.lock:
             self.messages.clear()
             self.envelopes.clear()
+            self.raw.clear()
             self.replies.clear()
             self.on_data = None
 

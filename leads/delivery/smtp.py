@@ -8,6 +8,7 @@ import re
 import smtplib
 import ssl
 from email.message import EmailMessage
+from email.utils import getaddresses
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from leads.delivery.base import PermanentError, TransientError
@@ -41,12 +42,14 @@ class SmtpMailer:
             client.ehlo()
         return client
 
-    def send(self, message: EmailMessage, *, mailbox: str) -> None:
+    def send(self, message: EmailMessage, *, mailbox: str, wire: bytes | None = None) -> None:
+        """Send ``message``. ``wire``, when given, is its encoding with CR LF
+        line ends, sent as it is rather than encoded a second time."""
         try:
             with self._connect() as client:
                 if self.username:
                     client.login(self.username, self.password or "")
-                refused = client.send_message(message)
+                refused = _transmit(client, message, wire)
         except smtplib.SMTPAuthenticationError as exc:
             # Our settings, not the message: worth retrying once they are fixed.
             raise TransientError(f"SMTP login refused ({exc.smtp_code})") from exc
@@ -60,6 +63,21 @@ class SmtpMailer:
         if refused:
             codes = [code for code, _ in refused.values()]
             raise _by_code(min(codes), "recipient refused")
+
+
+def _transmit(client: smtplib.SMTP, message: EmailMessage, wire: bytes | None) -> dict:
+    """``send_message``'s envelope (From, and To, Cc and Bcc), with ``wire`` as
+    the data. The library encodes the message itself when no bytes are given,
+    when a header must be dropped on the way (Bcc), or when an address is not
+    plain ASCII (that needs SMTPUTF8 and its own UTF-8 encoding)."""
+    if wire is None or any(name in message for name in ("Bcc", "Resent-Bcc", "Resent-Date")):
+        return client.send_message(message)
+    sender = getaddresses([message["Sender"] or message["From"]])[0][1]
+    fields = [str(message[name]) for name in ("To", "Bcc", "Cc") if message[name] is not None]
+    recipients = [address for _, address in getaddresses(fields)]
+    if not "".join([sender, *recipients]).isascii():
+        return client.send_message(message)
+    return client.sendmail(sender, recipients, wire)
 
 
 @functools.cache
