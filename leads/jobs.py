@@ -49,7 +49,8 @@ def deliver(delivery_id: int) -> str:
 
 def _deliver(delivery_id: int) -> str:
     now = utcnow()
-    delivery = db.session.get(Delivery, delivery_id, with_for_update=True)
+    # Locked, and read with everything its message shows, in one statement.
+    delivery = db.session.scalars(delivery_with_lead(delivery_id, lock=True)).one_or_none()
     if delivery is None:
         log.info("delivery %s: gone (lead erased), nothing to do", delivery_id)
         return "gone"
@@ -65,10 +66,7 @@ def _deliver(delivery_id: int) -> str:
     # While this attempt runs, the sweep leaves the delivery to it.
     lease = timedelta(seconds=_grace() + current_app.config["DELIVERY_JOB_TIMEOUT"])
     lifecycle.start_attempt(delivery, now, lease)
-    db.session.commit()
-    # The commit expired it: load it again with everything the message shows,
-    # in one statement rather than one lazy load per relationship.
-    delivery = _with_lead(delivery_id)
+    _commit_keeping_loaded()
 
     try:
         channel_for(delivery.channel).send(delivery)
@@ -146,14 +144,30 @@ def _where(exc: BaseException) -> str:
     return " > ".join(frames[-4:])
 
 
+def _commit_keeping_loaded() -> None:
+    """Commit the attempt's start without expiring what the session holds.
+
+    The delivery and its lead were read under the row's lock in the
+    transaction this commits; reading them again only to send would cost a
+    statement per attempt. Later commits expire as usual.
+    """
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
+
+
 def _with_lead(delivery_id: int) -> Delivery:
     return db.session.scalars(delivery_with_lead(delivery_id)).one()
 
 
-def delivery_with_lead(delivery_id: int) -> Select:
-    """A delivery with its lead and everything its messages show."""
+def delivery_with_lead(delivery_id: int, *, lock: bool = False) -> Select:
+    """A delivery with its lead and everything its messages show; ``lock``
+    locks the delivery's row (only that row: its lead may be outer-joined)."""
     lead = joinedload(Delivery.lead)
-    return (
+    query = (
         db.select(Delivery)
         .where(Delivery.id == delivery_id)
         .options(
@@ -162,6 +176,7 @@ def delivery_with_lead(delivery_id: int) -> Select:
             lead.joinedload(Lead.treatment),
         )
     )
+    return query.with_for_update(of=Delivery) if lock else query
 
 
 def _grace() -> int:

@@ -175,7 +175,6 @@ def warm_up(app: Flask) -> None:
     import leads.delivery.email
     import leads.delivery.smtp  # noqa: F401
     from leads.jobs import delivery_with_lead
-    from leads.models import Delivery
 
     configure_mappers()
     with app.app_context():
@@ -183,7 +182,7 @@ def warm_up(app: Flask) -> None:
             app.jinja_env.get_template(name)
         try:
             # Compile the job's statements once (SQLAlchemy caches them per engine).
-            db.session.get(Delivery, 0, with_for_update=True)
+            db.session.scalars(delivery_with_lead(0, lock=True)).first()
             db.session.scalars(delivery_with_lead(0)).first()
         except Exception:
             log.warning("warm-up query failed", exc_info=True)

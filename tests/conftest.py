@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 
 from leads import create_app
+from leads.delivery.smtp import close_kept
 from leads.extensions import db
 from tests.support import SmtpServer, start_embedded_redis
 
@@ -99,6 +100,7 @@ def app(settings: dict[str, Any], _schema: None, smtp_server: SmtpServer) -> Ite
         db.session.remove()
         _empty_tables()
         db.engine.dispose()
+    close_kept()  # each test starts on a new SMTP connection
     smtp_server.inbox.clear()
 
 

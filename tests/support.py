@@ -14,6 +14,8 @@ from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
 
+from leads.delivery.smtp import close_kept
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -32,16 +34,30 @@ class MailInbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.envelopes: list[tuple[str, list[str]]] = []
+        # Each accepted message's bytes as they arrived (after DATA's dot-unstuffing).
+        self.raw: list[bytes] = []
         self.replies: deque[str] = deque()
+        # EHLO greetings (one per connection) and messages received in full,
+        # whatever the answer.
+        self.greetings = 0
+        self.data_received = 0
         self.on_data: Callable[[EmailMessage], None] | None = None
         self.lock = threading.Lock()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname  # this hook's duty once it is defined
+        with self.lock:
+            self.greetings += 1
+        return responses
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
+            self.data_received += 1
             if self.replies:
                 return self.replies.popleft()
             self.messages.append(message)
+            self.raw.append(envelope.original_content)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         if self.on_data is not None:
             self.on_data(message)
@@ -54,15 +70,21 @@ class MailInbox:
         with self.lock:
             self.messages.clear()
             self.envelopes.clear()
+            self.raw.clear()
             self.replies.clear()
+            self.greetings = 0
+            self.data_received = 0
             self.on_data = None
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    """``port``: listen there (a server started again); ``smtp`` options go to
+    aiosmtpd's SMTP (``timeout``: seconds before an idle client is dropped)."""
+
+    def __init__(self, port: int | None = None, **smtp: object) -> None:
         self.inbox = MailInbox()
-        self.port = free_port()
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        self.port = port or free_port()
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **smtp)
 
     @property
     def url(self) -> str:
@@ -73,6 +95,9 @@ class SmtpServer:
         return self
 
     def stop(self) -> None:
+        # A client connection still open when the server stops leaves the
+        # server's side of it unclosed: close the one kept by this thread first.
+        close_kept()
         self.controller.stop()
 
 

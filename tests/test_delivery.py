@@ -291,3 +291,33 @@ def test_worker_killed_after_sending_before_recording_resends_same_message_id(
     assert len(copies) == 2
     assert copies[0]["Message-ID"] == copies[1]["Message-ID"]
     assert events(app).count("delivered") == 2  # the inbox once, the acknowledgement once
+
+
+def test_an_attempt_reads_the_delivery_and_its_lead_in_one_statement(
+    app, client, demo, form_page, mail
+):
+    """The row is locked and read with everything the message shows at once;
+    what the attempt holds after its first commit is not read again."""
+    from sqlalchemy import event
+
+    from leads.jobs import deliver
+
+    submit(client, form_page)
+    inbox = deliveries(app)["inbox"]
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()).upper())
+
+    with app.app_context():
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            assert deliver(inbox.id) == "sent"
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    selects = [s for s in statements if s.startswith("SELECT")]
+    assert len(selects) == 1, selects
+    assert "FROM DELIVERIES" in selects[0] and "JOIN LEADS" in selects[0]
+    assert [s.split()[0] for s in statements].count("UPDATE") == 2
+    assert len(mail.to(CLINIC_INBOX)) == 1
+    assert deliveries(app)["inbox"].status == "sent"

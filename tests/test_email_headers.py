@@ -69,3 +69,24 @@ def test_a_hostile_name_is_shown_to_staff_as_plain_text(
     page = manager.get("/inbox/").get_data(as_text=True)
     assert "<script>alert(1)" not in page
     assert "=?UTF-8?Q?&lt;script&gt;alert(1)&lt;/script&gt;?=" in page
+
+
+def test_the_smtp_server_gets_the_bytes_that_were_checked(
+    app, client, demo, form_page, run_worker, mail
+):
+    """A message is encoded once: the bytes whose headers were checked are
+    the bytes that travel, with SMTP's CR LF line ends."""
+    from leads.delivery.messages import BUILDERS
+    from leads.jobs import delivery_with_lead
+
+    response = client.post(URL, data=form_page(URL, full_name=HOSTILE_NAMES[1]))
+    assert response.status_code == 303
+    run_worker()
+    assert len(mail.raw) == 2
+    with app.app_context():
+        ids = db.session.scalars(db.select(Delivery.id).order_by(Delivery.id)).all()
+        for delivery_id in ids:
+            delivery = db.session.scalars(delivery_with_lead(delivery_id)).one()
+            checked = BUILDERS[delivery.purpose](delivery).wire
+            assert checked in mail.raw
+            assert b"\n" not in checked.replace(b"\r\n", b"")

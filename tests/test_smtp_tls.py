@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from leads.delivery.base import TransientError
-from leads.delivery.smtp import SmtpMailer, _tls_context
+from leads.delivery.smtp import SmtpMailer, _tls_context, close_kept
 from tests.support import MailInbox, free_port
 
 USER, SECRET = "clinic-mailer", "app password 42"
@@ -80,6 +80,7 @@ def tls_server(certificate, monkeypatch):
     )
     controller.start()
     yield inbox, port
+    close_kept()  # before the server stops, as it would leave its side open
     controller.stop()
 
 
@@ -142,5 +143,6 @@ def test_implicit_tls(certificate, monkeypatch):
             message(), mailbox="x"
         )
     finally:
+        close_kept()
         controller.stop()
     assert len(inbox.messages) == 1

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 from flask import current_app
 
 from leads.delivery.base import PermanentError
 from leads.delivery.maildir import MaildirMailer
-from leads.delivery.messages import BUILDERS
+from leads.delivery.messages import BUILDERS, Email
 from leads.delivery.smtp import SmtpMailer
 from leads.models import Delivery
 
@@ -35,6 +33,6 @@ class EmailChannel:
             build = BUILDERS[delivery.purpose]
         except KeyError:
             raise PermanentError(f"no email for purpose {delivery.purpose!r}") from None
-        message: EmailMessage = build(delivery)
+        email: Email = build(delivery)
         mailbox = delivery.lead.clinic.slug if delivery.purpose == "inbox" else PATIENT_MAILBOX
-        mailer().send(message, mailbox=mailbox)
+        mailer().send(email.message, mailbox=mailbox, wire=email.wire)

@@ -21,7 +21,9 @@ class MaildirMailer:
     def path(self, name: str) -> str:
         return os.path.join(self.root, name)
 
-    def send(self, message: EmailMessage, *, mailbox: str) -> None:
+    def send(self, message: EmailMessage, *, mailbox: str, wire: bytes | None = None) -> None:
+        """Store ``message`` once. A Maildir file has plain LF line ends, so it
+        is encoded here as such (``wire`` is SMTP's encoding and is not used)."""
         folder = self.path(mailbox)
         key = hashlib.sha256(message["Message-ID"].encode()).hexdigest()[:40]
         try:

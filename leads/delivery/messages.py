@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC
 from email import policy
 from email.headerregistry import Address
@@ -44,21 +45,33 @@ def _set(msg: EmailMessage, name: str, value: str | Address) -> None:
         raise PermanentError(f"{name} header cannot be written for this lead") from None
 
 
-def _checked(msg: EmailMessage) -> EmailMessage:
+@dataclass(frozen=True)
+class Email:
+    """A message and its bytes as they travel: encoded once, checked, and sent
+    as they are (encoding is most of a message's cost, and the bytes checked
+    are then the bytes sent)."""
+
+    message: EmailMessage
+    # With SMTP's CR LF line ends, as ``smtplib``'s ``send_message`` would encode it.
+    wire: bytes
+
+
+def _checked(msg: EmailMessage) -> Email:
     """The message as it will travel carries exactly the headers we wrote,
     each on one logical line: whatever a field held, no header was added."""
     try:
-        wire = msg.as_bytes()
+        wire = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
     except (ValueError, TypeError, IndexError):
         raise PermanentError("message cannot be encoded for this lead") from None
-    head = wire.split(b"\n\n", 1)[0].replace(b"\r\n", b"\n")
+    text = wire.replace(b"\r\n", b"\n")
+    head = text.split(b"\n\n", 1)[0]
     names = [line.split(b":", 1)[0].decode("ascii", "replace") for line in head.split(b"\n")]
     names = [name for name in names if name and not name[0].isspace()]
     # A parser's reading of the names only (compat32 builds no header objects).
-    parsed = BytesHeaderParser(policy=policy.compat32).parsebytes(wire)
+    parsed = BytesHeaderParser(policy=policy.compat32).parsebytes(text)
     if names != list(msg.keys()) or list(parsed.keys()) != list(msg.keys()):
         raise PermanentError("message headers changed in encoding; not sent")
-    return msg
+    return Email(msg, wire)
 
 
 # A first name: letters, with hyphens or apostrophes inside (Anne-Marie, O'Neill).
@@ -96,7 +109,7 @@ def _base_message(delivery: Delivery, subject: str, to: str) -> EmailMessage:
     return msg
 
 
-def inbox_message(delivery: Delivery) -> EmailMessage:
+def inbox_message(delivery: Delivery) -> Email:
     """The email that tells a clinic about a new lead: everything a person needs to act."""
     lead = delivery.lead
     what = lead.treatment.name if lead.treatment else "a consultation"
@@ -115,7 +128,7 @@ def inbox_message(delivery: Delivery) -> EmailMessage:
     return _checked(msg)
 
 
-def acknowledgement_message(delivery: Delivery) -> EmailMessage:
+def acknowledgement_message(delivery: Delivery) -> Email:
     """The short note to the patient that their request arrived."""
     lead = delivery.lead
     subject = f"We have your consultation request, {lead.clinic.name}"

@@ -1,13 +1,27 @@
 """SMTP: ``smtp://user:pass@host:587`` (STARTTLS when offered, or forced with
-``?starttls=require``), ``smtps://`` for TLS from the first byte."""
+``?starttls=require``), ``smtps://`` for TLS from the first byte.
+
+A connection is kept open between messages, one per process and thread:
+connecting, EHLO, STARTTLS and login cost round trips and CPU on every
+message otherwise. A kept connection is used again only when it was used
+recently and answers RSET; else it is closed and a fresh one opened, before
+any of the message is sent. Once a message has started on a connection, an
+error closes the connection and is raised: the message is never sent a
+second time within one attempt.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import re
 import smtplib
 import ssl
+import threading
+import time
 from email.message import EmailMessage
+from email.utils import getaddresses
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from leads.delivery.base import PermanentError, TransientError
@@ -16,6 +30,10 @@ _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 
 
 class SmtpMailer:
+    # A kept connection idle for longer is closed rather than used again
+    # (servers drop idle clients after a while; RSET notices those that did).
+    keep_seconds = 30.0
+
     def __init__(self, url: str, timeout: float = 20) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
@@ -41,12 +59,39 @@ class SmtpMailer:
             client.ehlo()
         return client
 
-    def send(self, message: EmailMessage, *, mailbox: str) -> None:
+    def _key(self) -> tuple:
+        return (self.ssl, self.host, self.port, self.username, self.password, self.starttls)
+
+    def _client(self) -> smtplib.SMTP:
+        """The kept connection if it is fresh and answers, else a new one, logged in."""
+        kept = _take(self._key(), self.keep_seconds)
+        if kept is not None:
+            try:
+                if kept.rset()[0] == 250:
+                    return kept
+            except (smtplib.SMTPException, OSError):
+                pass
+            _close(kept)
+        client = self._connect()
         try:
-            with self._connect() as client:
-                if self.username:
-                    client.login(self.username, self.password or "")
-                refused = client.send_message(message)
+            if self.username:
+                client.login(self.username, self.password or "")
+        except BaseException:
+            _close(client)
+            raise
+        return client
+
+    def send(self, message: EmailMessage, *, mailbox: str, wire: bytes | None = None) -> None:
+        """Send ``message``. ``wire``, when given, is its encoding with CR LF
+        line ends, sent as it is rather than encoded a second time."""
+        try:
+            client = self._client()
+            try:
+                refused = _transmit(client, message, wire)
+            except BaseException:
+                _close(client)
+                raise
+            _keep(self._key(), client)
         except smtplib.SMTPAuthenticationError as exc:
             # Our settings, not the message: worth retrying once they are fixed.
             raise TransientError(f"SMTP login refused ({exc.smtp_code})") from exc
@@ -60,6 +105,61 @@ class SmtpMailer:
         if refused:
             codes = [code for code, _ in refused.values()]
             raise _by_code(min(codes), "recipient refused")
+
+
+# The kept connection of this thread: (process id, settings, client, last used).
+_kept = threading.local()
+
+
+def _take(key: tuple, keep_seconds: float) -> smtplib.SMTP | None:
+    """Take this thread's kept connection for ``key``, if there is one and it
+    is fresh; any other kept connection is closed. None: open a new one."""
+    held = getattr(_kept, "held", None)
+    _kept.held = None
+    if held is None:
+        return None
+    pid, held_key, client, used = held
+    if pid != os.getpid():
+        return None  # inherited through a fork: the parent's to use or close
+    if held_key != key or time.monotonic() - used > keep_seconds:
+        _close(client)
+        return None
+    return client
+
+
+def _keep(key: tuple, client: smtplib.SMTP) -> None:
+    _kept.held = (os.getpid(), key, client, time.monotonic())
+
+
+def close_kept() -> None:
+    """Close this thread's kept connection, if any (for the tests' servers)."""
+    held = getattr(_kept, "held", None)
+    _kept.held = None
+    if held is not None and held[0] == os.getpid():
+        _close(held[2])
+
+
+def _close(client: smtplib.SMTP) -> None:
+    """QUIT if the server still listens; the socket is closed either way."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        client.quit()
+    with contextlib.suppress(OSError):
+        client.close()
+
+
+def _transmit(client: smtplib.SMTP, message: EmailMessage, wire: bytes | None) -> dict:
+    """``send_message``'s envelope (From, and To, Cc and Bcc), with ``wire`` as
+    the data. The library encodes the message itself when no bytes are given,
+    when a header must be dropped on the way (Bcc), or when an address is not
+    plain ASCII (that needs SMTPUTF8 and its own UTF-8 encoding)."""
+    if wire is None or any(name in message for name in ("Bcc", "Resent-Bcc", "Resent-Date")):
+        return client.send_message(message)
+    sender = getaddresses([message["Sender"] or message["From"]])[0][1]
+    fields = [str(message[name]) for name in ("To", "Bcc", "Cc") if message[name] is not None]
+    recipients = [address for _, address in getaddresses(fields)]
+    if not "".join([sender, *recipients]).isascii():
+        return client.send_message(message)
+    return client.sendmail(sender, recipients, wire)
 
 
 @functools.cache

@@ -1,0 +1,113 @@
+"""One SMTP connection kept between messages, against real servers that stop,
+start again, drop idle clients and refuse: every message arrives once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+
+import pytest
+
+from leads.delivery.base import PermanentError, TransientError
+from leads.delivery.smtp import SmtpMailer, close_kept
+from tests.support import SmtpServer
+
+
+def message(n: int) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Message-ID"] = f"<kept-{n}@clinic-leads.test>"
+    msg["From"] = "Clinic Leads <leads@clinic-leads.test>"
+    msg["To"] = "enquiries@aurelia-hair.example"
+    msg["Subject"] = f"Message {n}"
+    msg.set_content("Hello")
+    return msg
+
+
+def ids(server: SmtpServer) -> list[str]:
+    return [m["Message-ID"] for m in server.inbox.messages]
+
+
+@pytest.fixture
+def server() -> Iterator[SmtpServer]:
+    close_kept()
+    started = SmtpServer().start()
+    yield started
+    close_kept()
+    started.stop()
+
+
+def test_messages_share_one_connection(server):
+    mailer = SmtpMailer(server.url)
+    for n in range(3):
+        mailer.send(message(n), mailbox="x")
+    assert ids(server) == [f"<kept-{n}@clinic-leads.test>" for n in range(3)]
+    assert server.inbox.greetings == 1
+
+
+def test_a_server_started_again_gets_the_next_message_on_a_new_connection():
+    close_kept()
+    # A server going down closes its clients' connections; this one's idle
+    # time-out does it (aiosmtpd's stop leaves them open on this Python).
+    first = SmtpServer(timeout=0.3).start()
+    again = SmtpServer(port=first.port)
+    try:
+        SmtpMailer(first.url).send(message(1), mailbox="x")
+        time.sleep(1)
+        first.controller.stop()  # not first.stop(): that closes the kept connection
+        again.start()
+        SmtpMailer(first.url).send(message(2), mailbox="x")
+        assert ids(first) == ["<kept-1@clinic-leads.test>"]
+        assert ids(again) == ["<kept-2@clinic-leads.test>"]
+        assert again.inbox.data_received == 1
+    finally:
+        close_kept()
+        again.stop()
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced():
+    close_kept()
+    server = SmtpServer(timeout=0.3).start()
+    try:
+        mailer = SmtpMailer(server.url)
+        mailer.send(message(1), mailbox="x")
+        time.sleep(1)  # the server drops the idle connection
+        mailer.send(message(2), mailbox="x")
+        assert ids(server) == ["<kept-1@clinic-leads.test>", "<kept-2@clinic-leads.test>"]
+        assert server.inbox.data_received == 2
+        assert server.inbox.greetings == 2
+    finally:
+        close_kept()
+        server.stop()
+
+
+def test_a_connection_kept_too_long_is_not_used_again(server):
+    mailer = SmtpMailer(server.url)
+    mailer.keep_seconds = 0
+    mailer.send(message(1), mailbox="x")
+    time.sleep(0.01)
+    mailer.send(message(2), mailbox="x")
+    assert len(ids(server)) == 2
+    assert server.inbox.greetings == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [("451 4.3.0 try again later", TransientError), ("554 5.7.1 refused", PermanentError)],
+)
+def test_a_refusal_on_a_kept_connection_is_raised_and_the_message_not_sent_again(
+    server, reply, error
+):
+    mailer = SmtpMailer(server.url)
+    mailer.send(message(1), mailbox="x")
+    server.inbox.replies.append(reply)
+    with pytest.raises(error):
+        mailer.send(message(2), mailbox="x")
+    # The refused message reached the server once and was not sent again.
+    assert server.inbox.data_received == 2
+    assert ids(server) == ["<kept-1@clinic-leads.test>"]
+    mailer.send(message(3), mailbox="x")
+    assert ids(server) == ["<kept-1@clinic-leads.test>", "<kept-3@clinic-leads.test>"]
+    assert server.inbox.data_received == 3
+    # The connection that carried the refusal was closed; the next message opened one.
+    assert server.inbox.greetings == 2
