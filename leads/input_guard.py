@@ -33,8 +33,9 @@ MAX_ID = 2**31 - 1
 MAX_PARAMETER_LENGTH = 2000
 # Form fields that are lists of ticked boxes and may repeat.
 MULTI_VALUED = frozenset({"lead_id", "clinics", "locations", "treatments"})
-# Views whose form reports bad characters beside each field (the patient's form).
-FIELD_CHECKED = frozenset({"public.location_page", "public.treatment_page"})
+# Views whose form reports bad characters beside each field (the patient's form,
+# posted to the page it is on).
+FIELD_CHECKED = frozenset({"public.send_from_location_page", "public.send_from_treatment_page"})
 # Views that take a file (the media library's upload) and may get a larger body.
 FILE_UPLOADS = frozenset({"media.library"})
 # Line breaks and tabs belong in a message; no other control character does.
