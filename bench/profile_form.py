@@ -44,11 +44,10 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
 
-    from flask_migrate import upgrade
-
     from leads import create_app
     from leads.demo import load_demo
     from leads.extensions import db
+    from leads.schema import rebuild_schema
 
     folder = tempfile.mkdtemp(prefix="clinic-leads-profile-")
     settings = {
@@ -62,11 +61,7 @@ def main() -> int:
         settings["REDIS_URL"] = os.environ["REDIS_URL"]
     app = create_app(settings)
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(db.text("DROP SCHEMA public CASCADE"))
-            db.session.execute(db.text("CREATE SCHEMA public"))
-            db.session.commit()
-        upgrade()
+        rebuild_schema()
         load_demo()
         db.session.remove()
     client = app.test_client()

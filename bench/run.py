@@ -221,12 +221,11 @@ class Bench:
 
 
 def prepare(bench: Bench) -> None:
-    from flask_migrate import upgrade
-
     from bench.bare import metadata
     from leads import create_app
     from leads.demo import load_demo
     from leads.extensions import db
+    from leads.schema import rebuild_schema
 
     bench.app = create_app(
         {
@@ -238,11 +237,7 @@ def prepare(bench: Bench) -> None:
         }
     )
     with bench.app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(db.text("DROP SCHEMA public CASCADE"))
-            db.session.execute(db.text("CREATE SCHEMA public"))
-            db.session.commit()
-        upgrade()
+        rebuild_schema()
         load_demo()
         metadata.create_all(db.engine)
         db.session.remove()

@@ -54,7 +54,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def _schema(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Build the schema once with the migrations, from nothing."""
-    from flask_migrate import upgrade
+    from leads.schema import rebuild_schema
 
     app = create_app(
         {
@@ -64,12 +64,7 @@ def _schema(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None
         }
     )
     with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            # Whatever an earlier, interrupted run left behind goes.
-            db.session.execute(db.text("DROP SCHEMA public CASCADE"))
-            db.session.execute(db.text("CREATE SCHEMA public"))
-            db.session.commit()
-        upgrade()
+        rebuild_schema()
         db.engine.dispose()
 
 

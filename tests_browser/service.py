@@ -138,13 +138,13 @@ class Service:
 
     def _prepare(self) -> None:
         """A fresh schema from the migrations, the demo data and two staff accounts."""
-        from flask_migrate import upgrade
         from redis import Redis
 
         from leads import create_app
         from leads.demo import load_demo
         from leads.extensions import db
         from leads.models import Clinic
+        from leads.schema import rebuild_schema
         from leads.services.accounts import create_user
         from tests_browser.pictures import add_pictures
 
@@ -158,11 +158,7 @@ class Service:
             }
         )
         with app.app_context():
-            if db.engine.dialect.name == "postgresql":
-                db.session.execute(db.text("DROP SCHEMA public CASCADE"))
-                db.session.execute(db.text("CREATE SCHEMA public"))
-                db.session.commit()
-            upgrade()
+            rebuild_schema()
             load_demo()
             add_pictures()
             aurelia = db.session.scalar(db.select(Clinic).where(Clinic.slug == "aurelia"))
