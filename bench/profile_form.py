@@ -47,7 +47,7 @@ def main() -> int:
     from leads import create_app
     from leads.demo import load_demo
     from leads.extensions import db
-    from leads.schema import rebuild_schema
+    from tests.support import rebuild_schema
 
     folder = tempfile.mkdtemp(prefix="clinic-leads-profile-")
     settings = {

@@ -225,7 +225,7 @@ def prepare(bench: Bench) -> None:
     from leads import create_app
     from leads.demo import load_demo
     from leads.extensions import db
-    from leads.schema import rebuild_schema
+    from tests.support import rebuild_schema
 
     bench.app = create_app(
         {

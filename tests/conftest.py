@@ -54,7 +54,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def _schema(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Build the schema once with the migrations, from nothing."""
-    from leads.schema import rebuild_schema
+    from tests.support import rebuild_schema
 
     app = create_app(
         {

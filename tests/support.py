@@ -15,6 +15,22 @@ from email.message import EmailMessage
 from aiosmtpd.controller import Controller
 
 from leads.delivery.smtp import close_kept
+from leads.extensions import db
+
+
+def rebuild_schema() -> None:
+    """A database built afresh from the migrations, for the tests and the bench;
+    inside an app context. On PostgreSQL the ``public`` schema is dropped, with
+    everything in it, and made again, so whatever an earlier, interrupted run
+    left behind goes: give it a database of its own. SQLite is migrated as it
+    is (its callers give it a new file)."""
+    from flask_migrate import upgrade
+
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(db.text("DROP SCHEMA public CASCADE"))
+        db.session.execute(db.text("CREATE SCHEMA public"))
+        db.session.commit()
+    upgrade()
 
 
 def free_port() -> int:

@@ -144,8 +144,8 @@ class Service:
         from leads.demo import load_demo
         from leads.extensions import db
         from leads.models import Clinic
-        from leads.schema import rebuild_schema
         from leads.services.accounts import create_user
+        from tests.support import rebuild_schema
         from tests_browser.pictures import add_pictures
 
         Redis.from_url(self.env["REDIS_URL"]).flushdb()
