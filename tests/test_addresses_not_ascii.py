@@ -137,3 +137,31 @@ def test_the_embedded_maildir_keeps_the_address_as_written(request, settings, fo
 
     assert [a.addr_spec for a in stored("to-patients")["To"].addresses] == [PATIENT]
     assert [a.addr_spec for a in stored("aurelia")["Reply-To"].addresses] == [PATIENT]
+
+
+def test_a_domain_not_in_ascii_is_written_in_its_ascii_form_for_any_server(
+    app, client, demo, form_page, run_worker, ascii_only
+):
+    """A domain like "exämple.com" has an ASCII form, "xn--exmple-cua.com"
+    (IDNA): the address needs no SMTPUTF8, and the clinic's Reply-To is an
+    address, not one with an encoded word in its middle."""
+    submit(client, form_page, "jose@exämple.com")
+    run_worker()
+    assert {(d.status, d.attempts) for d in deliveries(app).values()} == {("sent", 1)}
+    inbox = ascii_only.inbox
+    [ack] = inbox.to("jose@xn--exmple-cua.com")
+    assert inbox.envelopes[inbox.messages.index(ack)][1] == ["jose@xn--exmple-cua.com"]
+    [notice] = inbox.to(CLINIC_INBOX)
+    assert [a.addr_spec for a in notice["Reply-To"].addresses] == ["jose@xn--exmple-cua.com"]
+    assert all(head(raw).isascii() for raw in inbox.raw) and not any(inbox.smtputf8)
+
+
+def test_with_a_local_part_not_in_ascii_the_domain_is_still_written_in_ascii(
+    app, client, demo, form_page, run_worker, mail
+):
+    submit(client, form_page, "josé@exämple.com")
+    run_worker()
+    assert {(d.status, d.attempts) for d in deliveries(app).values()} == {("sent", 1)}
+    assert mail.envelopes[mail.messages.index(mail.to(CLINIC_INBOX)[0])][1] == [CLINIC_INBOX]
+    [ack] = mail.to("josé@xn--exmple-cua.com")
+    assert mail.envelopes[mail.messages.index(ack)][1] == ["josé@xn--exmple-cua.com"]

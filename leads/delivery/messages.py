@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, parseaddr
 
+import idna
 from flask import current_app, render_template
 
 from leads.delivery.base import PermanentError
@@ -47,21 +48,26 @@ def _set(msg: EmailMessage, name: str, value: str | Address) -> None:
 
 def _address(name: str, addr_spec: str, display_name: str = "") -> Address:
     """``addr_spec`` as an address for the ``name`` header, or a permanent
-    failure. A local part that is not ASCII ("josé") is valid (RFC 6532 allows
-    UTF-8 wherever ASCII allows a letter), but the email library's parser
-    refuses it: it is checked with a letter in each such place, then written
-    as it stands (see ``_needs_smtputf8``)."""
+    failure. The domain is written in its ASCII form (IDNA: "exämple.com" is
+    "xn--exmple-cua.com"), which every server takes. A local part that is not
+    ASCII ("josé") has no such form; it is valid (RFC 6532 allows UTF-8
+    wherever ASCII allows a letter), but the email library's parser refuses
+    it: it is checked with a letter in each such place, then written as it
+    stands (see ``_needs_smtputf8``)."""
     local, _, domain = addr_spec.rpartition("@")
     try:
+        if not domain.isascii():
+            # As email-validator checked it (IDNA 2008 after UTS 46 mapping).
+            domain = idna.encode(domain, uts46=True).decode("ascii")
         if local.isascii():
-            return Address(display_name, addr_spec=addr_spec)
+            return Address(display_name, addr_spec=f"{local}@{domain}")
         if not all(ch.isascii() or (ch.isprintable() and not ch.isspace()) for ch in local):
             raise ValueError("local part")
         stand_in = "".join(ch if ch.isascii() else "a" for ch in local)
         if Address(addr_spec=f"{stand_in}@{domain}").username != stand_in:
             raise ValueError("local part")  # quoted: not written as it stands
         return Address(display_name, username=local, domain=domain)
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError, IndexError, UnicodeError):
         raise PermanentError(f"{name} header cannot be written for this lead") from None
 
 
