@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import os
+import re
 import socket
 import ssl
 import threading
@@ -39,6 +40,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def parse(raw: bytes, utf8: bool = False) -> EmailMessage:
+    """A message as a mail client reads it. With ``utf8`` (it came with
+    SMTPUTF8, or was stored so) its headers are UTF-8 text (RFC 6532): the
+    email library's bytes parser leaves them as undecodable bytes, so they
+    are decoded here and set again, in their order."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    if utf8:
+        headers = [
+            (name, re.sub(r"\r?\n(?=[ \t])", "", value)) for name, value in message.raw_items()
+        ]
+        for name in {name for name, _ in headers}:
+            del message[name]
+        for name, value in headers:
+            message[name] = value.encode("ascii", "surrogateescape").decode("utf-8")
+    return message
+
+
 class MailInbox:
     """An aiosmtpd handler that keeps what it accepts.
 
@@ -52,6 +70,8 @@ class MailInbox:
         self.envelopes: list[tuple[str, list[str]]] = []
         # Each accepted message's bytes as they arrived (after DATA's dot-unstuffing).
         self.raw: list[bytes] = []
+        # Whether each accepted message came with MAIL FROM's SMTPUTF8.
+        self.smtputf8: list[bool] = []
         self.replies: deque[str] = deque()
         # EHLO greetings (one per connection) and messages received in full,
         # whatever the answer.
@@ -67,13 +87,14 @@ class MailInbox:
         return responses
 
     async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message = parse(envelope.content, utf8=envelope.smtp_utf8)
         with self.lock:
             self.data_received += 1
             if self.replies:
                 return self.replies.popleft()
             self.messages.append(message)
             self.raw.append(envelope.original_content)
+            self.smtputf8.append(envelope.smtp_utf8)
             self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         if self.on_data is not None:
             self.on_data(message)
@@ -87,6 +108,7 @@ class MailInbox:
             self.messages.clear()
             self.envelopes.clear()
             self.raw.clear()
+            self.smtputf8.clear()
             self.replies.clear()
             self.greetings = 0
             self.data_received = 0

@@ -21,9 +21,17 @@ class MaildirMailer:
     def path(self, name: str) -> str:
         return os.path.join(self.root, name)
 
-    def send(self, message: EmailMessage, *, mailbox: str, wire: bytes | None = None) -> None:
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        mailbox: str,
+        wire: bytes | None = None,
+        smtputf8: bool = False,
+    ) -> None:
         """Store ``message`` once. A Maildir file has plain LF line ends, so it
-        is encoded here as such (``wire`` is SMTP's encoding and is not used)."""
+        is encoded here as such (``wire`` is SMTP's encoding and is not used);
+        with ``smtputf8`` its headers are written in UTF-8, as they would travel."""
         folder = self.path(mailbox)
         key = hashlib.sha256(message["Message-ID"].encode()).hexdigest()[:40]
         try:
@@ -32,7 +40,7 @@ class MaildirMailer:
                 return
             tmp = os.path.join(folder, "tmp", key)
             with open(tmp, "wb") as fh:
-                fh.write(message.as_bytes())
+                fh.write(message.as_bytes(policy=message.policy.clone(utf8=smtputf8)))
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, os.path.join(folder, "new", key))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from email import policy
 from email.headerregistry import Address
@@ -11,6 +11,7 @@ from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, parseaddr
 
+import idna
 from flask import current_app, render_template
 
 from leads.delivery.base import PermanentError
@@ -45,6 +46,44 @@ def _set(msg: EmailMessage, name: str, value: str | Address) -> None:
         raise PermanentError(f"{name} header cannot be written for this lead") from None
 
 
+def _address(name: str, addr_spec: str, display_name: str = "") -> Address:
+    """``addr_spec`` as an address for the ``name`` header, or a permanent
+    failure. The domain is written in its ASCII form (IDNA: "exämple.com" is
+    "xn--exmple-cua.com"), which every server takes. A local part that is not
+    ASCII ("josé") has no such form; it is valid (RFC 6532 allows UTF-8
+    wherever ASCII allows a letter), but the email library's parser refuses
+    it: it is checked with a letter in each such place, then written as it
+    stands (see ``_needs_smtputf8``)."""
+    local, _, domain = addr_spec.rpartition("@")
+    try:
+        if not domain.isascii():
+            # As email-validator checked it (IDNA 2008 after UTS 46 mapping).
+            domain = idna.encode(domain, uts46=True).decode("ascii")
+        if local.isascii():
+            return Address(display_name, addr_spec=f"{local}@{domain}")
+        if not all(ch.isascii() or (ch.isprintable() and not ch.isspace()) for ch in local):
+            raise ValueError("local part")
+        stand_in = "".join(ch if ch.isascii() else "a" for ch in local)
+        if Address(addr_spec=f"{stand_in}@{domain}").username != stand_in:
+            raise ValueError("local part")  # quoted: not written as it stands
+        return Address(display_name, username=local, domain=domain)
+    except (ValueError, TypeError, IndexError, UnicodeError):
+        raise PermanentError(f"{name} header cannot be written for this lead") from None
+
+
+def _needs_smtputf8(msg: EmailMessage) -> bool:
+    """Whether an address header holds a local part that is not ASCII. Such a
+    local part has no ASCII form (an encoded word in its place is no address),
+    so the message is written in UTF-8 (RFC 6532) and travels only to a server
+    that offers SMTPUTF8 (RFC 6531)."""
+    return any(
+        not address.username.isascii()
+        for name in ("From", "To", "Reply-To")
+        if msg[name] is not None
+        for address in msg[name].addresses
+    )
+
+
 @dataclass(frozen=True)
 class Email:
     """A message and its bytes as they travel: encoded once, checked, and sent
@@ -54,13 +93,19 @@ class Email:
     message: EmailMessage
     # With SMTP's CR LF line ends, as ``smtplib``'s ``send_message`` would encode it.
     wire: bytes
+    # Headers written in UTF-8: the message needs a server that offers SMTPUTF8.
+    smtputf8: bool = False
+    # What to send instead to a server without SMTPUTF8, if anything.
+    downgraded: Email | None = None
 
 
 def _checked(msg: EmailMessage) -> Email:
     """The message as it will travel carries exactly the headers we wrote,
-    each on one logical line: whatever a field held, no header was added."""
+    each on one logical line: whatever a field held, no header was added.
+    Written in UTF-8 if an address needs it (``Email.smtputf8``)."""
+    smtputf8 = _needs_smtputf8(msg)
     try:
-        wire = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        wire = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n", utf8=smtputf8))
     except (ValueError, TypeError, IndexError):
         raise PermanentError("message cannot be encoded for this lead") from None
     text = wire.replace(b"\r\n", b"\n")
@@ -71,7 +116,7 @@ def _checked(msg: EmailMessage) -> Email:
     parsed = BytesHeaderParser(policy=policy.compat32).parsebytes(text)
     if names != list(msg.keys()) or list(parsed.keys()) != list(msg.keys()):
         raise PermanentError("message headers changed in encoding; not sent")
-    return Email(msg, wire)
+    return Email(msg, wire, smtputf8)
 
 
 # A first name: letters, with hyphens or apostrophes inside (Anne-Marie, O'Neill).
@@ -103,7 +148,7 @@ def _base_message(delivery: Delivery, subject: str, to: str) -> EmailMessage:
     msg["Message-ID"] = message_id(delivery)
     msg["Date"] = format_datetime(delivery.created_at.replace(tzinfo=UTC), usegmt=True)
     msg["From"] = current_app.config["MAIL_FROM"]
-    _set(msg, "To", Address(addr_spec=to))
+    _set(msg, "To", _address("To", to))
     _set(msg, "Subject", _one_line(subject))
     msg["Auto-Submitted"] = "auto-generated"
     return msg
@@ -114,18 +159,26 @@ def inbox_message(delivery: Delivery) -> Email:
     lead = delivery.lead
     what = lead.treatment.name if lead.treatment else "a consultation"
     subject = f"New enquiry: {what} at {lead.location.name}"
-    msg = _base_message(delivery, subject, delivery.target)
-    _set(msg, "Reply-To", Address(display_name=_one_line(lead.full_name), addr_spec=lead.email))
-    msg.set_content(
-        render_template(
-            "emails/lead_notification.txt",
-            lead=lead,
-            contact_method=CONTACT_METHODS.get(lead.contact_method, lead.contact_method),
-            contact_time=CONTACT_TIMES.get(lead.contact_time, lead.contact_time),
-            lead_url=lead_url(lead),
-        )
+    text = render_template(
+        "emails/lead_notification.txt",
+        lead=lead,
+        contact_method=CONTACT_METHODS.get(lead.contact_method, lead.contact_method),
+        contact_time=CONTACT_TIMES.get(lead.contact_time, lead.contact_time),
+        lead_url=lead_url(lead),
     )
-    return _checked(msg)
+    msg = _base_message(delivery, subject, delivery.target)
+    reply_to = _address("Reply-To", lead.email, _one_line(lead.full_name))
+    _set(msg, "Reply-To", reply_to)
+    msg.set_content(text)
+    email = _checked(msg)
+    if not email.smtputf8 or reply_to.username.isascii():
+        return email
+    # A server without SMTPUTF8 still gets the notice, without the Reply-To
+    # it cannot carry: the patient's address is in the text.
+    plain = _base_message(delivery, subject, delivery.target)
+    plain.set_content(text)
+    downgraded = _checked(plain)
+    return email if downgraded.smtputf8 else replace(email, downgraded=downgraded)
 
 
 def acknowledgement_message(delivery: Delivery) -> Email:

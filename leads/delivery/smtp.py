@@ -28,6 +28,18 @@ from leads.delivery.base import PermanentError, TransientError
 
 _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 
+# MAIL FROM's parameters for a message whose headers are in UTF-8, as
+# ``send_message`` gives them (a server offering SMTPUTF8 takes 8-bit data).
+_SMTPUTF8 = ("SMTPUTF8", "BODY=8BITMIME")
+
+
+class NoSmtpUtf8(PermanentError):
+    """The server does not offer SMTPUTF8, which the message needs: one of its
+    addresses is not ASCII and has no ASCII form."""
+
+    def __init__(self) -> None:
+        super().__init__("SMTP server lacks SMTPUTF8: an address in the message is not ASCII")
+
 
 class SmtpMailer:
     # A kept connection idle for longer is closed rather than used again
@@ -81,13 +93,25 @@ class SmtpMailer:
             raise
         return client
 
-    def send(self, message: EmailMessage, *, mailbox: str, wire: bytes | None = None) -> None:
+    def send(
+        self,
+        message: EmailMessage,
+        *,
+        mailbox: str,
+        wire: bytes | None = None,
+        smtputf8: bool = False,
+    ) -> None:
         """Send ``message``. ``wire``, when given, is its encoding with CR LF
-        line ends, sent as it is rather than encoded a second time."""
+        line ends, sent as it is rather than encoded a second time;
+        ``smtputf8``: its headers are in UTF-8, and a server that does not
+        offer SMTPUTF8 is not sent it (``NoSmtpUtf8``)."""
         try:
             client = self._client()
+            if smtputf8 and not client.has_extn("smtputf8"):
+                _keep(self._key(), client)  # nothing was started on it
+                raise NoSmtpUtf8()
             try:
-                refused = _transmit(client, message, wire)
+                refused = _transmit(client, message, wire, smtputf8)
             except BaseException:
                 _close(client)
                 raise
@@ -147,16 +171,21 @@ def _close(client: smtplib.SMTP) -> None:
         client.close()
 
 
-def _transmit(client: smtplib.SMTP, message: EmailMessage, wire: bytes | None) -> dict:
+def _transmit(
+    client: smtplib.SMTP, message: EmailMessage, wire: bytes | None, smtputf8: bool
+) -> dict:
     """``send_message``'s envelope (From, and To, Cc and Bcc), with ``wire`` as
-    the data. The library encodes the message itself when no bytes are given,
-    when a header must be dropped on the way (Bcc), or when an address is not
-    plain ASCII (that needs SMTPUTF8 and its own UTF-8 encoding)."""
+    the data, and SMTPUTF8 asked for when ``wire`` was written in UTF-8. The
+    library encodes the message itself when no bytes are given, when a header
+    must be dropped on the way (Bcc), or when an address is not plain ASCII
+    in bytes that were not written in UTF-8 (that needs its own encoding)."""
     if wire is None or any(name in message for name in ("Bcc", "Resent-Bcc", "Resent-Date")):
         return client.send_message(message)
     sender = getaddresses([message["Sender"] or message["From"]])[0][1]
     fields = [str(message[name]) for name in ("To", "Bcc", "Cc") if message[name] is not None]
     recipients = [address for _, address in getaddresses(fields)]
+    if smtputf8:
+        return client.sendmail(sender, recipients, wire, mail_options=_SMTPUTF8)
     if not "".join([sender, *recipients]).isascii():
         return client.send_message(message)
     return client.sendmail(sender, recipients, wire)
