@@ -61,6 +61,8 @@ class BadParameter(BadRequest):
 
 def problem(value: str, allow: frozenset[str] = frozenset()) -> str | None:
     """Why ``value`` cannot be taken as text, or None."""
+    if value.isprintable():  # no control character, surrogate or unassigned one
+        return None if REPLACEMENT not in value else "holds bytes that are not UTF-8 text"
     for ch in value:
         if ch == REPLACEMENT:
             return "holds bytes that are not UTF-8 text"
@@ -74,6 +76,8 @@ def problem(value: str, allow: frozenset[str] = frozenset()) -> str | None:
 
 def strip_controls(value: str, allow: frozenset[str] = frozenset()) -> str:
     """``value`` without control characters, lone surrogates and replacement marks."""
+    if value.isprintable() and REPLACEMENT not in value:
+        return value
     return "".join(
         ch
         for ch in value
