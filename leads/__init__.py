@@ -65,6 +65,20 @@ class LeadsFlask(Flask):
     request_class = LeadsRequest
     session_interface = SessionCookies()
 
+    def ensure_sync(self, func):  # type: ignore[no-untyped-def,override]
+        """Flask asks, about a dozen times a request, whether each hook and
+        view is a coroutine function; the answer never changes, so it is kept
+        for the functions that live as long as the app (not for one made
+        inside a function, such as a request's own callback)."""
+        known = self.__dict__.setdefault("_sync_funcs", {})
+        try:
+            return known[func]
+        except KeyError:
+            found = super().ensure_sync(func)
+            if "<locals>" not in getattr(func, "__qualname__", "<locals>") and len(known) < 256:
+                known[func] = found
+            return found
+
     def log_exception(self, exc_info) -> None:  # type: ignore[no-untyped-def,override]
         """Log an unhandled error once, by its type and place, with the request id:
         an exception's text (a database error's parameters, say) and the path

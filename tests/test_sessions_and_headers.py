@@ -105,3 +105,31 @@ def test_check_deploy_names_the_session_settings(tmp_path):
 
 def test_check_deploy_finds_the_running_code_as_it_should_be(app):
     assert behaviour_problems(app) == []
+
+
+def test_a_callback_made_for_one_request_is_not_kept_after_it(app):
+    from flask import after_this_request
+
+    seen = []
+
+    @app.get("/_one-off")
+    def one_off():
+        @after_this_request
+        def stamp(response):
+            seen.append(response.status_code)
+            response.headers["X-One-Off"] = "yes"
+            return response
+
+        return "ok"
+
+    client = app.test_client()
+    client.get("/_one-off")
+    kept = dict(app._sync_funcs)
+    for _ in range(3):
+        answer = client.get("/_one-off")
+        assert answer.headers["X-One-Off"] == "yes"
+    assert seen == [200] * 4
+    # The app's own hooks are kept; each request's callback is not.
+    assert app._sync_funcs == kept
+    assert any(getattr(f, "__name__", "") == "set_security_headers" for f in kept)
+    assert not any(getattr(f, "__name__", "") == "stamp" for f in kept)
