@@ -73,18 +73,35 @@ def content_security_policy() -> str:
     )
 
 
+# The headers every answer carries, the same for each.
+_FIXED_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", REFERRER_POLICY),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+)
+
+
 def set_security_headers(response: Response) -> Response:
     headers = response.headers
-    headers["Content-Security-Policy"] = content_security_policy()
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["Referrer-Policy"] = REFERRER_POLICY
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
+    # Names already set are replaced; the others are added without a search
+    # through the headers for each.
+    present = {name.lower() for name, _ in headers}
+
+    def put(name: str, value: str) -> None:
+        if name.lower() in present:
+            headers[name] = value
+        else:
+            headers.add(name, value)
+
+    put("Content-Security-Policy", content_security_policy())
+    for name, value in _FIXED_HEADERS:
+        put(name, value)
     if not g.get("embeddable"):
-        headers["X-Frame-Options"] = "DENY"
+        put("X-Frame-Options", "DENY")
     hsts = int(current_app.config.get("HSTS_SECONDS") or 0)
     if hsts:
-        headers["Strict-Transport-Security"] = f"max-age={hsts}; includeSubDomains"
+        put("Strict-Transport-Security", f"max-age={hsts}; includeSubDomains")
     # Static files and the media library's files (immutable, content-addressed)
     # carry their own long cache headers.
     if (

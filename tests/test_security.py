@@ -233,3 +233,20 @@ def test_check_deploy_passes_a_safe_production_configuration(tmp_path):
 def test_production_refuses_to_start_with_the_default_secret(tmp_path):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app({**SAFE, "SECRET_KEY": "dev-only-not-secret", "INSTANCE_PATH": str(tmp_path)})
+
+
+def test_a_header_the_view_set_itself_is_replaced_not_doubled(app):
+    from flask import make_response
+
+    @app.get("/_own-headers")
+    def own_headers():
+        response = make_response("ok")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["x-frame-options"] = "SAMEORIGIN"
+        return response
+
+    answer = app.test_client().get("/_own-headers")
+    assert answer.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+    assert answer.headers.getlist("X-Frame-Options") == ["DENY"]
+    names = [name.lower() for name, _ in answer.headers]
+    assert len(names) == len(set(names)), names

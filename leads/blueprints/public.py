@@ -320,13 +320,8 @@ def _page_view(kept: landing_cache.KeptLanding) -> Response:
     )
     if request.method == "GET":  # not HEAD
         page_views.tally().add(kept.page_id, request.user_agent.string)
-    # The page carries this form's one-time stamp, so no shared cache may keep
-    # it and no 304 may hand back an old copy: browsers ask again each time.
-    # Last-Modified tells crawlers when the published revision changed.
-    response.cache_control.private = True
-    response.cache_control.no_cache = True
-    response.last_modified = kept.last_modified
-    response.vary.add("Cookie")
+    # Private, no-cache, Last-Modified and Vary, made once per kept copy.
+    response.headers.extend(kept.headers)
     return response
 
 

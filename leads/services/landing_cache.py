@@ -27,7 +27,7 @@ import os
 import select
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeout
 from sqlalchemy import event
 from sqlalchemy.orm import Session, UOWTransaction
+from werkzeug.http import http_date
 
 from leads.models import Clinic, Location, Media, Page, PageRevision, Practitioner, Treatment
 from leads.queue import state
@@ -78,6 +79,19 @@ class KeptLanding:
     form_key: str
     last_modified: datetime
     parts: dict[str, Markup]
+    # The answer's headers that are the same for every view of this copy.
+    headers: tuple[tuple[str, str], ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The page carries the visitor's one-time stamp, so no shared cache may
+        # keep it and no 304 may hand back an old copy: browsers ask again each
+        # time. Last-Modified tells crawlers when the published revision changed.
+        headers = (
+            ("Cache-Control", "private, no-cache"),
+            ("Last-Modified", http_date(self.last_modified)),
+            ("Vary", "Cookie"),
+        )
+        object.__setattr__(self, "headers", headers)
 
 
 class LandingCache:
