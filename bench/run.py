@@ -337,31 +337,50 @@ def interleaved(bench: Bench, paths: dict[str, str], rounds: int = ROUNDS) -> di
     }
 
 
+# A page that does not change while the images go in: another clinic's, so
+# the clinic-wide logo does not reach it.
+CONTROL_PATH = "/northfield/edinburgh/"
+
+
 def landing_with_images(bench: Bench) -> list[Row]:
     """The Harley Street location page before and after it gets a hero image,
-    a gallery of six photos, an image in its body and the clinic's logo."""
-    bench.load(mode="get", path=LOCATION_PATH, seconds=2)
-    plain = bench.load(mode="get", path=LOCATION_PATH, seconds=bench.seconds)
+    a gallery of six photos, an image in its body and the clinic's logo.
+
+    Before and after are minutes apart, and this machine's speed changes in
+    minutes, so each is measured in turns with a control page that does not
+    change: the page's rate is read against the control's in the same runs,
+    and the baseline is the page without images at the control's rate after
+    (before's page rate x after's control rate / before's control rate)."""
+    paths = {"page": LOCATION_PATH, "control": CONTROL_PATH}
+    for path in paths.values():
+        bench.load(mode="get", path=path, seconds=1)
+    before = interleaved(bench, paths)
     _add_images(bench)
     bench.load(mode="get", path=LOCATION_PATH, seconds=2)
-    pictured = bench.load(mode="get", path=LOCATION_PATH, seconds=bench.seconds)
-    name = "the same page without images"
+    after = interleaved(bench, paths)
+    drift = after["control"]["rps"] / before["control"]["rps"]
+    print(
+        f"  images: page {before['page']['rps']:,.0f} then {after['page']['rps']:,.0f} req/s, "
+        f"control {before['control']['rps']:,.0f} then {after['control']['rps']:,.0f} req/s",
+        flush=True,
+    )
+    name = "the same page without images, at the control page's rate now"
     return [
         Row(
             "Landing page with 8 images GET, requests/s",
-            pictured["rps"],
-            plain["rps"],
+            after["page"]["rps"],
+            before["page"]["rps"] * drift,
             "req/s",
             ">= 0.9",
             name,
         ),
         Row(
             "Landing page with 8 images GET, p50",
-            pictured["p50_ms"],
-            plain["p50_ms"],
+            after["page"]["p50_ms"],
+            before["page"]["p50_ms"],
             "ms",
             "",
-            name,
+            "the same page without images",
         ),
     ]
 
