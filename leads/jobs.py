@@ -47,6 +47,28 @@ def deliver(delivery_id: int) -> str:
         raise JobFailed(f"delivery {delivery_id}: {type(exc).__name__}") from None
 
 
+def deliver_together(delivery_ids: list[int]) -> list[str]:
+    """Make the first attempt at each of ``delivery_ids`` in turn, each as
+    ``deliver`` makes it in a job of its own, with a session of its own.
+    Returns what happened to each.
+
+    One that fails as a job (``JobFailed``) does not stop the ones after it;
+    the job then fails, naming the deliveries by id, and the sweep enqueues
+    those again once their grace has passed, as for a job that was lost.
+    """
+    done, failed = [], []
+    for delivery_id in delivery_ids:
+        try:
+            done.append(deliver(delivery_id))
+        except JobFailed:
+            failed.append(delivery_id)
+        finally:
+            db.session.remove()
+    if failed:
+        raise JobFailed(f"deliveries {', '.join(map(str, failed))}: the job failed")
+    return done
+
+
 def _deliver(delivery_id: int) -> str:
     now = utcnow()
     # Locked, and read with everything its message shows, in one statement.

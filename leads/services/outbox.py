@@ -25,6 +25,10 @@ from leads.queue import get_queue
 log = logging.getLogger(__name__)
 
 JOB = "leads.jobs.deliver"
+# The first attempts of deliveries made together (a lead's) go in one job.
+TOGETHER_JOB = "leads.jobs.deliver_together"
+# At most this many deliveries in one job.
+TOGETHER_MAX = 4
 
 
 def job_options(delivery_id: int, attempts: int) -> dict:
@@ -46,18 +50,44 @@ def enqueue(delivery_ids: Iterable[int]) -> int:
 
     All the jobs go in one Redis round trip (a pipeline), so a lead's
     deliveries cost the request one wait on Redis, not one per delivery.
+    Deliveries enqueued together share a job (up to ``TOGETHER_MAX``), made
+    in the order given: a lead's clinic inboxes, then the patient's
+    acknowledgement. A worker pays RQ's own cost per job, which is about
+    what a delivery's own work costs; retries and the sweep's jobs stay one
+    per delivery.
     """
     ids = list(delivery_ids)
     if not ids:
         return 0
     try:
-        _push([(delivery_id, 0) for delivery_id in ids])
+        _push_together(ids)
     except RedisError as exc:
         log.warning(
             "queue unavailable, %s deliveries left to the sweep: %s", len(ids), type(exc).__name__
         )
         return 0
     return len(ids)
+
+
+def _push_together(ids: list[int]) -> None:
+    queue = get_queue()
+    jobs = []
+    for start in range(0, len(ids), TOGETHER_MAX):
+        group = ids[start : start + TOGETHER_MAX]
+        if len(group) == 1:
+            jobs.append(queue.prepare_data(JOB, **job_options(group[0], 0)))
+            continue
+        # Named after its first delivery's first attempt, so that erasing the
+        # lead, which deletes its deliveries' jobs by name, deletes it too.
+        options = job_options(group[0], 0)
+        options.update(
+            args=(group,),
+            description=f"deliver {', '.join(map(str, group))}",
+            # Each attempt may take the time one job may.
+            timeout=current_app.config["DELIVERY_JOB_TIMEOUT"] * len(group),
+        )
+        jobs.append(queue.prepare_data(TOGETHER_JOB, **options))
+    queue.enqueue_many(jobs)
 
 
 def _push(jobs: list[tuple[int, int]]) -> None:

@@ -1,0 +1,113 @@
+"""A lead's first attempts travel in one job: the worker pays RQ's own cost
+once per lead, not once per delivery, and each delivery is still attempted,
+counted and settled on its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from leads.delivery import CHANNELS
+from leads.extensions import db
+from leads.models import Delivery, Lead
+from leads.queue import get_queue
+
+URL = "/aurelia/harley-street/mesotherapy/"
+PATIENT = {"full_name": "Ines Marlowe", "email": "ines.marlowe@example.org"}
+
+
+class RaisingChannel:
+    """A channel whose library fails in a way no channel classifies."""
+
+    def send(self, delivery: Delivery) -> None:
+        raise ValueError("the library gave up")
+
+
+def _submit(client, form_page) -> None:
+    assert client.post(URL, data=form_page(URL, **PATIENT)).status_code == 303
+
+
+def _one_job(app) -> None:
+    from leads.worker import build_worker
+
+    build_worker(app, fork=False).work(burst=True, max_jobs=1, logging_level="WARNING")
+
+
+def _deliveries(app) -> list[Delivery]:
+    with app.app_context():
+        rows = list(db.session.scalars(db.select(Delivery).order_by(Delivery.id)))
+        db.session.expunge_all()
+        return rows
+
+
+def test_a_leads_deliveries_wait_in_one_job_that_names_them_by_id_only(
+    app, client, form_page, mail, demo
+):
+    _submit(client, form_page)
+    inbox, ack = _deliveries(app)
+    assert (inbox.purpose, ack.purpose) == ("inbox", "acknowledgement")
+    with app.app_context():
+        queue = get_queue()
+        [job] = queue.get_jobs()
+        assert job.id == f"delivery-{inbox.id}"
+        assert job.func_name == "leads.jobs.deliver_together"
+        assert job.args == [[inbox.id, ack.id]] and job.kwargs == {}
+        assert job.description == f"deliver {inbox.id}, {ack.id}"
+        assert job.timeout == 2 * app.config["DELIVERY_JOB_TIMEOUT"]
+        text = f"{job.args} {job.description}".lower()
+        assert "ines" not in text and "marlowe" not in text
+
+    _one_job(app)
+    assert [d.status for d in _deliveries(app)] == ["sent", "sent"]
+    # The clinic hears first, then the patient.
+    assert [str(m["To"]) for m in mail.messages] == [inbox.target, PATIENT["email"]]
+    with app.app_context():
+        assert get_queue().count == 0
+
+
+def test_a_failed_clinic_attempt_does_not_hold_back_the_patients_acknowledgement(
+    app, client, form_page, mail, monkeypatch, demo
+):
+    monkeypatch.setitem(CHANNELS, "raising", RaisingChannel)
+    _submit(client, form_page)
+    with app.app_context():
+        db.session.execute(
+            db.update(Delivery).where(Delivery.purpose == "inbox").values(channel="raising")
+        )
+        db.session.commit()
+
+    _one_job(app)
+    inbox, ack = _deliveries(app)
+    assert (inbox.status, inbox.attempts) == ("pending", 1)
+    assert inbox.last_error.startswith("unexpected ValueError")
+    assert (ack.status, ack.attempts) == ("sent", 1)
+    assert [str(m["To"]) for m in mail.messages] == [PATIENT["email"]]
+
+
+def test_an_erased_lead_leaves_its_shared_job_nothing_to_do(app, client, form_page, mail, demo):
+    from leads.jobs import deliver_together
+
+    _submit(client, form_page)
+    ids = [d.id for d in _deliveries(app)]
+    with app.app_context():
+        db.session.execute(db.delete(Delivery))
+        db.session.execute(db.delete(Lead))
+        db.session.commit()
+        assert deliver_together(ids) == ["gone", "gone"]
+    assert mail.messages == []
+
+
+@pytest.mark.parametrize("count", [1, 5])
+def test_one_delivery_keeps_its_own_job_and_many_are_split(app, count):
+    from leads.services import outbox
+
+    with app.app_context():
+        outbox.enqueue(range(101, 101 + count))
+        jobs = sorted(get_queue().get_jobs(), key=lambda job: job.id)
+    if count == 1:
+        [job] = jobs
+        assert (job.id, job.func_name, job.args) == ("delivery-101", "leads.jobs.deliver", [101])
+    else:
+        assert [(job.id, job.args) for job in jobs] == [
+            ("delivery-101", [[101, 102, 103, 104]]),
+            ("delivery-105", [105]),
+        ]
