@@ -452,8 +452,7 @@ def deliveries(bench: Bench, workers: int, leads: int) -> list[Row]:
     # drain it. The rate runs from the first message to the last.
     expected = bench.make_leads(leads)
     bench.sink.reset()
-    bench.start_workers(workers)
-    cpu = bench.worker_cpu()
+    cpu = _start_paused(bench, workers)
     _wait(lambda: bench.sink.count >= expected, 240, "deliveries")
     delivered = _rate(bench.sink.arrivals)
     delivery_cpu = (bench.worker_cpu() - cpu) / expected * 1000
@@ -464,8 +463,7 @@ def deliveries(bench: Bench, workers: int, leads: int) -> list[Row]:
     queue = bench.queue()
     for _ in range(expected):
         queue.enqueue_call("bench.jobs.noop", result_ttl=60)
-    bench.start_workers(workers)
-    cpu = bench.worker_cpu()
+    cpu = _start_paused(bench, workers)
     _wait(lambda: redis.llen("bench:noop") >= expected, 240, "no-op jobs")
     noop = _rate([float(t) for t in redis.lrange("bench:noop", 0, -1)])
     noop_cpu = (bench.worker_cpu() - cpu) / expected * 1000
@@ -490,6 +488,24 @@ def deliveries(bench: Bench, workers: int, leads: int) -> list[Row]:
             "worker processes and their children, from the first job to the last",
         ),
     ]
+
+
+def _start_paused(bench: Bench, workers: int) -> float:
+    """Start ``workers`` with RQ's suspension on, so that none takes a job
+    before all have started and their CPU so far is read; then let them go.
+    Returns that CPU reading (``Bench.worker_cpu``). Without the pause, the
+    first workers up could drain the queue before the last had started, and
+    the work done before the reading would go uncounted."""
+    from rq.suspension import resume, suspend
+
+    redis = bench.redis()
+    suspend(redis)
+    try:
+        bench.start_workers(workers)
+        cpu = bench.worker_cpu()
+    finally:
+        resume(redis)
+    return cpu
 
 
 def slow_smtp(bench: Bench, form: dict[str, Any], workers: int = 4) -> list[Row]:
