@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC
 from email import policy
-from email.headerregistry import Address
+from email.headerregistry import Address, BaseHeader
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, parseaddr
@@ -24,8 +25,19 @@ def message_id(delivery: Delivery) -> str:
 
 
 def _mail_domain() -> str:
-    address = parseaddr(current_app.config["MAIL_FROM"])[1]
-    return address.rpartition("@")[2] or "localhost"
+    return _domain_of(current_app.config["MAIL_FROM"])
+
+
+@functools.lru_cache(maxsize=8)
+def _domain_of(sender: str) -> str:
+    return parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+
+
+@functools.lru_cache(maxsize=8)
+def _from_header(sender: str) -> BaseHeader:
+    """``MAIL_FROM`` as a From header, parsed once: a header object of the
+    right name is taken by every message as it is (they are immutable)."""
+    return policy.default.header_factory("From", sender)
 
 
 def _one_line(text: str) -> str:
@@ -147,7 +159,7 @@ def _base_message(delivery: Delivery, subject: str, to: str) -> EmailMessage:
     msg = EmailMessage()
     msg["Message-ID"] = message_id(delivery)
     msg["Date"] = format_datetime(delivery.created_at.replace(tzinfo=UTC), usegmt=True)
-    msg["From"] = current_app.config["MAIL_FROM"]
+    msg["From"] = _from_header(current_app.config["MAIL_FROM"])
     _set(msg, "To", _address("To", to))
     _set(msg, "Subject", _one_line(subject))
     msg["Auto-Submitted"] = "auto-generated"
