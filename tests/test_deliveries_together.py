@@ -101,7 +101,7 @@ def test_one_delivery_keeps_its_own_job_and_many_are_split(app, count):
     from leads.services import outbox
 
     with app.app_context():
-        outbox.enqueue(range(101, 101 + count))
+        outbox.enqueue(range(101, 101 + count), one_lead=True)
         jobs = sorted(get_queue().get_jobs(), key=lambda job: job.id)
     if count == 1:
         [job] = jobs
@@ -111,3 +111,19 @@ def test_one_delivery_keeps_its_own_job_and_many_are_split(app, count):
             ("delivery-101", [[101, 102, 103, 104]]),
             ("delivery-105", [105]),
         ]
+
+
+def test_deliveries_of_several_leads_keep_a_job_each(app):
+    """A status changed on many leads at once tells each lead's webhooks: those
+    jobs stay one per delivery, so erasing one of the leads leaves no job that
+    names its deliveries."""
+    from leads.services import outbox
+
+    with app.app_context():
+        outbox.enqueue([201, 305, 402])
+        jobs = sorted((job.id, job.func_name, job.args) for job in get_queue().get_jobs())
+    assert jobs == [
+        ("delivery-201", "leads.jobs.deliver", [201]),
+        ("delivery-305", "leads.jobs.deliver", [305]),
+        ("delivery-402", "leads.jobs.deliver", [402]),
+    ]

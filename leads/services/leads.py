@@ -170,7 +170,7 @@ def _submit(
         )
     else:
         log.info("lead %s stored with %s deliveries", lead_id, len(delivery_ids))
-    outbox.enqueue(delivery_ids)
+    outbox.enqueue(delivery_ids, one_lead=True)
     return lead, True
 
 

@@ -43,24 +43,29 @@ def job_options(delivery_id: int, attempts: int) -> dict:
     }
 
 
-def enqueue(delivery_ids: Iterable[int]) -> int:
+def enqueue(delivery_ids: Iterable[int], *, one_lead: bool = False) -> int:
     """Enqueue the first attempt of new deliveries (or of one retried by
     hand); returns how many were enqueued. Never raises for Redis trouble:
     what is not enqueued now is left to the sweep.
 
     All the jobs go in one Redis round trip (a pipeline), so a lead's
     deliveries cost the request one wait on Redis, not one per delivery.
-    Deliveries enqueued together share a job (up to ``TOGETHER_MAX``), made
-    in the order given: a lead's clinic inboxes, then the patient's
-    acknowledgement. A worker pays RQ's own cost per job, which is about
-    what a delivery's own work costs; retries and the sweep's jobs stay one
-    per delivery.
+    With ``one_lead`` (the deliveries of one new lead) they share a job (up
+    to ``TOGETHER_MAX``), attempted in the order given: the clinic's
+    inboxes, then the patient's acknowledgement. A worker pays RQ's own cost
+    per job, which is about what a delivery's own work costs. Deliveries of
+    several leads, retries and the sweep's jobs stay one job per delivery, so
+    that erasing a lead, which deletes its deliveries' jobs by name, leaves
+    no job that names its deliveries.
     """
     ids = list(delivery_ids)
     if not ids:
         return 0
     try:
-        _push_together(ids)
+        if one_lead:
+            _push_together(ids)
+        else:
+            _push([(delivery_id, 0) for delivery_id in ids])
     except RedisError as exc:
         log.warning(
             "queue unavailable, %s deliveries left to the sweep: %s", len(ids), type(exc).__name__
