@@ -11,24 +11,30 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
+
 from leads.extensions import db
 from leads.models import Delivery
 
 PER_ADDRESS_PERIOD = timedelta(days=1)
 
 
+# Built once: only its values change, and every form post asks it.
+_ACKNOWLEDGED = (
+    sa.select(Delivery.id)
+    .where(
+        Delivery.purpose == "acknowledgement",
+        Delivery.created_at > sa.bindparam("since"),
+        sa.func.lower(Delivery.target) == sa.bindparam("email"),
+    )
+    .limit(1)
+)
+
+
 def acknowledgement_due(email: str, now: datetime) -> bool:
     """True unless ``email`` (in any case) was acknowledged in the last day."""
-    since = now - PER_ADDRESS_PERIOD
+    values = {"since": now - PER_ADDRESS_PERIOD, "email": email.lower()}
     # No autoflush: the new lead is flushed where its caller handles a duplicate.
     with db.session.no_autoflush:
-        earlier = db.session.scalar(
-            db.select(Delivery.id)
-            .where(
-                Delivery.purpose == "acknowledgement",
-                Delivery.created_at > since,
-                db.func.lower(Delivery.target) == email.lower(),
-            )
-            .limit(1)
-        )
+        earlier = db.session.scalar(_ACKNOWLEDGED, values)
     return earlier is None

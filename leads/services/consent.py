@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
@@ -33,10 +34,13 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_BY_DIGEST = db.select(ConsentWording).where(ConsentWording.digest == sa.bindparam("digest"))
+
+
 def by_digest(value: str | None) -> ConsentWording | None:
     if not value:
         return None
-    return db.session.scalar(db.select(ConsentWording).where(ConsentWording.digest == value))
+    return db.session.scalar(_BY_DIGEST, {"digest": value})
 
 
 @dataclass(frozen=True)

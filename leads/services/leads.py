@@ -252,32 +252,47 @@ def _same_sender(lead: Lead, enquiry: Enquiry) -> bool:
     return lead.email.lower() == enquiry.email.lower() or lead.phone == enquiry.phone
 
 
-def _earlier(enquiry: Enquiry, location: Location, now: datetime) -> Lead | None:
-    """The lead this enquiry repeats, in one statement: the lead of its stamp
-    if there is one, else the newest lead at ``location`` with its email or
-    phone within ``SENT_AGAIN_WINDOW``."""
+def _earlier_query() -> sa.Select:
+    """The statement ``_earlier`` runs, built once: only its values change."""
     recent = (
-        Lead.clinic_id == location.clinic_id,
-        Lead.location_id == location.id,
-        Lead.created_at >= now - SENT_AGAIN_WINDOW,
+        Lead.clinic_id == sa.bindparam("clinic_id"),
+        Lead.location_id == sa.bindparam("location_id"),
+        Lead.created_at >= sa.bindparam("since"),
         Lead.anonymised_at.is_(None),
     )
-    token = Lead.submission_token == enquiry.submission_token
+    token = Lead.submission_token == sa.bindparam("token")
     # Each branch of the OR has an index of its own (the token; the clinic
     # with the lowered email; the clinic with the phone).
-    query = (
+    return (
         sa.select(Lead)
         .where(
             sa.or_(
                 token,
-                sa.and_(sa.func.lower(Lead.email) == enquiry.email.lower(), *recent),
-                sa.and_(Lead.phone == enquiry.phone, *recent),
+                sa.and_(sa.func.lower(Lead.email) == sa.bindparam("email"), *recent),
+                sa.and_(Lead.phone == sa.bindparam("phone"), *recent),
             )
         )
         .order_by(sa.case((token, 0), else_=1), Lead.created_at.desc(), Lead.id.desc())
         .limit(1)
     )
-    return db.session.scalar(query)
+
+
+_EARLIER = _earlier_query()
+
+
+def _earlier(enquiry: Enquiry, location: Location, now: datetime) -> Lead | None:
+    """The lead this enquiry repeats, in one statement: the lead of its stamp
+    if there is one, else the newest lead at ``location`` with its email or
+    phone within ``SENT_AGAIN_WINDOW``."""
+    values = {
+        "token": enquiry.submission_token,
+        "email": enquiry.email.lower(),
+        "phone": enquiry.phone,
+        "clinic_id": location.clinic_id,
+        "location_id": location.id,
+        "since": now - SENT_AGAIN_WINDOW,
+    }
+    return db.session.scalar(_EARLIER, values)
 
 
 def _sent_again(lead: Lead, enquiry: Enquiry, now: datetime) -> Lead:

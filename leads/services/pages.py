@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from flask import current_app, url_for
+from sqlalchemy import Select
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from leads.errors import Moved, NotFound
@@ -103,6 +105,40 @@ def landing_or_404(
     return Landing(location=location, treatment=treatment, page=page)
 
 
+def _location_and_page_query(treatment: bool) -> Select:
+    """The statement of ``_location_and_page``, built once for location pages
+    and once for treatment pages: only its values change."""
+    if treatment:
+        same_treatment = Page.treatment_id.in_(
+            db.select(Treatment.id).where(
+                Treatment.clinic_id == Location.clinic_id,
+                Treatment.slug == sa.bindparam("treatment_slug"),
+            )
+        )
+    else:
+        same_treatment = Page.treatment_id.is_(None)
+    return (
+        db.select(Location, Page)
+        .join(Location.clinic)
+        .outerjoin(Page, db.and_(Page.location_id == Location.id, same_treatment))
+        .where(
+            Clinic.slug == sa.bindparam("clinic_slug"),
+            Location.slug == sa.bindparam("location_slug"),
+        )
+        .options(
+            # The clinic's inbox channels too: a form post's lead is routed to them.
+            contains_eager(Location.clinic).joinedload(Clinic.channels),
+            joinedload(Location.treatments),
+            joinedload(Page.published),
+        )
+        .order_by(Page.id)
+    )
+
+
+_LOCATION_PAGE = _location_and_page_query(treatment=False)
+_TREATMENT_PAGE = _location_and_page_query(treatment=True)
+
+
 def _location_and_page(
     clinic_slug: str, location_slug: str, treatment_slug: str | None
 ) -> tuple[Location | None, Page | None]:
@@ -110,31 +146,13 @@ def _location_and_page(
     treatments, and its page for the treatment with ``treatment_slug`` (its
     location page for None), with the published revision, in one statement:
     every form post asks for them."""
+    values = {"clinic_slug": clinic_slug, "location_slug": location_slug}
     if treatment_slug is None:
-        same_treatment = Page.treatment_id.is_(None)
+        statement = _LOCATION_PAGE
     else:
-        same_treatment = Page.treatment_id.in_(
-            db.select(Treatment.id).where(
-                Treatment.clinic_id == Location.clinic_id, Treatment.slug == treatment_slug
-            )
-        )
-    rows = (
-        db.session.execute(
-            db.select(Location, Page)
-            .join(Location.clinic)
-            .outerjoin(Page, db.and_(Page.location_id == Location.id, same_treatment))
-            .where(Clinic.slug == clinic_slug, Location.slug == location_slug)
-            .options(
-                # The clinic's inbox channels too: a form post's lead is routed to them.
-                contains_eager(Location.clinic).joinedload(Clinic.channels),
-                joinedload(Location.treatments),
-                joinedload(Page.published),
-            )
-            .order_by(Page.id)
-        )
-        .unique()
-        .all()
-    )
+        statement = _TREATMENT_PAGE
+        values["treatment_slug"] = treatment_slug
+    rows = db.session.execute(statement, values).unique().all()
     if not rows:
         return None, None
     location, page = rows[0]

@@ -42,15 +42,17 @@ from leads.working_time import due_at, working_minutes, zone_of
 _ASSIGNED = "leads.routing.assigned"
 
 
+# Built once: every form post asks it.
+_CLINIC_RULES = (
+    sa.select(RoutingRule)
+    .where(RoutingRule.clinic_id == sa.bindparam("clinic_id"))
+    .order_by(RoutingRule.id)
+)
+
+
 def rule_for(clinic_id: int, location_id: int, treatment_id: int | None) -> RoutingRule | None:
     """The most specific routing rule of the clinic that fits."""
-    rules = list(
-        db.session.scalars(
-            sa.select(RoutingRule)
-            .where(RoutingRule.clinic_id == clinic_id)
-            .order_by(RoutingRule.id)
-        )
-    )
+    rules = list(db.session.scalars(_CLINIC_RULES, {"clinic_id": clinic_id}))
 
     def fits(rule: RoutingRule) -> bool:
         return rule.location_id in (None, location_id) and rule.treatment_id in (
