@@ -102,7 +102,8 @@ def main() -> int:
         used = (time.process_time() - cpu) / args.posts * 1000
         print(f"{used:.2f} ms of CPU, {wall:.2f} ms wall per post", flush=True)
     if args.profile:
-        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.top)
+        order = os.environ.get("PROFILE_SORT", "cumulative")  # or "tottime"
+        pstats.Stats(profiler).sort_stats(order).print_stats(args.top)
     if args.statements:
         from sqlalchemy import event
 

@@ -6,6 +6,7 @@ import logging
 import random
 from datetime import timedelta
 
+import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import Select
 from sqlalchemy.orm import joinedload
@@ -185,20 +186,29 @@ def _with_lead(delivery_id: int) -> Delivery:
     return db.session.scalars(delivery_with_lead(delivery_id)).one()
 
 
-def delivery_with_lead(delivery_id: int, *, lock: bool = False) -> Select:
-    """A delivery with its lead and everything its messages show; ``lock``
-    locks the delivery's row (only that row: its lead may be outer-joined)."""
+def _delivery_with_lead_query() -> Select:
     lead = joinedload(Delivery.lead)
-    query = (
+    return (
         db.select(Delivery)
-        .where(Delivery.id == delivery_id)
+        .where(Delivery.id == sa.bindparam("delivery_id"))
         .options(
             lead.joinedload(Lead.clinic),
             lead.joinedload(Lead.location),
             lead.joinedload(Lead.treatment),
         )
     )
-    return query.with_for_update(of=Delivery) if lock else query
+
+
+# Built once, locked and not: every attempt asks one of them.
+_DELIVERY_WITH_LEAD = _delivery_with_lead_query()
+_DELIVERY_WITH_LEAD_LOCKED = _DELIVERY_WITH_LEAD.with_for_update(of=Delivery)
+
+
+def delivery_with_lead(delivery_id: int, *, lock: bool = False) -> Select:
+    """A delivery with its lead and everything its messages show; ``lock``
+    locks the delivery's row (only that row: its lead may be outer-joined)."""
+    query = _DELIVERY_WITH_LEAD_LOCKED if lock else _DELIVERY_WITH_LEAD
+    return query.params(delivery_id=delivery_id)
 
 
 def _grace() -> int:

@@ -90,3 +90,28 @@ def test_the_smtp_server_gets_the_bytes_that_were_checked(
             checked = BUILDERS[delivery.purpose](delivery).wire
             assert checked in mail.raw
             assert b"\n" not in checked.replace(b"\r\n", b"")
+
+
+@pytest.mark.parametrize("name", ["Ines Marlowe", "Zoë Ångström", *HOSTILE_NAMES])
+def test_the_kept_header_classes_write_what_the_standard_policy_writes(name):
+    from email import policy
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+
+    from leads.delivery.messages import MAIL_POLICY, new_message
+
+    def written(msg: EmailMessage) -> bytes:
+        msg["Message-ID"] = "<delivery-7.LX7Q@leads.example>"
+        msg["Date"] = "Wed, 02 Dec 2026 14:00:00 +0000"
+        msg["From"] = "Clinic Leads <leads@leads.example>"
+        msg["To"] = Address(addr_spec=CLINIC_INBOX)
+        msg["Subject"] = f"New enquiry from {name}"
+        msg["Reply-To"] = Address(name, addr_spec="alex.morgan@example.org")
+        msg.set_content(f"{name} asked for a consultation.\n")
+        return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+    assert written(new_message()) == written(EmailMessage(policy=policy.default))
+    # One class per header name, made once.
+    factory = MAIL_POLICY.header_factory
+    assert factory["Reply-To"] is factory["reply-to"]
+    assert factory["Subject"] is not factory["To"]

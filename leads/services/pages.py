@@ -341,16 +341,18 @@ def privacy_notice(clinic_slug: str) -> PrivacyNotice | None:
     return PrivacyNotice(clinic=row[0], page=row[1]) if row else None
 
 
+# Built once: every acknowledgement email asks it.
+_PUBLISHED_PRIVACY_NOTICE = db.select(Page.id).where(
+    Page.clinic_id == sa.bindparam("clinic_id"),
+    Page.kind == "privacy",
+    Page.published_revision_id.isnot(None),
+)
+
+
 def privacy_notice_path(clinic: Clinic) -> str | None:
     """The address of the clinic's privacy notice when it is published, else None
     (a form then shows no link rather than one to a missing page)."""
-    published = db.session.scalar(
-        db.select(Page.id).where(
-            Page.clinic_id == clinic.id,
-            Page.kind == "privacy",
-            Page.published_revision_id.isnot(None),
-        )
-    )
+    published = db.session.scalar(_PUBLISHED_PRIVACY_NOTICE, {"clinic_id": clinic.id})
     if published is None:
         return None
     # Built from the URL map, not url_for: the worker's emails have no request.
