@@ -4,6 +4,9 @@ counted and settled on its own."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 import pytest
 
 from leads.delivery import CHANNELS
@@ -94,6 +97,56 @@ def test_an_erased_lead_leaves_its_shared_job_nothing_to_do(app, client, form_pa
         db.session.commit()
         assert deliver_together(ids) == ["gone", "gone"]
     assert mail.messages == []
+
+
+class _ReleaseOnJobFailure(logging.Handler):
+    """Lets the database go once the job has logged a delivery's failure."""
+
+    def __init__(self, locker: sqlite3.Connection) -> None:
+        super().__init__()
+        self.locker = locker
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "job failed" in record.getMessage() and self.locker.in_transaction:
+            self.locker.execute("ROLLBACK")
+
+
+def test_a_delivery_that_fails_as_a_job_does_not_hold_back_the_next_one(
+    app, client, form_page, mail, demo
+):
+    """Another writer holds the embedded database (a long erasure, a backup)
+    past the busy time-out just as the clinic's notice has been sent: the
+    outcome cannot be written, so that delivery fails as a job. The patient's
+    acknowledgement after it in the same job is still made, and the job fails
+    naming the clinic's delivery only, left "sending" for the sweep."""
+    from leads.jobs import JobFailed, deliver_together
+
+    _submit(client, form_page)
+    inbox, ack = _deliveries(app)
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL makes a writer wait for a lock without a time-out")
+        path = db.engine.url.database
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    release = _ReleaseOnJobFailure(locker)
+
+    def hold(message) -> None:
+        if str(message["To"]) == inbox.target:
+            locker.execute("BEGIN IMMEDIATE")  # the write lock, until released
+
+    mail.on_data = hold
+    logging.getLogger("leads.jobs").addHandler(release)
+    try:
+        with app.app_context(), pytest.raises(JobFailed) as failed:
+            deliver_together([inbox.id, ack.id])
+    finally:
+        logging.getLogger("leads.jobs").removeHandler(release)
+        locker.close()
+    assert str(failed.value) == f"deliveries {inbox.id}: the job failed"
+    assert [str(m["To"]) for m in mail.messages] == [inbox.target, ack.target]
+    inbox, ack = _deliveries(app)
+    assert (inbox.status, inbox.attempts) == ("sending", 1)
+    assert (ack.status, ack.attempts) == ("sent", 1)
 
 
 @pytest.mark.parametrize("count", [1, 5])
