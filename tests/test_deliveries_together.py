@@ -11,7 +11,7 @@ import pytest
 
 from leads.delivery import CHANNELS
 from leads.extensions import db
-from leads.models import Delivery, Lead
+from leads.models import Delivery, Lead, LeadEvent
 from leads.queue import get_queue
 
 URL = "/aurelia/harley-street/mesotherapy/"
@@ -97,6 +97,46 @@ def test_an_erased_lead_leaves_its_shared_job_nothing_to_do(app, client, form_pa
         db.session.commit()
         assert deliver_together(ids) == ["gone", "gone"]
     assert mail.messages == []
+
+
+def _erase_when_the_clinic_is_told(app, mail, inbox: Delivery) -> list[dict[str, int]]:
+    """Staff erase the lead while its clinic's notice is with the mail server
+    (received, not yet answered); returns what each erasure reported."""
+    from leads.services.subject_access import erase_subject
+
+    erased: list[dict[str, int]] = []
+
+    def erase(message) -> None:
+        with app.app_context():
+            erased.append(erase_subject([db.session.get(Lead, inbox.lead_id)], None))
+
+    mail.on_data = erase
+    return erased
+
+
+def test_a_lead_erased_while_its_first_delivery_is_in_flight_is_gone_not_a_job_failure(
+    app, client, form_page, mail, demo, caplog
+):
+    """The attempt's outcome has no row left to be written on. That is the
+    lead gone, not the job failing: no error, no event written back for the
+    erased lead, and the patient is not written to."""
+    from leads.jobs import deliver_together
+
+    caplog.set_level(logging.INFO, logger="leads.jobs")
+    _submit(client, form_page)
+    inbox, ack = _deliveries(app)
+    erased = _erase_when_the_clinic_is_told(app, mail, inbox)
+    with app.app_context():
+        assert deliver_together([inbox.id, ack.id]) == ["gone", "gone"]
+    assert [e["leads"] for e in erased] == [1]
+    assert [str(m["To"]) for m in mail.messages] == [inbox.target]
+    assert _deliveries(app) == []
+    with app.app_context():
+        assert db.session.scalars(db.select(LeadEvent)).all() == []
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "leads.jobs"] == [
+        ("INFO", f"delivery {inbox.id}: gone (lead erased during its attempt), nothing to do"),
+        ("INFO", f"delivery {ack.id}: gone (lead erased), nothing to do"),
+    ]
 
 
 class _ReleaseOnJobFailure(logging.Handler):
