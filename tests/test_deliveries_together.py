@@ -8,6 +8,7 @@ import logging
 import sqlite3
 
 import pytest
+from rq.registry import FailedJobRegistry
 
 from leads.delivery import CHANNELS
 from leads.extensions import db
@@ -137,6 +138,25 @@ def test_a_lead_erased_while_its_first_delivery_is_in_flight_is_gone_not_a_job_f
         ("INFO", f"delivery {inbox.id}: gone (lead erased during its attempt), nothing to do"),
         ("INFO", f"delivery {ack.id}: gone (lead erased), nothing to do"),
     ]
+
+
+def test_an_erasure_leaves_the_running_job_to_end_with_nothing_of_it_kept(
+    app, client, form_page, mail, demo
+):
+    """The erasure discards the lead's jobs, but not the one running now:
+    deleted under the worker, it was failed by RQ and kept, with the erased
+    deliveries' ids, among the failed jobs. Left alone, it finds them gone and
+    ends, keeping no result."""
+    _submit(client, form_page)
+    inbox, _ = _deliveries(app)
+    erased = _erase_when_the_clinic_is_told(app, mail, inbox)
+    _one_job(app)
+    assert erased == [{"leads": 1, "deliveries": 2, "jobs": 0}]
+    assert _deliveries(app) == []
+    with app.app_context():
+        queue = get_queue()
+        assert queue.count == 0 and FailedJobRegistry(queue=queue).count == 0
+        assert not queue.connection.exists(f"rq:job:delivery-{inbox.id}")
 
 
 class _ReleaseOnJobFailure(logging.Handler):
