@@ -9,6 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import Select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 
 from leads import lifecycle
@@ -37,12 +38,19 @@ def deliver(delivery_id: int) -> str:
     alone. Every attempt is counted whatever goes wrong. A channel's
     transient error, or an exception no channel classified, schedules the
     next attempt until the limit; a permanent error or the last attempt fails
-    the delivery and tells the clinic's admins.
+    the delivery and tells the clinic's admins. A delivery erased during its
+    attempt (with its lead, by staff) is gone, as one erased before it.
     """
     try:
         return _deliver(delivery_id)
     except Exception as exc:
         db.session.rollback()
+        if _erased(delivery_id):
+            # Writing the outcome found no row (whichever write met it first).
+            log.info(
+                "delivery %s: gone (lead erased during its attempt), nothing to do", delivery_id
+            )
+            return "gone"
         # The type and place only: a database error's text can carry row values.
         log.error("delivery %s: job failed: %s at %s", delivery_id, type(exc).__name__, _where(exc))
         raise JobFailed(f"delivery {delivery_id}: {type(exc).__name__}") from None
@@ -180,6 +188,16 @@ def _commit_keeping_loaded() -> None:
         session.commit()
     finally:
         session.expire_on_commit = True
+
+
+def _erased(delivery_id: int) -> bool:
+    """Whether the delivery is no longer there. False when the database
+    cannot tell (it is unreachable, say): the job has failed then."""
+    try:
+        return db.session.scalar(db.select(Delivery.id).where(Delivery.id == delivery_id)) is None
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False
 
 
 def _with_lead(delivery_id: int) -> Delivery:

@@ -4,11 +4,15 @@ counted and settled on its own."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 import pytest
+from rq.registry import FailedJobRegistry
 
 from leads.delivery import CHANNELS
 from leads.extensions import db
-from leads.models import Delivery, Lead
+from leads.models import Delivery, Lead, LeadEvent
 from leads.queue import get_queue
 
 URL = "/aurelia/harley-street/mesotherapy/"
@@ -94,6 +98,115 @@ def test_an_erased_lead_leaves_its_shared_job_nothing_to_do(app, client, form_pa
         db.session.commit()
         assert deliver_together(ids) == ["gone", "gone"]
     assert mail.messages == []
+
+
+def _erase_when_the_clinic_is_told(app, mail, inbox: Delivery) -> list[dict[str, int]]:
+    """Staff erase the lead while its clinic's notice is with the mail server
+    (received, not yet answered); returns what each erasure reported."""
+    from leads.services.subject_access import erase_subject
+
+    erased: list[dict[str, int]] = []
+
+    def erase(message) -> None:
+        with app.app_context():
+            erased.append(erase_subject([db.session.get(Lead, inbox.lead_id)], None))
+
+    mail.on_data = erase
+    return erased
+
+
+def test_a_lead_erased_while_its_first_delivery_is_in_flight_is_gone_not_a_job_failure(
+    app, client, form_page, mail, demo, caplog
+):
+    """The attempt's outcome has no row left to be written on. That is the
+    lead gone, not the job failing: no error, no event written back for the
+    erased lead, and the patient is not written to."""
+    from leads.jobs import deliver_together
+
+    caplog.set_level(logging.INFO, logger="leads.jobs")
+    _submit(client, form_page)
+    inbox, ack = _deliveries(app)
+    erased = _erase_when_the_clinic_is_told(app, mail, inbox)
+    with app.app_context():
+        assert deliver_together([inbox.id, ack.id]) == ["gone", "gone"]
+    assert [e["leads"] for e in erased] == [1]
+    assert [str(m["To"]) for m in mail.messages] == [inbox.target]
+    assert _deliveries(app) == []
+    with app.app_context():
+        assert db.session.scalars(db.select(LeadEvent)).all() == []
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "leads.jobs"] == [
+        ("INFO", f"delivery {inbox.id}: gone (lead erased during its attempt), nothing to do"),
+        ("INFO", f"delivery {ack.id}: gone (lead erased), nothing to do"),
+    ]
+
+
+def test_an_erasure_leaves_the_running_job_to_end_with_nothing_of_it_kept(
+    app, client, form_page, mail, demo
+):
+    """The erasure discards the lead's jobs, but not the one running now:
+    deleted under the worker, it was failed by RQ and kept, with the erased
+    deliveries' ids, among the failed jobs. Left alone, it finds them gone and
+    ends, keeping no result."""
+    _submit(client, form_page)
+    inbox, _ = _deliveries(app)
+    erased = _erase_when_the_clinic_is_told(app, mail, inbox)
+    _one_job(app)
+    assert erased == [{"leads": 1, "deliveries": 2, "jobs": 0}]
+    assert _deliveries(app) == []
+    with app.app_context():
+        queue = get_queue()
+        assert queue.count == 0 and FailedJobRegistry(queue=queue).count == 0
+        assert not queue.connection.exists(f"rq:job:delivery-{inbox.id}")
+
+
+class _ReleaseOnJobFailure(logging.Handler):
+    """Lets the database go once the job has logged a delivery's failure."""
+
+    def __init__(self, locker: sqlite3.Connection) -> None:
+        super().__init__()
+        self.locker = locker
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "job failed" in record.getMessage() and self.locker.in_transaction:
+            self.locker.execute("ROLLBACK")
+
+
+def test_a_delivery_that_fails_as_a_job_does_not_hold_back_the_next_one(
+    app, client, form_page, mail, demo
+):
+    """Another writer holds the embedded database (a long erasure, a backup)
+    past the busy time-out just as the clinic's notice has been sent: the
+    outcome cannot be written, so that delivery fails as a job. The patient's
+    acknowledgement after it in the same job is still made, and the job fails
+    naming the clinic's delivery only, left "sending" for the sweep."""
+    from leads.jobs import JobFailed, deliver_together
+
+    _submit(client, form_page)
+    inbox, ack = _deliveries(app)
+    with app.app_context():
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("PostgreSQL makes a writer wait for a lock without a time-out")
+        path = db.engine.url.database
+    locker = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    release = _ReleaseOnJobFailure(locker)
+
+    def hold(message) -> None:
+        if str(message["To"]) == inbox.target:
+            locker.execute("BEGIN IMMEDIATE")  # the write lock, until released
+
+    mail.on_data = hold
+    logging.getLogger("leads.jobs").addHandler(release)
+    try:
+        with app.app_context(), pytest.raises(JobFailed) as failed:
+            deliver_together([inbox.id, ack.id])
+    finally:
+        logging.getLogger("leads.jobs").removeHandler(release)
+        locker.close()
+    assert str(failed.value) == f"deliveries {inbox.id}: the job failed"
+    assert [str(m["To"]) for m in mail.messages] == [inbox.target, ack.target]
+    inbox, ack = _deliveries(app)
+    assert (inbox.status, inbox.attempts) == ("sending", 1)
+    assert (ack.status, ack.attempts) == ("sent", 1)
 
 
 @pytest.mark.parametrize("count", [1, 5])

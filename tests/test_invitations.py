@@ -190,3 +190,19 @@ def test_invite_again_refuses_a_colleague_who_has_joined(app, admin_client, make
         follow_redirects=True,
     )
     assert "has joined already" in response.get_data(as_text=True)
+
+
+def test_a_colleague_whose_address_is_not_ascii_is_invited_over_smtputf8(
+    app, admin_client, run_worker, mail
+):
+    """The form takes an address like "zoë@clinïc.example" (RFC 6531) and
+    keeps it; the invitation travels over SMTPUTF8, the local part as written
+    and the domain in its ASCII form (IDNA), as a patient's address does."""
+    response = invite(admin_client, email="Zoë@Clinïc.example", role="marketing")
+    assert response.status_code == 303
+    assert user(app, "zoë@clinïc.example") is not None
+    run_worker()
+    [invitation] = mail.messages
+    assert mail.envelopes[0][1] == ["zoë@xn--clinc-fta.example"] and mail.smtputf8[0]
+    assert [a.addr_spec for a in invitation["To"].addresses] == ["zoë@xn--clinc-fta.example"]
+    assert "/join/" in invitation.get_content()

@@ -11,9 +11,12 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from leads.delivery.base import TransientError
 from leads.delivery.smtp import SmtpMailer, _tls_context, close_kept
+from leads.extensions import db
+from leads.models import Delivery, utcnow
 from tests.support import MailInbox, free_port
 
 USER, SECRET = "clinic-mailer", "app password 42"
+URL = "/aurelia/harley-street/mesotherapy/"
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +114,7 @@ def test_wrong_password_is_transient_and_sends_nothing(tls_server):
 
 def test_server_requiring_tls_refuses_plain_text_login(tls_server):
     inbox, port = tls_server
-    with pytest.raises(TransientError):
+    with pytest.raises(TransientError, match="does not offer AUTH"):
         SmtpMailer(f"smtp://{USER}:x@127.0.0.1:{port}?starttls=never").send(message(), mailbox="x")
     assert inbox.messages == []
 
@@ -146,3 +149,51 @@ def test_implicit_tls(certificate, monkeypatch):
         close_kept()
         controller.stop()
     assert len(inbox.messages) == 1
+
+
+def _inbox_delivery(app) -> Delivery:
+    with app.app_context():
+        row = db.session.scalar(db.select(Delivery).where(Delivery.purpose == "inbox"))
+        db.session.expunge_all()
+        return row
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        (
+            "smtp://127.0.0.1:{port}?starttls=require",
+            "SMTP server does not offer STARTTLS, which the settings require",
+        ),
+        (
+            f"smtp://{USER}:secret@127.0.0.1:{{port}}",
+            "SMTP server does not offer AUTH, which the settings' user name needs"
+            " (servers often offer it only after STARTTLS)",
+        ),
+    ],
+)
+def test_a_server_without_what_the_settings_require_is_named_and_retried(
+    app, client, demo, form_page, smtp_server, mail, url, reason
+):
+    """The settings ask for STARTTLS, or a login, and the server does not offer
+    it: staff read what the settings ask and the server lacks, not a network
+    failure. The attempt is retried, and goes through once the settings are
+    fixed."""
+    from leads.jobs import deliver
+
+    app.config["SMTP_URL"] = url.format(port=smtp_server.port)
+    assert client.post(URL, data=form_page(URL)).status_code == 303
+    inbox = _inbox_delivery(app)
+    with app.app_context():
+        assert deliver(inbox.id) == "pending"
+    inbox = _inbox_delivery(app)
+    assert (inbox.status, inbox.attempts) == ("pending", 1)
+    assert inbox.last_error == reason
+    assert mail.messages == []
+
+    app.config["SMTP_URL"] = smtp_server.url  # the settings fixed
+    with app.app_context():
+        db.session.execute(db.update(Delivery).values(due_at=utcnow()))
+        db.session.commit()
+        assert deliver(inbox.id) == "sent"
+    assert len(mail.to(inbox.target)) == 1

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from redis import Redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from leads.extensions import db
 from leads.models import StaffMessage
+from tests.support import SmtpServer, parse
 
 LINK = "http://leads.test/login/reset/SECRET-TOKEN-VALUE"
 
@@ -32,6 +34,15 @@ def queued_jobs_text(redis_url: str) -> str:
         elif kind == b"list":
             parts.extend(str(v) for v in redis.lrange(key, 0, -1))
     return "\n".join(parts)
+
+
+@pytest.fixture
+def ascii_only(app):
+    """Staff mail goes to a server that does not offer SMTPUTF8."""
+    server = SmtpServer(enable_SMTPUTF8=False).start()
+    app.config["SMTP_URL"] = server.url
+    yield server
+    server.stop()
 
 
 def test_a_rolled_back_transaction_sends_nothing(app, run_worker, mail):
@@ -153,3 +164,55 @@ def test_redis_down_at_commit_then_the_sweep_sends_it(app, run_worker, mail, red
     run_worker()
     assert len(mail.to("ops@staff.example.org")) == 1
     assert json.dumps([r.status for r in rows(app)]) == '["sent"]'
+
+
+def test_a_local_part_not_in_ascii_fails_for_good_on_a_server_without_smtputf8(
+    app, run_worker, ascii_only
+):
+    """A local part like "zoë" has no ASCII form: without SMTPUTF8 the message
+    cannot travel, and every retry would fail alike. The reason names no address."""
+    from leads.services.staff_mail import send_staff_mail
+
+    with app.app_context():
+        send_staff_mail("zoë@clinic.example", "Your link", f"Use {LINK} once.")
+        db.session.commit()
+    run_worker()
+    [row] = rows(app)
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert row.last_error == "SMTP server lacks SMTPUTF8: an address in the message is not ASCII"
+    assert row.body == ""
+    assert ascii_only.inbox.data_received == 0
+
+
+def test_a_domain_not_in_ascii_is_written_in_its_ascii_form_for_any_server(
+    app, run_worker, ascii_only
+):
+    from leads.services.staff_mail import send_staff_mail
+
+    with app.app_context():
+        send_staff_mail("ops@clinïc.example", "Hello", "body")
+        db.session.commit()
+    run_worker()
+    [row] = rows(app)
+    assert (row.status, row.attempts) == ("sent", 1)
+    inbox = ascii_only.inbox
+    [message] = inbox.messages
+    assert inbox.envelopes[0][1] == ["ops@xn--clinc-fta.example"] and not inbox.smtputf8[0]
+    assert str(message["To"]) == "ops@xn--clinc-fta.example"
+    assert inbox.raw[0].split(b"\r\n\r\n", 1)[0].isascii()
+
+
+def test_the_staff_maildir_keeps_an_address_not_in_ascii_as_written(request, settings):
+    from leads.services.staff_mail import send_staff_mail
+
+    settings["SMTP_URL"] = None  # before the app is built
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        send_staff_mail("zoë@clinïc.example", "Hello", "Welcome aboard.")
+        db.session.commit()
+    request.getfixturevalue("run_worker")()
+    box = os.path.join(app.instance_path, "mail", "staff", "new")
+    [name] = os.listdir(box)
+    with open(os.path.join(box, name), "rb") as fh:
+        stored = parse(fh.read(), utf8=True)
+    assert [a.addr_spec for a in stored["To"].addresses] == ["zoë@xn--clinc-fta.example"]

@@ -88,7 +88,7 @@ def _set(msg: EmailMessage, name: str, value: str | Address) -> None:
         raise PermanentError(f"{name} header cannot be written for this lead") from None
 
 
-def _address(name: str, addr_spec: str, display_name: str = "") -> Address:
+def header_address(name: str, addr_spec: str, display_name: str = "") -> Address:
     """``addr_spec`` as an address for the ``name`` header, or a permanent
     failure. The domain is written in its ASCII form (IDNA: "exämple.com" is
     "xn--exmple-cua.com"), which every server takes. A local part that is not
@@ -110,7 +110,7 @@ def _address(name: str, addr_spec: str, display_name: str = "") -> Address:
             raise ValueError("local part")  # quoted: not written as it stands
         return Address(display_name, username=local, domain=domain)
     except (ValueError, TypeError, IndexError, UnicodeError):
-        raise PermanentError(f"{name} header cannot be written for this lead") from None
+        raise PermanentError(f"{name} header cannot be written for this address") from None
 
 
 def _needs_smtputf8(msg: EmailMessage) -> bool:
@@ -141,7 +141,7 @@ class Email:
     downgraded: Email | None = None
 
 
-def _checked(msg: EmailMessage) -> Email:
+def checked_email(msg: EmailMessage) -> Email:
     """The message as it will travel carries exactly the headers we wrote,
     each on one logical line: whatever a field held, no header was added.
     Written in UTF-8 if an address needs it (``Email.smtputf8``)."""
@@ -149,7 +149,7 @@ def _checked(msg: EmailMessage) -> Email:
     try:
         wire = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n", utf8=smtputf8))
     except (ValueError, TypeError, IndexError):
-        raise PermanentError("message cannot be encoded for this lead") from None
+        raise PermanentError("message cannot be encoded") from None
     text = wire.replace(b"\r\n", b"\n")
     head = text.split(b"\n\n", 1)[0]
     names = [line.split(b":", 1)[0].decode("ascii", "replace") for line in head.split(b"\n")]
@@ -190,7 +190,7 @@ def _base_message(delivery: Delivery, subject: str, to: str) -> EmailMessage:
     msg["Message-ID"] = message_id(delivery)
     msg["Date"] = format_datetime(delivery.created_at.replace(tzinfo=UTC), usegmt=True)
     msg["From"] = _from_header(current_app.config["MAIL_FROM"])
-    _set(msg, "To", _address("To", to))
+    _set(msg, "To", header_address("To", to))
     _set(msg, "Subject", _one_line(subject))
     msg["Auto-Submitted"] = "auto-generated"
     return msg
@@ -209,17 +209,17 @@ def inbox_message(delivery: Delivery) -> Email:
         lead_url=lead_url(lead),
     )
     msg = _base_message(delivery, subject, delivery.target)
-    reply_to = _address("Reply-To", lead.email, _one_line(lead.full_name))
+    reply_to = header_address("Reply-To", lead.email, _one_line(lead.full_name))
     _set(msg, "Reply-To", reply_to)
     msg.set_content(text)
-    email = _checked(msg)
+    email = checked_email(msg)
     if not email.smtputf8 or reply_to.username.isascii():
         return email
     # A server without SMTPUTF8 still gets the notice, without the Reply-To
     # it cannot carry: the patient's address is in the text.
     plain = _base_message(delivery, subject, delivery.target)
     plain.set_content(text)
-    downgraded = _checked(plain)
+    downgraded = checked_email(plain)
     return email if downgraded.smtputf8 else replace(email, downgraded=downgraded)
 
 
@@ -240,7 +240,7 @@ def acknowledgement_message(delivery: Delivery) -> Email:
             first_name=greeting_name(lead.full_name),
         )
     )
-    return _checked(msg)
+    return checked_email(msg)
 
 
 BUILDERS = {"inbox": inbox_message, "acknowledgement": acknowledgement_message}

@@ -65,10 +65,21 @@ class SmtpMailer:
                 self.host, self.port, timeout=self.timeout, context=_tls_context()
             )
         client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-        client.ehlo()
-        if self.starttls == "require" or (self.starttls == "auto" and client.has_extn("starttls")):
-            client.starttls(context=_tls_context())
+        try:
             client.ehlo()
+            if self.starttls == "require" and not client.has_extn("starttls"):
+                # Our settings, not the network: worth retrying once they are fixed.
+                raise TransientError(
+                    "SMTP server does not offer STARTTLS, which the settings require"
+                )
+            if self.starttls == "require" or (
+                self.starttls == "auto" and client.has_extn("starttls")
+            ):
+                client.starttls(context=_tls_context())
+                client.ehlo()
+        except BaseException:
+            _close(client)
+            raise
         return client
 
     def _key(self) -> tuple:
@@ -87,6 +98,9 @@ class SmtpMailer:
         client = self._connect()
         try:
             if self.username:
+                client.ehlo_or_helo_if_needed()  # as login does; smtps:// has not yet
+                if not client.has_extn("auth"):
+                    raise TransientError(_no_auth(client))
                 client.login(self.username, self.password or "")
         except BaseException:
             _close(client)
@@ -189,6 +203,15 @@ def _transmit(
     if not "".join([sender, *recipients]).isascii():
         return client.send_message(message)
     return client.sendmail(sender, recipients, wire)
+
+
+def _no_auth(client: smtplib.SMTP) -> str:
+    """Why a login cannot be made: the server does not offer AUTH, as many do
+    only once the connection is encrypted."""
+    reason = "SMTP server does not offer AUTH, which the settings' user name needs"
+    if isinstance(client.sock, ssl.SSLSocket):
+        return reason
+    return f"{reason} (servers often offer it only after STARTTLS)"
 
 
 @functools.cache

@@ -16,7 +16,7 @@ from datetime import datetime
 from flask import current_app
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Job, JobStatus
 
 from leads import lifecycle
 from leads.extensions import db
@@ -48,8 +48,10 @@ ANONYMISED = {
 def discard_jobs(delivery_ids: Iterable[int]) -> int:
     """Delete the RQ jobs of these deliveries (queued, scheduled, failed, results).
 
-    Returns how many were found. A Redis outage is logged, not raised: the
-    job of a deleted delivery finds nothing and does nothing.
+    Returns how many were found. A job running now is left to end: it finds
+    its deliveries gone and keeps nothing (deleted under its worker, RQ would
+    fail it and keep it with the failed jobs). A Redis outage is logged, not
+    raised: the job of a deleted delivery finds nothing and does nothing.
     """
     found = 0
     try:
@@ -63,6 +65,8 @@ def discard_jobs(delivery_ids: Iterable[int]) -> int:
                         serializer=queue.serializer,
                     )
                 except NoSuchJobError:
+                    continue
+                if job.get_status(refresh=False) == JobStatus.STARTED:
                     continue
                 job.delete()
                 found += 1

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from leads.delivery.base import PermanentError, TransientError
 from leads.delivery.email import mailer
+from leads.delivery.messages import Email, checked_email, header_address
 from leads.extensions import db
 from leads.models import StaffMessage, utcnow
 from leads.models.staff_message import STAFF_MAIL_FAILED, STAFF_MAIL_PENDING, STAFF_MAIL_SENT
@@ -115,7 +116,10 @@ def send_staff_message(message_id: int) -> str:
     )
     db.session.commit()
     try:
-        mailer().send(build_message(message), mailbox=STAFF_MAILBOX)
+        email = build_message(message)
+        mailer().send(
+            email.message, mailbox=STAFF_MAILBOX, wire=email.wire, smtputf8=email.smtputf8
+        )
     except PermanentError as exc:
         _fail(message, str(exc))
         log.warning("staff mail %s: failed for good: %s", message_id, _summary(exc))
@@ -140,17 +144,20 @@ def send_staff_message(message_id: int) -> str:
     return STAFF_MAIL_SENT
 
 
-def build_message(message: StaffMessage) -> EmailMessage:
+def build_message(message: StaffMessage) -> Email:
+    """The message and its bytes, as a delivery's: the address's domain in its
+    ASCII form, and written in UTF-8 (needing a server that offers SMTPUTF8)
+    when its local part is not ASCII."""
     email = EmailMessage()
     domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2] or "localhost"
     email["Message-ID"] = f"<staff-{message.id}@{domain}>"
     email["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC), usegmt=True)
     email["From"] = current_app.config["MAIL_FROM"]
-    email["To"] = message.to_address
+    email["To"] = header_address("To", message.to_address)
     email["Subject"] = message.subject
     email["Auto-Submitted"] = "auto-generated"
     email.set_content(message.body)
-    return email
+    return checked_email(email)
 
 
 def sweep() -> int:
