@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, timedelta
-from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
 
@@ -25,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from leads.delivery.base import PermanentError, TransientError
 from leads.delivery.email import mailer
-from leads.delivery.messages import Email, checked_email, header_address
+from leads.delivery.messages import Email, checked_email, header_address, new_message
 from leads.extensions import db
 from leads.models import StaffMessage, utcnow
 from leads.models.staff_message import STAFF_MAIL_FAILED, STAFF_MAIL_PENDING, STAFF_MAIL_SENT
@@ -148,7 +147,7 @@ def build_message(message: StaffMessage) -> Email:
     """The message and its bytes, as a delivery's: the address's domain in its
     ASCII form, and written in UTF-8 (needing a server that offers SMTPUTF8)
     when its local part is not ASCII."""
-    email = EmailMessage()
+    email = new_message()
     domain = parseaddr(current_app.config["MAIL_FROM"])[1].rpartition("@")[2] or "localhost"
     email["Message-ID"] = f"<staff-{message.id}@{domain}>"
     email["Date"] = format_datetime(message.created_at.replace(tzinfo=UTC), usegmt=True)
