@@ -139,6 +139,16 @@ def mail(smtp_server: SmtpServer):
 
 
 @pytest.fixture
+def ascii_only(app: Flask) -> Iterator[SmtpServer]:
+    """The app's mail goes to a second SMTP server, one that does not offer
+    SMTPUTF8 (addresses that are not ASCII)."""
+    server = SmtpServer(enable_SMTPUTF8=False).start()
+    app.config["SMTP_URL"] = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def run_worker(app: Flask) -> Callable[[], None]:
     """Run an RQ worker in burst mode: every queued job, retries included."""
     from leads.worker import build_worker

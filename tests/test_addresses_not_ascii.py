@@ -10,11 +10,9 @@ import logging
 import os
 from email.message import EmailMessage
 
-import pytest
-
 from leads.extensions import db
 from leads.models import Delivery, Lead, LeadEvent
-from tests.support import SmtpServer, parse
+from tests.support import parse
 
 URL = "/aurelia/harley-street/mesotherapy/"
 CLINIC_INBOX = "enquiries@aurelia-hair.example"
@@ -44,15 +42,6 @@ def our_logs(caplog) -> str:
 
 def head(raw: bytes) -> bytes:
     return raw.split(b"\r\n\r\n", 1)[0]
-
-
-@pytest.fixture
-def ascii_only(app):
-    """The app's mail goes to a server that does not offer SMTPUTF8."""
-    server = SmtpServer(enable_SMTPUTF8=False).start()
-    app.config["SMTP_URL"] = server.url
-    yield server
-    server.stop()
 
 
 def test_the_patient_is_acknowledged_over_smtputf8_and_the_clinic_can_reply(

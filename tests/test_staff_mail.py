@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
 from redis import Redis
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from leads.extensions import db
 from leads.models import StaffMessage
-from tests.support import SmtpServer, parse
+from tests.support import parse
 
 LINK = "http://leads.test/login/reset/SECRET-TOKEN-VALUE"
 
@@ -34,15 +33,6 @@ def queued_jobs_text(redis_url: str) -> str:
         elif kind == b"list":
             parts.extend(str(v) for v in redis.lrange(key, 0, -1))
     return "\n".join(parts)
-
-
-@pytest.fixture
-def ascii_only(app):
-    """Staff mail goes to a server that does not offer SMTPUTF8."""
-    server = SmtpServer(enable_SMTPUTF8=False).start()
-    app.config["SMTP_URL"] = server.url
-    yield server
-    server.stop()
 
 
 def test_a_rolled_back_transaction_sends_nothing(app, run_worker, mail):
