@@ -34,6 +34,7 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+# Built once: every form post asks it.
 _BY_DIGEST = db.select(ConsentWording).where(ConsentWording.digest == sa.bindparam("digest"))
 
 
