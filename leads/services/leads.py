@@ -243,8 +243,7 @@ def _wording(enquiry: Enquiry) -> consent.Wording:
     in force and have none yet (rendering a form writes nothing)."""
     found = enquiry.consent_wording or consent.known(enquiry.consent_digest)
     if found is None:
-        row = consent.current()
-        found = consent.Wording(row.id, row.label, row.text)
+        found = consent.keep(consent.current())  # committed by ``current``
     return found
 
 
