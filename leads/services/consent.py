@@ -54,30 +54,9 @@ class Wording:
 
 
 def known(value: str | None) -> Wording | None:
-    """The wording with digest ``value``, if it has a row.
-
-    A row never changes (its digest names its text) and is never deleted, so
-    each app keeps the rows it has met (``keep``): a form post reads none once
-    its wording is known. A digest with no row yet is asked again next time.
-    """
-    if not value:
-        return None
-    found = _kept().get(value)
-    if found is None:
-        row = by_digest(value)
-        found = None if row is None else keep(row)
-    return found
-
-
-def keep(row: ConsentWording) -> Wording:
-    """``row`` as a ``Wording``, kept by this app for the posts to come. Only
-    a committed row: a row rolled back would leave its id kept."""
-    found = _kept()[row.digest] = Wording(row.id, row.label, row.text)
-    return found
-
-
-def _kept() -> dict[str, Wording]:
-    return current_app.extensions.setdefault("consent_wordings", {})
+    """The wording with digest ``value``, if it has a row."""
+    row = by_digest(value)
+    return None if row is None else Wording(row.id, row.label, row.text)
 
 
 def current() -> ConsentWording:

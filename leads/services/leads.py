@@ -243,7 +243,8 @@ def _wording(enquiry: Enquiry) -> consent.Wording:
     in force and have none yet (rendering a form writes nothing)."""
     found = enquiry.consent_wording or consent.known(enquiry.consent_digest)
     if found is None:
-        found = consent.keep(consent.current())  # committed by ``current``
+        row = consent.current()
+        found = consent.Wording(row.id, row.label, row.text)
     return found
 
 
