@@ -197,3 +197,38 @@ def test_a_server_without_what_the_settings_require_is_named_and_retried(
         db.session.commit()
         assert deliver(inbox.id) == "sent"
     assert len(mail.to(inbox.target)) == 1
+
+
+class _TokenOnlyInbox(MailInbox):
+    """A server whose only login takes a token (as some hosted services offer)."""
+
+    async def auth_XOAUTH2(self, server, args):  # noqa: N802 (aiosmtpd finds it by name)
+        return AuthResult(success=False, handled=False)
+
+
+def test_a_server_offering_no_login_we_can_use_is_named(certificate, monkeypatch):
+    """AUTH is offered, but only by a method that takes a token rather than a
+    password: staff read that, and which methods it offers, not "unreachable"."""
+    context = _server_context(certificate, monkeypatch)
+    inbox = _TokenOnlyInbox()
+    port = free_port()
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        ssl_context=context,
+        authenticator=_authenticator,
+        auth_require_tls=False,
+        auth_exclude_mechanism=["LOGIN", "PLAIN"],
+    )
+    controller.start()
+    try:
+        with pytest.raises(TransientError) as caught:
+            SmtpMailer(f"smtps://{USER}:{SECRET}@127.0.0.1:{port}").send(message(), mailbox="x")
+    finally:
+        close_kept()
+        controller.stop()
+    assert str(caught.value) == (
+        "SMTP server offers no login by user name and password (it offers XOAUTH2)"
+    )
+    assert inbox.messages == []

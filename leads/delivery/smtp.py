@@ -101,6 +101,12 @@ class SmtpMailer:
                 client.ehlo_or_helo_if_needed()  # as login does; smtps:// has not yet
                 if not client.has_extn("auth"):
                     raise TransientError(_no_auth(client))
+                offered = client.esmtp_features["auth"].upper().split()
+                if not _PASSWORD_LOGINS.intersection(offered):
+                    raise TransientError(
+                        "SMTP server offers no login by user name and password"
+                        f" (it offers {_mechanisms(offered)})"
+                    )
                 client.login(self.username, self.password or "")
         except BaseException:
             _close(client)
@@ -203,6 +209,16 @@ def _transmit(
     if not "".join([sender, *recipients]).isascii():
         return client.send_message(message)
     return client.sendmail(sender, recipients, wire)
+
+
+# The logins ``smtplib`` makes with a user name and password.
+_PASSWORD_LOGINS = frozenset({"CRAM-MD5", "PLAIN", "LOGIN"})
+
+
+def _mechanisms(offered: list[str]) -> str:
+    """The server's login methods, as names only (at most five, each short)."""
+    names = [name[:20] for name in offered if name.replace("-", "").replace("_", "").isalnum()]
+    return ", ".join(names[:5]) or "none by name"
 
 
 def _no_auth(client: smtplib.SMTP) -> str:
