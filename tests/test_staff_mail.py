@@ -91,19 +91,28 @@ def test_header_injection_in_subject_and_address_is_flattened(app, run_worker, m
         assert message["Bcc"] is None
 
 
-def test_embedded_default_is_the_staff_maildir(request, settings):
-    from leads.services.staff_mail import send_staff_mail, send_staff_message
+def _sent_to_the_staff_maildir(request, settings, address):
+    """Staff mail to ``address`` with no SMTP server set, through the worker:
+    the app, the Maildir folder, and the one file it holds, with its bytes."""
+    from leads.services.staff_mail import send_staff_mail
 
     settings["SMTP_URL"] = None  # before the app is built
     app = request.getfixturevalue("app")
     with app.app_context():
-        send_staff_mail("ops@staff.example.org", "Hello", "Welcome aboard.")
+        send_staff_mail(address, "Hello", "Welcome aboard.")
         db.session.commit()
     request.getfixturevalue("run_worker")()
     box = os.path.join(app.instance_path, "mail", "staff", "new")
     [name] = os.listdir(box)
     with open(os.path.join(box, name), "rb") as fh:
-        assert b"Welcome aboard." in fh.read()
+        return app, box, name, fh.read()
+
+
+def test_embedded_default_is_the_staff_maildir(request, settings):
+    from leads.services.staff_mail import send_staff_message
+
+    app, box, name, data = _sent_to_the_staff_maildir(request, settings, "ops@staff.example.org")
+    assert b"Welcome aboard." in data
     with app.app_context():  # a job that runs twice sends once
         assert send_staff_message(rows(app)[0].id) == "sent"
     assert os.listdir(box) == [name]
@@ -193,16 +202,6 @@ def test_a_domain_not_in_ascii_is_written_in_its_ascii_form_for_any_server(
 
 
 def test_the_staff_maildir_keeps_an_address_not_in_ascii_as_written(request, settings):
-    from leads.services.staff_mail import send_staff_mail
-
-    settings["SMTP_URL"] = None  # before the app is built
-    app = request.getfixturevalue("app")
-    with app.app_context():
-        send_staff_mail("zoë@clinïc.example", "Hello", "Welcome aboard.")
-        db.session.commit()
-    request.getfixturevalue("run_worker")()
-    box = os.path.join(app.instance_path, "mail", "staff", "new")
-    [name] = os.listdir(box)
-    with open(os.path.join(box, name), "rb") as fh:
-        stored = parse(fh.read(), utf8=True)
+    *_, data = _sent_to_the_staff_maildir(request, settings, "zoë@clinïc.example")
+    stored = parse(data, utf8=True)
     assert [a.addr_spec for a in stored["To"].addresses] == ["zoë@xn--clinc-fta.example"]
