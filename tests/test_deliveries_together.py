@@ -240,3 +240,48 @@ def test_deliveries_of_several_leads_keep_a_job_each(app):
         ("delivery-305", "leads.jobs.deliver", [305]),
         ("delivery-402", "leads.jobs.deliver", [402]),
     ]
+
+
+def _worker_takes(job) -> None:
+    with job.connection.pipeline() as pipe:
+        job.prepare_for_execution("a-worker", pipeline=pipe)  # as RQ's worker marks it
+        pipe.execute()
+
+
+def _worker_ends(job) -> None:
+    job.delete()  # as RQ's worker ends a job that keeps no result
+
+
+@pytest.mark.parametrize("worker", [_worker_takes, _worker_ends])
+def test_a_job_a_worker_takes_or_ends_while_the_erasure_discards_it(
+    app, client, form_page, mail, demo, monkeypatch, worker
+):
+    """The erasure reads the lead's job as queued, and a worker takes it (or
+    ends it) before the erasure deletes it. A job taken is left to end, as one
+    already running: deleted under its worker, RQ would fail it and keep it,
+    with the erased deliveries' ids, among the failed jobs. A job ended is
+    simply gone, and the erasure goes on."""
+    from rq.job import Job, JobStatus
+
+    from leads.services.subject_access import erase_subject
+
+    _submit(client, form_page)
+    inbox, _ = _deliveries(app)
+    delete = Job.delete
+
+    def worker_first(job, *args, **kwargs):
+        monkeypatch.setattr(Job, "delete", delete)  # once
+        worker(Job.fetch(job.id, connection=job.connection))
+        return delete(job, *args, **kwargs)
+
+    monkeypatch.setattr(Job, "delete", worker_first)
+    with app.app_context():
+        erased = erase_subject([db.session.get(Lead, inbox.lead_id)], None)
+        connection = get_queue().connection
+        if worker is _worker_takes:
+            job = Job.fetch(f"delivery-{inbox.id}", connection=connection)
+            assert job.get_status() == JobStatus.STARTED
+        else:
+            assert not connection.exists(f"rq:job:delivery-{inbox.id}")
+    assert erased == {"leads": 1, "deliveries": 2, "jobs": 0}
+    assert _deliveries(app) == []

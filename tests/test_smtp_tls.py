@@ -202,7 +202,7 @@ def test_a_server_without_what_the_settings_require_is_named_and_retried(
 class _TokenOnlyInbox(MailInbox):
     """A server whose only login takes a token (as some hosted services offer)."""
 
-    async def auth_XOAUTH2(self, server, args):  # noqa: N802 (aiosmtpd finds it by name)
+    async def auth_XOAUTH2(self, server, args):  # aiosmtpd finds a method by its name
         return AuthResult(success=False, handled=False)
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from redis.exceptions import RedisError
-from rq.exceptions import NoSuchJobError
+from redis.exceptions import RedisError, WatchError
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
 
 from leads import lifecycle
@@ -66,13 +66,31 @@ def discard_jobs(delivery_ids: Iterable[int]) -> int:
                     )
                 except NoSuchJobError:
                     continue
-                if job.get_status(refresh=False) == JobStatus.STARTED:
-                    continue
-                job.delete()
-                found += 1
+                found += _discard(job)
     except RedisError as exc:
         log.warning("could not remove queued jobs: %s", type(exc).__name__)
     return found
+
+
+def _discard(job: Job) -> bool:
+    """Delete ``job`` unless a worker has started it. Its status is read and
+    the job deleted in one Redis transaction that watches the job: a worker
+    that takes it in between changes it, and the status is read again. A job
+    that ended and went in the meantime has nothing left to delete."""
+    with job.connection.pipeline() as pipe:
+        while True:
+            try:
+                pipe.watch(job.key)
+                if job.get_status(refresh=True) == JobStatus.STARTED:
+                    return False
+                pipe.multi()
+                job.delete(pipeline=pipe)
+                pipe.execute()
+                return True
+            except WatchError:
+                continue
+            except InvalidJobOperation:  # its status is gone: so is the job
+                return False
 
 
 # -- retention -----------------------------------------------------------------
