@@ -98,20 +98,41 @@ def test_the_kept_header_classes_write_what_the_standard_policy_writes(name):
     from email.headerregistry import Address
     from email.message import EmailMessage
 
-    from leads.delivery.messages import MAIL_POLICY, new_message
+    from leads.delivery.messages import MAIL_POLICY, kept_header, new_message
 
-    def written(msg: EmailMessage) -> bytes:
+    def written(msg: EmailMessage, sender, to) -> list[bytes]:
         msg["Message-ID"] = "<delivery-7.LX7Q@leads.example>"
         msg["Date"] = "Wed, 02 Dec 2026 14:00:00 +0000"
-        msg["From"] = "Clinic Leads <leads@leads.example>"
-        msg["To"] = Address(addr_spec=CLINIC_INBOX)
+        msg["From"] = sender
+        msg["To"] = to
         msg["Subject"] = f"New enquiry from {name}"
+        msg["Auto-Submitted"] = "auto-generated"
         msg["Reply-To"] = Address(name, addr_spec="alex.morgan@example.org")
-        msg.set_content(f"{name} asked for a consultation.\n")
-        return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        msg.set_content(f"{name} asked for a consultation.\n" + "A long line. " * 90)
+        # Each way a message is written here, twice (the second from kept folds).
+        return [
+            msg.as_bytes(policy=msg.policy.clone(linesep="\r\n", utf8=utf8))
+            for utf8 in (False, True, False, True)
+        ] + [msg.as_bytes(), msg.as_string().encode()]
 
-    assert written(new_message()) == written(EmailMessage(policy=policy.default))
+    sender = "Clinique Lumière <leads@leads.example>"  # written otherwise in UTF-8
+    to = Address(addr_spec=CLINIC_INBOX)
+    standard = written(EmailMessage(policy=policy.default), sender, to)
+    kept = new_message()
+    assert written(kept, kept_header("From", sender), kept_header("To", to)) == standard
+    assert written(new_message(), sender, to) == standard
+    # Headers many messages carry alike are made once and shared.
+    assert kept["Content-Type"] is new_message_with_text()["Content-Type"]
+    assert kept["Auto-Submitted"].kept_folds
     # One class per header name, made once.
     factory = MAIL_POLICY.header_factory
     assert factory["Reply-To"] is factory["reply-to"]
     assert factory["Subject"] is not factory["To"]
+
+
+def new_message_with_text():
+    from leads.delivery.messages import new_message
+
+    msg = new_message()
+    msg.set_content("Any text.\n")
+    return msg

@@ -10,7 +10,9 @@ from email import policy
 from email.headerregistry import Address, BaseHeader, HeaderRegistry
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
+from email.policy import EmailPolicy
 from email.utils import format_datetime, parseaddr
+from typing import Any
 
 import idna
 from flask import current_app, render_template
@@ -40,8 +42,68 @@ class _KeptHeaderClasses(HeaderRegistry):
         return made
 
 
-# The email library's default policy with the registry above: every message built here.
-MAIL_POLICY = policy.default.clone(header_factory=_KeptHeaderClasses())
+class _MailPolicy(EmailPolicy):
+    """The email library's default policy, but a header that many messages
+    carry alike is parsed once and folded once per way of writing it.
+
+    Such a header is made once (``kept_header``), marked with a place for its
+    folded forms, and shared by every message: header objects are immutable.
+    A value the library would parse is taken from ``_CONSTANT`` when it is
+    exactly one of those (the body's headers, Auto-Submitted). Every other
+    header is parsed and folded as the default policy does.
+    """
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if type(value) is str:
+            kept = _CONSTANT.get((name, value))
+            if kept is not None:
+                return (name, kept)
+        return super().header_store_parse(name, value)
+
+    def fold(self, name: str, value: Any) -> str:
+        return _kept_fold(self, "text", name, value, super().fold)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        return _kept_fold(self, "bytes", name, value, super().fold_binary)
+
+
+def _kept_fold(policy: EmailPolicy, kind: str, name: str, value: Any, fold: Any) -> Any:
+    folds = getattr(value, "kept_folds", None)
+    if folds is None:
+        return fold(name, value)
+    key = (kind, policy.linesep, policy.utf8, policy.max_line_length, policy.cte_type)
+    folded = folds.get(key)
+    if folded is None:
+        folded = folds[key] = fold(name, value)
+    return folded
+
+
+# Every message built here is written under this policy.
+MAIL_POLICY = _MailPolicy(header_factory=_KeptHeaderClasses())
+
+
+def kept_header(name: str, value: Any) -> BaseHeader:
+    """``value`` as a header to be shared by many messages (see ``_MailPolicy``)."""
+    header = MAIL_POLICY.header_factory(name, value)
+    header.kept_folds = {}  # type: ignore[attr-defined]
+    return header
+
+
+# Header values every message of some kind carries: its body's (as the email
+# library's ``set_content`` writes them for text) and Auto-Submitted.
+_CONSTANT = {
+    (name, value): kept_header(name, value)
+    for name, value in (
+        ("Auto-Submitted", "auto-generated"),
+        ("MIME-Version", "1.0"),
+        ("Content-Type", "text/plain"),
+        ("Content-Type", 'text/plain; charset="utf-8"'),
+        ("Content-Transfer-Encoding", "7bit"),
+        ("Content-Transfer-Encoding", "8bit"),
+        ("Content-Transfer-Encoding", "quoted-printable"),
+        ("Content-Transfer-Encoding", "base64"),
+    )
+}
 
 
 def new_message() -> EmailMessage:
@@ -65,9 +127,16 @@ def _domain_of(sender: str) -> str:
 
 @functools.lru_cache(maxsize=8)
 def _from_header(sender: str) -> BaseHeader:
-    """``MAIL_FROM`` as a From header, parsed once: a header object of the
-    right name is taken by every message as it is (they are immutable)."""
-    return MAIL_POLICY.header_factory("From", sender)
+    """``MAIL_FROM`` as a From header, parsed and folded once: a header object
+    of the right name is taken by every message as it is (they are immutable)."""
+    return kept_header("From", sender)
+
+
+@functools.lru_cache(maxsize=64)
+def _clinic_to(addr_spec: str) -> BaseHeader:
+    """A clinic inbox's address as a To header, made once: every lead of the
+    clinic is sent there. (Patients' addresses are not kept.)"""
+    return kept_header("To", header_address("To", addr_spec))
 
 
 def _one_line(text: str) -> str:
@@ -190,7 +259,10 @@ def _base_message(delivery: Delivery, subject: str, to: str) -> EmailMessage:
     msg["Message-ID"] = message_id(delivery)
     msg["Date"] = format_datetime(delivery.created_at.replace(tzinfo=UTC), usegmt=True)
     msg["From"] = _from_header(current_app.config["MAIL_FROM"])
-    _set(msg, "To", header_address("To", to))
+    if delivery.purpose == "inbox":
+        _set(msg, "To", _clinic_to(to))
+    else:
+        _set(msg, "To", header_address("To", to))
     _set(msg, "Subject", _one_line(subject))
     msg["Auto-Submitted"] = "auto-generated"
     return msg
