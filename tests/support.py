@@ -61,8 +61,9 @@ class MailInbox:
     """An aiosmtpd handler that keeps what it accepts.
 
     ``replies`` holds SMTP answers to give instead of accepting, one per
-    message (``"451 4.3.0 try again later"``); ``on_data`` runs when a
-    message has been received in full, before the server answers.
+    message (``"451 4.3.0 try again later"``); ``mail_replies`` the same for
+    MAIL FROM, one per command; ``on_data`` runs when a message has been
+    received in full, before the server answers.
     """
 
     def __init__(self) -> None:
@@ -73,6 +74,9 @@ class MailInbox:
         # Whether each accepted message came with MAIL FROM's SMTPUTF8.
         self.smtputf8: list[bool] = []
         self.replies: deque[str] = deque()
+        self.mail_replies: deque[str] = deque()
+        # RSET commands received, on every connection.
+        self.resets = 0
         # EHLO greetings (one per connection) and messages received in full,
         # whatever the answer.
         self.greetings = 0
@@ -85,6 +89,20 @@ class MailInbox:
         with self.lock:
             self.greetings += 1
         return responses
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.lock:
+            if self.mail_replies:
+                return self.mail_replies.popleft()
+        # What aiosmtpd does when no handler takes MAIL.
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RSET(self, server, session, envelope):
+        with self.lock:
+            self.resets += 1
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = parse(envelope.content, utf8=envelope.smtp_utf8)
@@ -110,6 +128,8 @@ class MailInbox:
             self.raw.clear()
             self.smtputf8.clear()
             self.replies.clear()
+            self.mail_replies.clear()
+            self.resets = 0
             self.greetings = 0
             self.data_received = 0
             self.on_data = None

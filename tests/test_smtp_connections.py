@@ -43,6 +43,30 @@ def test_messages_share_one_connection(server):
         mailer.send(message(n), mailbox="x")
     assert ids(server) == [f"<kept-{n}@clinic-leads.test>" for n in range(3)]
     assert server.inbox.greetings == 1
+    # The next message's own MAIL command finds whether a kept connection
+    # still works: no round trip of its own before each message.
+    assert server.inbox.resets == 0
+
+
+def test_a_kept_connection_the_server_closes_at_mail_is_replaced(server):
+    """A server that is closing (421 to MAIL FROM) has received nothing of the
+    message yet: it goes, once, on a new connection."""
+    mailer = SmtpMailer(server.url)
+    mailer.send(message(1), mailbox="x")
+    server.inbox.mail_replies.append("421 4.3.2 Service shutting down")
+    mailer.send(message(2), mailbox="x")
+    assert ids(server) == ["<kept-1@clinic-leads.test>", "<kept-2@clinic-leads.test>"]
+    assert server.inbox.data_received == 2
+    assert server.inbox.greetings == 2
+
+
+def test_a_new_connection_closed_at_mail_is_a_transient_error(server):
+    """On a connection just opened, a 421 is the server's answer: retried later."""
+    server.inbox.mail_replies.append("421 4.3.2 Service shutting down")
+    with pytest.raises(TransientError, match="SMTP 421"):
+        SmtpMailer(server.url).send(message(1), mailbox="x")
+    assert server.inbox.data_received == 0
+    assert server.inbox.greetings == 1
 
 
 def test_a_server_started_again_gets_the_next_message_on_a_new_connection():

@@ -4,10 +4,12 @@
 A connection is kept open between messages, one per process and thread:
 connecting, EHLO, STARTTLS and login cost round trips and CPU on every
 message otherwise. A kept connection is used again only when it was used
-recently and answers RSET; else it is closed and a fresh one opened, before
-any of the message is sent. Once a message has started on a connection, an
-error closes the connection and is raised: the message is never sent a
-second time within one attempt.
+recently. The next message's own MAIL FROM tells whether the server still
+holds it: a connection found closed there (dropped, or a 421 answer, the
+server closing) has carried nothing of the message, which then goes on a
+fresh connection. Once the server has accepted MAIL FROM, an error closes
+the connection and is raised: the message is never sent a second time
+within one attempt.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class NoSmtpUtf8(PermanentError):
 
 class SmtpMailer:
     # A kept connection idle for longer is closed rather than used again
-    # (servers drop idle clients after a while; RSET notices those that did).
+    # (servers drop idle clients after a while; MAIL FROM notices those that did).
     keep_seconds = 30.0
 
     def __init__(self, url: str, timeout: float = 20) -> None:
@@ -61,10 +63,8 @@ class SmtpMailer:
 
     def _connect(self) -> smtplib.SMTP:
         if self.ssl:
-            return smtplib.SMTP_SSL(
-                self.host, self.port, timeout=self.timeout, context=_tls_context()
-            )
-        client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            return _ClientTls(self.host, self.port, timeout=self.timeout, context=_tls_context())
+        client = _Client(self.host, self.port, timeout=self.timeout)
         try:
             client.ehlo()
             if self.starttls == "require" and not client.has_extn("starttls"):
@@ -85,16 +85,8 @@ class SmtpMailer:
     def _key(self) -> tuple:
         return (self.ssl, self.host, self.port, self.username, self.password, self.starttls)
 
-    def _client(self) -> smtplib.SMTP:
-        """The kept connection if it is fresh and answers, else a new one, logged in."""
-        kept = _take(self._key(), self.keep_seconds)
-        if kept is not None:
-            try:
-                if kept.rset()[0] == 250:
-                    return kept
-            except (smtplib.SMTPException, OSError):
-                pass
-            _close(kept)
+    def _new_client(self) -> smtplib.SMTP:
+        """A new connection, logged in."""
         client = self._connect()
         try:
             if self.username:
@@ -126,15 +118,24 @@ class SmtpMailer:
         ``smtputf8``: its headers are in UTF-8, and a server that does not
         offer SMTPUTF8 is not sent it (``NoSmtpUtf8``)."""
         try:
-            client = self._client()
+            kept = _take(self._key(), self.keep_seconds)
+            client = kept or self._new_client()
             if smtputf8 and not client.has_extn("smtputf8"):
                 _keep(self._key(), client)  # nothing was started on it
                 raise NoSmtpUtf8()
             try:
                 refused = _transmit(client, message, wire, smtputf8)
-            except BaseException:
+            except BaseException as exc:
                 _close(client)
-                raise
+                if client is not kept or not _closed_before_mail(client, exc):
+                    raise
+                # The kept connection had gone: nothing of the message was sent.
+                client = self._new_client()
+                try:
+                    refused = _transmit(client, message, wire, smtputf8)
+                except BaseException:
+                    _close(client)
+                    raise
             _keep(self._key(), client)
         except smtplib.SMTPAuthenticationError as exc:
             # Our settings, not the message: worth retrying once they are fixed.
@@ -149,6 +150,38 @@ class SmtpMailer:
         if refused:
             codes = [code for code, _ in refused.values()]
             raise _by_code(min(codes), "recipient refused")
+
+
+class _MailAnswer:
+    """Notes the server's answer to each message's MAIL FROM (None: no answer)."""
+
+    mail_answer: int | None = None
+
+    def mail(self, sender: str, options: tuple | list = ()) -> tuple[int, bytes]:
+        self.mail_answer = None
+        answer = super().mail(sender, options)  # type: ignore[misc]
+        self.mail_answer = answer[0]
+        return answer
+
+
+class _Client(_MailAnswer, smtplib.SMTP):
+    pass
+
+
+class _ClientTls(_MailAnswer, smtplib.SMTP_SSL):
+    pass
+
+
+def _closed_before_mail(client: smtplib.SMTP, exc: BaseException) -> bool:
+    """Whether ``exc`` says the server had closed the connection before it
+    accepted the message's MAIL FROM: dropped unanswered, or answered 421
+    (closing). Nothing of the message has reached it then. A time-out is not
+    that: the server may be slow, and is left for the next attempt."""
+    answer = getattr(client, "mail_answer", None)
+    if answer == 421:
+        return True
+    dropped = isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError)
+    return answer is None and dropped
 
 
 # The kept connection of this thread: (process id, settings, client, last used).
