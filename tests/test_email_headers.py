@@ -4,6 +4,8 @@ encoding: the message carries exactly the headers we wrote."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from leads.extensions import db
 from leads.models import Delivery
@@ -136,3 +138,35 @@ def new_message_with_text():
     msg = new_message()
     msg.set_content("Any text.\n")
     return msg
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text())
+def test_header_text_is_made_one_line_as_read_character_by_character(text):
+    """The printable-text shortcut gives what reading each character gives."""
+    from leads.delivery.messages import _one_line
+
+    by_character = "".join(ch if ch.isprintable() else " " for ch in text)
+    assert _one_line(text) == " ".join(by_character.split()).replace("=?", "=\u2060?")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        CLINIC_INBOX,
+        "Zoë Ångström <zoe@example.org>",
+        '"a b"@example.org',
+        'Evil "Quote" <x@example.org>, y@example.org',
+        "Name; Bcc: x@example.org <q@example.org>",
+        "josé@xn--exmple-cua.com",
+    ],
+)
+def test_the_envelope_is_read_from_the_headers_as_getaddresses_reads_them(value):
+    from email.utils import getaddresses
+
+    from leads.delivery.messages import MAIL_POLICY
+    from leads.delivery.smtp import _addresses
+
+    header = MAIL_POLICY.header_factory("To", value)
+    assert _addresses(header) == [address for _, address in getaddresses([str(header)])]
+    assert _addresses(str(header)) == _addresses(header)

@@ -144,8 +144,9 @@ def _one_line(text: str) -> str:
     spaces, and the opening of an RFC 2047 encoded word ("=?") is broken with
     a word joiner, so the email library never decodes what was typed into a
     header of its own: it encodes the text as it stands instead."""
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    return flat.replace("=?", "=\u2060?")
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(text.split()).replace("=?", "=\u2060?")
 
 
 def _set(msg: EmailMessage, name: str, value: str | Address) -> None:

@@ -234,9 +234,13 @@ def _transmit(
     in bytes that were not written in UTF-8 (that needs its own encoding)."""
     if wire is None or any(name in message for name in ("Bcc", "Resent-Bcc", "Resent-Date")):
         return client.send_message(message)
-    sender = getaddresses([message["Sender"] or message["From"]])[0][1]
-    fields = [str(message[name]) for name in ("To", "Bcc", "Cc") if message[name] is not None]
-    recipients = [address for _, address in getaddresses(fields)]
+    sender = _addresses(message["Sender"] or message["From"])[0]
+    recipients = [
+        address
+        for name in ("To", "Bcc", "Cc")
+        if message[name] is not None
+        for address in _addresses(message[name])
+    ]
     if smtputf8:
         return client.sendmail(sender, recipients, wire, mail_options=_SMTPUTF8)
     if not "".join([sender, *recipients]).isascii():
@@ -252,6 +256,15 @@ def _mechanisms(offered: list[str]) -> str:
     """The server's login methods, as names only (at most five, each short)."""
     names = [name[:20] for name in offered if name.replace("-", "").replace("_", "").isalnum()]
     return ", ".join(names[:5]) or "none by name"
+
+
+def _addresses(header: object) -> list[str]:
+    """A header's addresses as ``getaddresses`` reads them; from the header
+    object's own parse where it has one (that reading costs as much again)."""
+    parsed = getattr(header, "addresses", None)
+    if parsed is not None:
+        return [address.addr_spec for address in parsed]
+    return [address for _, address in getaddresses([str(header)])]
 
 
 def _no_auth(client: smtplib.SMTP) -> str:
