@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import subprocess
 
@@ -128,26 +129,33 @@ def test_untrusted_certificate_is_refused(tls_server, monkeypatch, tmp_path):
     assert inbox.messages == []
 
 
-def test_implicit_tls(certificate, monkeypatch):
-    context = _server_context(certificate, monkeypatch)
-    inbox = MailInbox()
+@contextlib.contextmanager
+def _implicit_tls_server(certificate, monkeypatch, inbox: MailInbox, **options):
+    """An SMTP server speaking TLS from the first byte; yields its port."""
     port = free_port()
     controller = Controller(
         inbox,
         hostname="127.0.0.1",
         port=port,
-        ssl_context=context,
+        ssl_context=_server_context(certificate, monkeypatch),
         authenticator=_authenticator,
         auth_require_tls=False,
+        **options,
     )
     controller.start()
     try:
-        SmtpMailer(f"smtps://{USER}:{SECRET.replace(' ', '%20')}@127.0.0.1:{port}").send(
-            message(), mailbox="x"
-        )
+        yield port
     finally:
         close_kept()
         controller.stop()
+
+
+def test_implicit_tls(certificate, monkeypatch):
+    inbox = MailInbox()
+    with _implicit_tls_server(certificate, monkeypatch, inbox) as port:
+        SmtpMailer(f"smtps://{USER}:{SECRET.replace(' ', '%20')}@127.0.0.1:{port}").send(
+            message(), mailbox="x"
+        )
     assert len(inbox.messages) == 1
 
 
@@ -209,25 +217,14 @@ class _TokenOnlyInbox(MailInbox):
 def test_a_server_offering_no_login_we_can_use_is_named(certificate, monkeypatch):
     """AUTH is offered, but only by a method that takes a token rather than a
     password: staff read that, and which methods it offers, not "unreachable"."""
-    context = _server_context(certificate, monkeypatch)
     inbox = _TokenOnlyInbox()
-    port = free_port()
-    controller = Controller(
-        inbox,
-        hostname="127.0.0.1",
-        port=port,
-        ssl_context=context,
-        authenticator=_authenticator,
-        auth_require_tls=False,
-        auth_exclude_mechanism=["LOGIN", "PLAIN"],
-    )
-    controller.start()
-    try:
-        with pytest.raises(TransientError) as caught:
-            SmtpMailer(f"smtps://{USER}:{SECRET}@127.0.0.1:{port}").send(message(), mailbox="x")
-    finally:
-        close_kept()
-        controller.stop()
+    with (
+        _implicit_tls_server(
+            certificate, monkeypatch, inbox, auth_exclude_mechanism=["LOGIN", "PLAIN"]
+        ) as port,
+        pytest.raises(TransientError) as caught,
+    ):
+        SmtpMailer(f"smtps://{USER}:{SECRET}@127.0.0.1:{port}").send(message(), mailbox="x")
     assert str(caught.value) == (
         "SMTP server offers no login by user name and password (it offers XOAUTH2)"
     )
