@@ -10,7 +10,7 @@ from email.message import EmailMessage
 import pytest
 
 from leads.delivery.base import PermanentError, TransientError
-from leads.delivery.smtp import SmtpMailer, close_kept
+from leads.delivery.smtp import NoSmtpUtf8, SmtpMailer, close_kept
 from tests.support import SmtpServer
 
 
@@ -135,3 +135,30 @@ def test_a_refusal_on_a_kept_connection_is_raised_and_the_message_not_sent_again
     assert server.inbox.data_received == 3
     # The connection that carried the refusal was closed; the next message opened one.
     assert server.inbox.greetings == 2
+
+
+def test_a_replacement_connection_without_smtputf8_is_not_sent_a_utf8_message():
+    """The kept connection's server offered SMTPUTF8; the one that answers
+    after it went away does not. The message written in UTF-8 is not sent to
+    it at all (NoSmtpUtf8, so it goes again as ASCII where it can)."""
+    close_kept()
+    first = SmtpServer(timeout=0.3).start()
+    again = SmtpServer(port=first.port, enable_SMTPUTF8=False)
+    try:
+        SmtpMailer(first.url).send(message(1), mailbox="x")
+        time.sleep(1)  # the server drops the idle connection, then is replaced
+        first.controller.stop()
+        again.start()
+        utf8 = message(2)
+        utf8.replace_header("To", "zoë@aurelia-hair.example")
+        wire = utf8.as_bytes(policy=utf8.policy.clone(utf8=True, linesep="\r\n"))
+        with pytest.raises(NoSmtpUtf8):
+            SmtpMailer(first.url).send(utf8, mailbox="x", wire=wire, smtputf8=True)
+        assert again.inbox.data_received == 0
+        # Nothing was started on the new connection: the next message uses it.
+        SmtpMailer(first.url).send(message(3), mailbox="x")
+        assert ids(again) == ["<kept-3@clinic-leads.test>"]
+        assert again.inbox.greetings == 1
+    finally:
+        close_kept()
+        again.stop()

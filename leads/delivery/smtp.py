@@ -120,22 +120,19 @@ class SmtpMailer:
         try:
             kept = _take(self._key(), self.keep_seconds)
             client = kept or self._new_client()
-            if smtputf8 and not client.has_extn("smtputf8"):
-                _keep(self._key(), client)  # nothing was started on it
-                raise NoSmtpUtf8()
-            try:
-                refused = _transmit(client, message, wire, smtputf8)
-            except BaseException as exc:
-                _close(client)
-                if client is not kept or not _closed_before_mail(client, exc):
-                    raise
-                # The kept connection had gone: nothing of the message was sent.
-                client = self._new_client()
+            while True:  # twice at most: a kept connection, then a new one
+                if smtputf8 and not client.has_extn("smtputf8"):
+                    _keep(self._key(), client)  # nothing was started on it
+                    raise NoSmtpUtf8()
                 try:
                     refused = _transmit(client, message, wire, smtputf8)
-                except BaseException:
+                    break
+                except BaseException as exc:
                     _close(client)
-                    raise
+                    if client is not kept or not _closed_before_mail(client, exc):
+                        raise
+                # The kept connection had gone: nothing of the message was sent.
+                client = self._new_client()
             _keep(self._key(), client)
         except smtplib.SMTPAuthenticationError as exc:
             # Our settings, not the message: worth retrying once they are fixed.
