@@ -234,7 +234,9 @@ def _landing_afresh(
     of a revision in this process, or any view while Redis is away."""
     clinic_slug, location_slug, treatment_slug = key
     try:
-        landing = pages.landing_or_404(clinic_slug, location_slug, treatment_slug)
+        landing = pages.landing_or_404(
+            clinic_slug, location_slug, treatment_slug, revision=request.method != "POST"
+        )
     except pages.PageNotPublished as missing:
         if missing.fallback is None:
             abort(404)

@@ -76,9 +76,15 @@ def find_location(clinic_slug: str, location_slug: str) -> Location | None:
 
 
 def landing_or_404(
-    clinic_slug: str, location_slug: str, treatment_slug: str | None = None
+    clinic_slug: str,
+    location_slug: str,
+    treatment_slug: str | None = None,
+    *,
+    revision: bool = True,
 ) -> Landing:
-    """The published page for a location (and treatment).
+    """The published page for a location (and treatment). ``revision``: its
+    published revision is loaded with it (False: on first use; a form post
+    that is stored needs only its id).
 
     :raise NotFound: no such published page.
     :raise PageNotPublished: the location exists but the page is not published.
@@ -88,7 +94,7 @@ def landing_or_404(
     An archived location's or treatment's page raises ``Moved`` (a 302) to
     where its patients go instead.
     """
-    location, page = _location_and_page(clinic_slug, location_slug, treatment_slug)
+    location, page = _location_and_page(clinic_slug, location_slug, treatment_slug, revision)
     treatment = None
     if location is not None and treatment_slug is not None:
         treatment = next((t for t in location.treatments if t.slug == treatment_slug), None)
@@ -100,14 +106,15 @@ def landing_or_404(
     instead = archived_redirect(location, treatment)
     if instead is not None:
         raise Moved(instead, permanent=False)
-    if page is None or page.published is None:
+    if page is None or page.published_revision_id is None:
         raise PageNotPublished(location, fallback_address(location, treatment))
     return Landing(location=location, treatment=treatment, page=page)
 
 
-def _location_and_page_query(treatment: bool) -> Select:
-    """The statement of ``_location_and_page``, built once for location pages
-    and once for treatment pages: only its values change."""
+def _location_and_page_query(treatment: bool, revision: bool) -> Select:
+    """The statement of ``_location_and_page``, built once for each kind of
+    page (location or treatment), with and without the published revision:
+    only its values change."""
     if treatment:
         same_treatment = Page.treatment_id.in_(
             db.select(Treatment.id).where(
@@ -117,7 +124,7 @@ def _location_and_page_query(treatment: bool) -> Select:
         )
     else:
         same_treatment = Page.treatment_id.is_(None)
-    return (
+    statement = (
         db.select(Location, Page)
         .join(Location.clinic)
         .outerjoin(Page, db.and_(Page.location_id == Location.id, same_treatment))
@@ -129,28 +136,31 @@ def _location_and_page_query(treatment: bool) -> Select:
             # The clinic's inbox channels too: a form post's lead is routed to them.
             contains_eager(Location.clinic).joinedload(Clinic.channels),
             joinedload(Location.treatments),
-            joinedload(Page.published),
         )
         .order_by(Page.id)
     )
+    # The revision's text would come once per treatment and inbox channel (the
+    # joined rows): read only when the page is shown.
+    return statement.options(joinedload(Page.published)) if revision else statement
 
 
-_LOCATION_PAGE = _location_and_page_query(treatment=False)
-_TREATMENT_PAGE = _location_and_page_query(treatment=True)
+_STATEMENTS = {
+    (treatment, revision): _location_and_page_query(treatment, revision)
+    for treatment in (False, True)
+    for revision in (False, True)
+}
 
 
 def _location_and_page(
-    clinic_slug: str, location_slug: str, treatment_slug: str | None
+    clinic_slug: str, location_slug: str, treatment_slug: str | None, revision: bool
 ) -> tuple[Location | None, Page | None]:
     """The location with its clinic (and the clinic's inbox channels) and
     treatments, and its page for the treatment with ``treatment_slug`` (its
-    location page for None), with the published revision, in one statement:
-    every form post asks for them."""
+    location page for None), with the published revision when ``revision``,
+    in one statement: every form post asks for them."""
     values = {"clinic_slug": clinic_slug, "location_slug": location_slug}
-    if treatment_slug is None:
-        statement = _LOCATION_PAGE
-    else:
-        statement = _TREATMENT_PAGE
+    statement = _STATEMENTS[treatment_slug is not None, revision]
+    if treatment_slug is not None:
         values["treatment_slug"] = treatment_slug
     rows = db.session.execute(statement, values).unique().all()
     if not rows:
