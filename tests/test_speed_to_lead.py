@@ -196,6 +196,23 @@ def test_a_lead_from_the_form_is_assigned_and_the_assignee_told(
     assert "Alex" not in body and "Thinning" not in body and "07911" not in body
 
 
+def test_a_lead_from_the_form_takes_the_rule_for_its_treatment(
+    app, client, demo, form_page, make_user, make_rule
+):
+    """The rule for the treatment the patient chose beats the clinic's
+    catch-all rule, for a lead sent through the form as for one routed later."""
+    everyone, prp_people = make_user("manager"), make_user("manager")
+    make_rule([everyone])
+    specific = make_rule([prp_people], location="harley-street", treatment="prp")
+    page = "/aurelia/harley-street/prp/"
+    response = client.post(page, data=form_page(page, treatment="prp"))
+    assert response.status_code == 303
+    with app.app_context():
+        lead = db.session.scalar(db.select(Lead))
+        assert lead.treatment.slug == "prp"
+        assert (lead.routing_rule_id, lead.assigned_to_id) == (specific, prp_people)
+
+
 def test_manual_reassignment_tells_the_new_assignee(app, demo, make_user, make_lead):
     from leads.services import pipeline
 

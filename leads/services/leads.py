@@ -119,7 +119,11 @@ def _submit(
     lead = Lead(
         submission_token=enquiry.submission_token,
         clinic_id=location.clinic_id,
+        # The ids as well as the objects: routing reads them before the flush
+        # (which alone would fill them in from the objects).
+        location_id=location.id,
         location=location,
+        treatment_id=enquiry.treatment.id if enquiry.treatment is not None else None,
         treatment=enquiry.treatment,
         page_id=page.id if page else None,
         page_revision_id=page.published_revision_id if page else None,
