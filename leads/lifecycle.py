@@ -130,9 +130,10 @@ class TransitionError(ValueError):
 # -- leads ------------------------------------------------------------------------------
 
 
-def receive(lead: Lead, *, held: bool, now: datetime) -> list[Delivery]:
-    """A new lead from the form: clear and with its deliveries, or held by a
-    trap without any. Returns the deliveries to enqueue after the commit."""
+def receive(lead: Lead, location: Location, *, held: bool, now: datetime) -> list[Delivery]:
+    """A new lead from the form at ``location``: clear and with its
+    deliveries, or held by a trap without any. Returns the deliveries to
+    enqueue after the commit."""
     lead.status = Stage.NEW
     lead.screening = Screening.HELD if held else Screening.CLEAR
     lead.events.append(LeadEvent(kind="received", data={"page_id": lead.page_id}, created_at=now))
@@ -145,7 +146,7 @@ def receive(lead: Lead, *, held: bool, now: datetime) -> list[Delivery]:
             )
         )
         return []
-    return _add_deliveries(lead, lead.location, now)
+    return _add_deliveries(lead, location, now)
 
 
 def screen(lead: Lead, action: ScreenAction, user: User | None) -> list[Delivery]:

@@ -119,12 +119,11 @@ def _submit(
     lead = Lead(
         submission_token=enquiry.submission_token,
         clinic_id=location.clinic_id,
-        # The ids as well as the objects: routing reads them before the flush
-        # (which alone would fill them in from the objects).
+        # Ids, not objects: routing reads them before the flush (which alone
+        # would fill them in from objects), and the flush then has no
+        # relationships of the lead's to the location and treatment to follow.
         location_id=location.id,
-        location=location,
         treatment_id=enquiry.treatment.id if enquiry.treatment is not None else None,
-        treatment=enquiry.treatment,
         page_id=page.id if page else None,
         page_revision_id=page.published_revision_id if page else None,
         full_name=enquiry.full_name,
@@ -148,7 +147,7 @@ def _submit(
     # No autoflush: the lead is first written where a duplicate is handled below.
     with db.session.no_autoflush:
         db.session.add(lead)
-        lifecycle.receive(lead, held=suspect, now=now)
+        lifecycle.receive(lead, location, held=suspect, now=now)
     try:
         # The ids are known once flushed; read them now, as the commit expires them.
         db.session.flush()
