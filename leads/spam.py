@@ -150,9 +150,15 @@ def read_stamp(value: str | None) -> Stamp | None:
 
 def check_stamp(value: str | None, form_key: str, now: float | None = None) -> StampProblem | None:
     """None when the stamp may carry a submission to ``form_key``."""
+    return stamp_problem(value, read_stamp(value), form_key, now)
+
+
+def stamp_problem(
+    value: str | None, stamp: Stamp | None, form_key: str, now: float | None = None
+) -> StampProblem | None:
+    """``check_stamp`` for a ``value`` already read (``stamp``, from ``read_stamp``)."""
     if not value:
         return StampProblem.MISSING
-    stamp = read_stamp(value)
     if stamp is None:
         return StampProblem.FORGED
     age = (time.time() if now is None else now) - stamp.rendered_at

@@ -168,7 +168,8 @@ class ConsultationForm(CheckedForm):
             self.treatment.data = treatment.slug if treatment else None
             self.new_stamp()
         else:
-            stamp = spam.read_stamp(self.rendered.data)
+            # Read (its signature checked) once: the checks and the lead use it.
+            self._sent_stamp = stamp = spam.read_stamp(self.rendered.data)
             shown = consent.known(stamp.consent_digest if stamp else None)
             self.consent_enquiry.label.text = shown.text if shown else consent.wording_text()
             self.shown_wording = shown
@@ -185,12 +186,15 @@ class ConsultationForm(CheckedForm):
         self.consent_enquiry.label.text = text
 
     def stamp_problem(self) -> spam.StampProblem | None:
-        return spam.check_stamp(self.rendered.data, self.form_key)
+        """What is wrong with the stamp the form was sent with (None: nothing)."""
+        return spam.stamp_problem(self.rendered.data, self._sent_stamp, self.form_key)
 
     phone_e164: str = ""
     # The row of the wording a sent form showed, read once by ``setup`` and
     # handed on to the lead (None: no row yet, or a form not sent).
     shown_wording: consent.Wording | None = None
+    # The stamp a sent form came back with, as ``setup`` read it.
+    _sent_stamp: spam.Stamp | None = None
 
     def chosen_treatment(self) -> Treatment | None:
         """The treatment asked about; None for "not sure". Call after validation."""
@@ -200,7 +204,7 @@ class ConsultationForm(CheckedForm):
 
     def stamp(self) -> spam.Stamp:
         """The stamp; call after ``stamp_problem`` found none."""
-        stamp = spam.read_stamp(self.rendered.data)
+        stamp = self._sent_stamp
         if stamp is None:
             raise ValueError("the form has no usable stamp")
         return stamp
