@@ -42,26 +42,11 @@ def main() -> int:
         for leads in (args.few, args.many):
             folder = Path(tempfile.mkdtemp(prefix="clinic-leads-count-"))
             _store(folder, leads)
-            out = folder / "callgrind.out"
-            subprocess.run(
-                [
-                    "valgrind",
-                    "--tool=callgrind",
-                    f"--callgrind-out-file={out}",
-                    sys.executable,
-                    "-m",
-                    "bench.count_deliveries",
-                    "--deliver",
-                    str(folder),
-                    "--port",
-                    str(port),
-                ],
-                check=True,
-                env={**os.environ, "PYTHONHASHSEED": "0"},
-                stdout=subprocess.DEVNULL,
+            totals[leads] = counted(
+                folder / "callgrind.out",
+                ["bench.count_deliveries", "--deliver", str(folder), "--port", str(port)],
                 stderr=subprocess.DEVNULL,
             )
-            totals[leads] = _total(out)
             print(f"{leads} leads: {totals[leads]:,} instructions", flush=True)
     finally:
         sink.terminate()
@@ -147,6 +132,20 @@ def _deliver(folder: Path, port: int) -> int:
     if outcomes != {"sent"}:
         raise SystemExit(f"not every delivery was sent: {outcomes}")
     return 0
+
+
+def counted(out: Path, module: list[str], **run: object) -> int:
+    """The instructions ``python -m <module...>`` runs under callgrind
+    (``PYTHONHASHSEED=0``; ``run``: more of ``subprocess.run``'s arguments)."""
+    subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, "-m"]
+        + module,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+        stdout=subprocess.DEVNULL,
+        **run,  # type: ignore[arg-type]
+    )
+    return _total(out)
 
 
 def _total(out: Path) -> int:

@@ -16,15 +16,12 @@ minutes on a 2-CPU machine; needs valgrind.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
 
-from bench.count_deliveries import _total
+from bench.count_deliveries import counted
 from bench.load import _HIDDEN, form_body
 from bench.profile_form import LIMITS, PAGE
 
@@ -55,30 +52,23 @@ def main() -> int:
             # Each run starts from the same demo data.
             shutil.copyfile(folder / "demo.db", folder / "leads.db")
             redis.flushall()
-            out = folder / f"callgrind-{posts}.out"
-            subprocess.run(
-                [
-                    "valgrind",
-                    "--tool=callgrind",
-                    f"--callgrind-out-file={out}",
-                    sys.executable,
-                    "-m",
-                    "bench.count_form",
-                    "--post",
-                    str(folder),
-                    "--redis",
-                    f"unix://{redis.socket_file}",
-                    "--posts",
-                    str(posts),
-                    "--many",
-                    str(args.many),
-                ],
-                check=True,
-                env={**os.environ, "PYTHONHASHSEED": "0"},
-                stdout=subprocess.DEVNULL,
-                stderr=(folder / f"log-{posts}.txt").open("w"),  # a line per lead, as in production
-            )
-            totals[posts] = _total(out)
+            # A line per lead on stderr, as in production.
+            with (folder / f"log-{posts}.txt").open("w") as log:
+                totals[posts] = counted(
+                    folder / f"callgrind-{posts}.out",
+                    [
+                        "bench.count_form",
+                        "--post",
+                        str(folder),
+                        "--redis",
+                        f"unix://{redis.socket_file}",
+                        "--posts",
+                        str(posts),
+                        "--many",
+                        str(args.many),
+                    ],
+                    stderr=log,
+                )
             print(f"{posts} posts: {totals[posts]:,} instructions", flush=True)
     finally:
         redis.shutdown()
