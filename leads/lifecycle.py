@@ -23,7 +23,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from leads.extensions import db
 from leads.models import (
@@ -355,11 +360,16 @@ def _add_deliveries(lead: Lead, location: Location, now: datetime) -> list[Deliv
 # -- deliveries -------------------------------------------------------------------------
 
 
-def _move(delivery: Delivery, target: DeliveryState) -> None:
+def _checked(delivery: Delivery, target: DeliveryState) -> DeliveryState:
+    """``target``, when the delivery may move there from where it is."""
     current = DeliveryState(delivery.status)
     if target not in DELIVERY_MOVES[current]:
         raise TransitionError(f"A delivery cannot go from {current} to {target}.")
-    delivery.status = target
+    return target
+
+
+def _move(delivery: Delivery, target: DeliveryState) -> None:
+    delivery.status = _checked(delivery, target)
 
 
 def _event(delivery: Delivery, kind: str, user: User | None = None, **data: Any) -> None:
@@ -368,16 +378,20 @@ def _event(delivery: Delivery, kind: str, user: User | None = None, **data: Any)
             lead_id=delivery.lead_id,
             kind=kind,
             user_id=user.id if user else None,
-            data={
-                "delivery_id": delivery.id,
-                "purpose": delivery.purpose,
-                "channel": delivery.channel,
-                "attempt": delivery.attempts,
-                **data,
-            },
+            data=_event_data(delivery, data),
             created_at=utcnow(),
         )
     )
+
+
+def _event_data(delivery: Delivery, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery.id,
+        "purpose": delivery.purpose,
+        "channel": delivery.channel,
+        "attempt": delivery.attempts,
+        **data,
+    }
 
 
 def may_attempt(delivery: Delivery, now: datetime, slack: timedelta) -> bool:
@@ -395,32 +409,84 @@ def start_attempt(delivery: Delivery, now: datetime, lease: timedelta) -> None:
     Taking over from a worker that died counts as a new attempt too.
     """
     if delivery.status == DeliveryState.SENDING:
-        _event(delivery, "delivery_interrupted")
-    _move(delivery, DeliveryState.SENDING)
-    delivery.attempts += 1
-    delivery.due_at = now + lease
+        _attempt_event(delivery, "delivery_interrupted")
+    _write_attempt(
+        delivery,
+        status=_checked(delivery, DeliveryState.SENDING),
+        attempts=delivery.attempts + 1,
+        due_at=now + lease,
+    )
 
 
 def record_sent(delivery: Delivery, now: datetime) -> None:
-    _move(delivery, DeliveryState.SENT)
-    delivery.sent_at = now
-    delivery.last_error = ""
-    _event(delivery, "delivered")
+    _write_attempt(
+        delivery, status=_checked(delivery, DeliveryState.SENT), sent_at=now, last_error=""
+    )
+    _attempt_event(delivery, "delivered")
 
 
 def record_retry(delivery: Delivery, error: str, retry_at: datetime) -> None:
     """The attempt failed in a way worth another try at ``retry_at``."""
-    _move(delivery, DeliveryState.PENDING)
-    delivery.last_error = error[:500]
-    delivery.due_at = retry_at
-    _event(delivery, "delivery_retry", error=delivery.last_error)
+    status = _checked(delivery, DeliveryState.PENDING)
+    _write_attempt(delivery, status=status, last_error=error[:500], due_at=retry_at)
+    _attempt_event(delivery, "delivery_retry", error=delivery.last_error)
 
 
 def record_failure(delivery: Delivery, reason: str) -> None:
     """The delivery ends failed: a permanent error, or no attempts left."""
-    _move(delivery, DeliveryState.FAILED)
-    delivery.last_error = reason[:500]
-    _event(delivery, "delivery_failed", error=delivery.last_error)
+    _write_attempt(
+        delivery, status=_checked(delivery, DeliveryState.FAILED), last_error=reason[:500]
+    )
+    _attempt_event(delivery, "delivery_failed", error=delivery.last_error)
+
+
+# An attempt's own writes (its start, its outcome) go to the delivery's row
+# with one prepared UPDATE and to the timeline with one INSERT, not through
+# the session's flush: working out the same UPDATE and INSERT cost the flush
+# about a quarter of an attempt's instructions (bench.count_deliveries).
+_DELIVERIES = Delivery.__table__
+_ADD_EVENT = LeadEvent.__table__.insert()
+
+
+@cache
+def _update_delivery(columns: tuple[str, ...]) -> sa.Update:
+    return (
+        _DELIVERIES.update()
+        .where(_DELIVERIES.c.id == sa.bindparam("delivery_id"))
+        .values(
+            {name: sa.bindparam(f"new_{name}", type_=_DELIVERIES.c[name].type) for name in columns}
+        )
+    )
+
+
+def _write_attempt(delivery: Delivery, **values: Any) -> None:
+    """Write ``values`` to the delivery's row in the caller's transaction, and
+    hold them on ``delivery`` as loaded (the session has nothing to flush).
+
+    :raise StaleDataError: the row is gone (erased with its lead meanwhile),
+        as the session's flush would have raised.
+    """
+    result = db.session.execute(
+        _update_delivery(tuple(values)),
+        {"delivery_id": delivery.id, **{f"new_{name}": value for name, value in values.items()}},
+    )
+    if result.rowcount != 1:
+        raise StaleDataError(f"delivery {delivery.id}: its row is gone")
+    for name, value in values.items():
+        set_committed_value(delivery, name, value)
+
+
+def _attempt_event(delivery: Delivery, kind: str, **data: Any) -> None:
+    db.session.execute(
+        _ADD_EVENT,
+        {
+            "lead_id": delivery.lead_id,
+            "kind": kind,
+            "user_id": None,
+            "data": _event_data(delivery, data),
+            "created_at": utcnow(),
+        },
+    )
 
 
 def retry_by_hand(delivery: Delivery, user: User, now: datetime) -> None:
