@@ -15,7 +15,11 @@ divided by the deliveries (or no-op jobs) it adds, which leaves out what
 both runs pay alike (starting Python, importing, building the app and the
 worker). It prints both figures and their ratio (no-op job / delivery), the
 figure the bench's deliveries row would read if the worker's CPU were all
-that counted. About eight minutes on a 2-CPU machine; needs valgrind.
+that counted. About seven minutes on a 2-CPU machine; needs valgrind.
+
+Less steady than ``bench.count_deliveries``: repeated runs of one commit
+have differed by up to 1.3 million instructions per delivery or per job, so
+compare several runs of each side, made side by side.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from bench.count_deliveries import _SINK, _store, counted
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--few", type=int, default=10, help="leads in the first run")
-    parser.add_argument("--many", type=int, default=40, help="leads in the second run")
+    parser.add_argument("--few", type=int, default=5, help="leads in the first run")
+    parser.add_argument("--many", type=int, default=20, help="leads in the second run")
     parser.add_argument("--drain", help=argparse.SUPPRESS)  # a folder: the counted part
     parser.add_argument("--redis", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

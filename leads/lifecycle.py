@@ -442,8 +442,8 @@ def record_failure(delivery: Delivery, reason: str) -> None:
 
 # An attempt's own writes (its start, its outcome) go to the delivery's row
 # with one prepared UPDATE and to the timeline with one INSERT, not through
-# the session's flush: working out the same UPDATE and INSERT cost the flush
-# about a quarter of an attempt's instructions (bench.count_deliveries).
+# the session's flush: working out the same UPDATE and INSERT took the flush
+# about a fifth of an attempt's instructions (bench.count_deliveries).
 _DELIVERIES = Delivery.__table__
 _ADD_EVENT = LeadEvent.__table__.insert()
 
