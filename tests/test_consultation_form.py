@@ -74,8 +74,11 @@ def test_treatment_the_location_does_not_offer_is_refused(app, client, demo, for
     assert count(app, Lead) == 0
 
 
-def stamp_for(app, url: str = URL, seconds_ago: float = 60, **kwargs) -> str:
-    """A stamp as the page at ``url`` signs it, for a form shown ``seconds_ago``."""
+def stamp_for(
+    app, url: str = URL, seconds_ago: float = 60, now: float | None = None, **kwargs
+) -> str:
+    """A stamp as the page at ``url`` signs it, for a form shown ``seconds_ago``
+    before ``now`` (default: the clock)."""
     with app.app_context():
         from leads.services import consent
         from leads.services.pages import landing_or_404
@@ -84,7 +87,9 @@ def stamp_for(app, url: str = URL, seconds_ago: float = 60, **kwargs) -> str:
         landing = landing_or_404(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
         key = f"{landing.location.id}.{landing.treatment.id if landing.treatment else 0}"
         digest = consent.digest(consent.wording_text())
-        return render_stamp(digest, key, now=time.time() - seconds_ago, **kwargs)
+        return render_stamp(
+            digest, key, now=(time.time() if now is None else now) - seconds_ago, **kwargs
+        )
 
 
 # -- 1. no cookie needed: the signed stamp protects the form ---------------------------

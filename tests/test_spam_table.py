@@ -10,13 +10,16 @@ wait as long as a person types.
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pytest
 from redis import Redis
 
+from leads import spam
 from leads.extensions import db
 from leads.models import Lead, LeadEvent
 from tests.test_consultation_form import stamp_for
@@ -80,12 +83,23 @@ def production_limits(app):
     return app.config
 
 
-def send(app, client, posts: list[Post]) -> list[int]:
+@pytest.fixture
+def held_clock(monkeypatch) -> float:
+    """The traps' clock, held still: a post is judged at the moment it was
+    stamped plus its fill time, however slowly this machine runs. The limits'
+    counters keep the real clock."""
+    now = time.time()
+    monkeypatch.setattr(spam, "time", SimpleNamespace(time=lambda: now))
+    return now
+
+
+def send(app, client, posts: list[Post], now: float) -> list[int]:
+    """Each post with a stamp signed ``fill_seconds`` before ``now``, the traps' time."""
     codes = []
     for post in posts:
         data = {**post.fields, "treatment": post.fields.get("treatment", FORMS[post.url])}
         if post.stamp == "fresh":
-            data["rendered"] = stamp_for(app, post.url, seconds_ago=post.fill_seconds)
+            data["rendered"] = stamp_for(app, post.url, seconds_ago=post.fill_seconds, now=now)
         elif post.stamp == "forged":
             data["rendered"] = "eyJ0IjoxfQ.forged"
         elif post.stamp != "none":
@@ -193,7 +207,9 @@ TABLE: list[tuple[Callable[[random.Random], list[Post]], dict[str, int], dict[in
 @pytest.mark.parametrize(
     ("case", "stored", "answers"), TABLE, ids=[case.__name__ for case, _, _ in TABLE]
 )
-def test_spam_table(app, client, demo, production_limits, run_worker, case, stored, answers):
+def test_spam_table(
+    app, client, demo, production_limits, held_clock, run_worker, case, stored, answers
+):
     """Only a flood gets 429 ("30 per minute" from one address); below that
     people are thanked, and only a hard signal or two soft ones quarantine.
 
@@ -204,22 +220,42 @@ def test_spam_table(app, client, demo, production_limits, run_worker, case, stor
     posts = case(random.Random(20261202))
     if case is fifty_patients_behind_one_address:
         app.config["FORM_POST_LIMIT"] = "1000 per minute"
-    codes = send(app, client, posts)
+    codes = send(app, client, posts, held_clock)
     assert dict(Counter(codes)) == answers
     run_worker()
     assert outcome(app) == stored
 
 
-def test_the_counters_are_in_the_real_redis(app, client, demo, production_limits, settings):
-    send(app, client, fifty_patients_behind_one_address(random.Random(1))[:3])
+def test_the_counters_are_in_the_real_redis(
+    app, client, demo, production_limits, held_clock, settings
+):
+    send(app, client, fifty_patients_behind_one_address(random.Random(1))[:3], held_clock)
     keys = " ".join(k.decode() for k in Redis.from_url(settings["REDIS_URL"]).keys("LIMITS:*"))
     for name in ("spam-sender", "spam-address", "spam-form", "form-post"):
         assert name in keys
 
 
+def test_the_table_holds_on_a_slow_machine(
+    app, client, demo, production_limits, held_clock, run_worker
+):
+    """Each request here takes longer than ``SPAM_INSTANT_SECONDS`` before the
+    form is judged, as on a loaded machine: the instant robots are still
+    quarantined, since their fill time is exact, not the machine's pace."""
+    pause = float(app.config["SPAM_INSTANT_SECONDS"]) + 0.2
+
+    @app.before_request
+    def slowly() -> None:
+        time.sleep(pause)
+
+    posts = instant_bot(random.Random(1))[:2]
+    assert send(app, client, posts, held_clock) == [303, 303]
+    run_worker()
+    assert outcome(app) == {"new": 0, "spam": 2, "sent_again": 0, "undelivered": 0}
+
+
 @pytest.mark.slow
 def test_a_flood_of_500_posts_cannot_silence_the_form(
-    app, client, demo, production_limits, run_worker
+    app, client, demo, production_limits, held_clock, run_worker
 ):
     """500 posts from 50 addresses at one form, with 10 real patients among them.
 
@@ -230,7 +266,7 @@ def test_a_flood_of_500_posts_cannot_silence_the_form(
     soft signal, never a quarantine. All 10 are delivered."""
     url = "/aurelia/harley-street/mesotherapy/"
     rng = random.Random(18)
-    captured = stamp_for(app, url, seconds_ago=120)
+    captured = stamp_for(app, url, seconds_ago=120, now=held_clock)
     kinds = ["replay", "stampless", "honeypot", "instant"]
     posts: list[Post] = []
     for n in range(490):
@@ -254,7 +290,7 @@ def test_a_flood_of_500_posts_cannot_silence_the_form(
             )
     assert len(posts) == 500 and sum(p.patient for p in posts) == 10
 
-    codes = send(app, client, posts)
+    codes = send(app, client, posts, held_clock)
     run_worker()
 
     assert [code for code, post in zip(codes, posts, strict=True) if post.patient] == [303] * 10
