@@ -83,6 +83,19 @@ class _AppJobs:
         self.stop_asked = True
         return super().request_stop(signum, frame)  # type: ignore[misc]
 
+    def subscribe(self) -> None:
+        """RQ's subscription to this worker's command channel, but read by a
+        thread that wakes every second, not every minute: stopping the worker
+        waits for that thread (redis-py 8.2 waits without a limit), and a
+        thread that had just read the channel's last answer slept a minute."""
+        self.pubsub = self.connection.pubsub()  # type: ignore[attr-defined]
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})  # type: ignore[attr-defined]
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=1,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,  # type: ignore[attr-defined]
+        )
+
     def _start_scheduler(
         self,
         burst: bool = False,

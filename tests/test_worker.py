@@ -4,6 +4,7 @@ and a job that hangs is still stopped at its time-out."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 from flask import Flask
@@ -62,3 +63,22 @@ def test_forking_stays_available_as_a_setting(app_with) -> None:
         assert isinstance(worker, AppWorker) and isinstance(worker, Worker)
     finally:
         worker.connection.close()
+
+
+def test_a_worker_stops_at_once_when_its_command_channel_was_read_already(app: Flask) -> None:
+    """RQ reads a worker's command channel in a thread that waits up to a
+    minute for the next message, and stopping the worker waits for that
+    thread. Here the thread has already read the channel's last answer (as
+    when it wins the race with the stop, which happened in the tests'
+    workers), so it is waiting again: the worker still stops in a moment,
+    not after that minute."""
+    from leads.worker import build_worker
+
+    worker = build_worker(app, fork=False)
+    worker.subscribe()
+    worker.pubsub.unsubscribe()  # its answer is read by the thread...
+    time.sleep(0.5)  # ...which then waits for the next message
+    stopping = threading.Thread(target=worker.unsubscribe, daemon=True)
+    stopping.start()
+    stopping.join(timeout=20)
+    assert not stopping.is_alive()
