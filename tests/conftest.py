@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import zlib
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -157,6 +159,18 @@ def run_worker(app: Flask) -> Callable[[], None]:
         build_worker(app, fork=False).work(burst=True, logging_level="WARNING")
 
     return run
+
+
+@pytest.fixture
+def held_clock(monkeypatch) -> float:
+    """The traps' clock, held still: a post is judged at the moment it was
+    stamped plus its fill time, however slowly this machine runs. The limits'
+    counters keep the real clock."""
+    from leads import spam
+
+    now = time.time()
+    monkeypatch.setattr(spam, "time", SimpleNamespace(time=lambda: now))
+    return now
 
 
 @pytest.fixture

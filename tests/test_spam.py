@@ -16,6 +16,7 @@ import sys
 import pytest
 from redis import Redis
 
+from leads import spam
 from leads.extensions import db
 from leads.models import AuditEntry, Delivery, Lead, LeadEvent
 from tests.test_consultation_form import stamp_for
@@ -26,8 +27,9 @@ CLINIC_INBOX = "enquiries@aurelia-hair.example"
 
 
 def stamp(app, seconds_ago: float, url: str = URL) -> str:
-    """A stamp for the form at ``url`` shown ``seconds_ago``, signed as the page signs it."""
-    return stamp_for(app, url, seconds_ago=seconds_ago)
+    """A stamp for the form at ``url`` shown ``seconds_ago`` by the traps'
+    clock, signed as the page signs it."""
+    return stamp_for(app, url, seconds_ago=seconds_ago, now=spam.time.time())
 
 
 def leads(app) -> list[Lead]:
@@ -40,9 +42,10 @@ def leads(app) -> list[Lead]:
 
 
 @pytest.fixture
-def slow_form(app):
-    """Forms count as instant within 5 seconds and too fast within 10 of being shown:
-    wide margins, so a slow test machine cannot move a case across a line."""
+def slow_form(app, held_clock):
+    """Forms count as instant within 5 seconds and too fast within 10 of being
+    shown, and the traps' clock is held still: a stamp's fill time is exact,
+    however slow the test machine."""
     app.config.update(SPAM_INSTANT_SECONDS=5, SPAM_MIN_FILL_SECONDS=10)
 
 

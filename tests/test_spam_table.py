@@ -14,12 +14,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import pytest
 from redis import Redis
 
-from leads import spam
 from leads.extensions import db
 from leads.models import Lead, LeadEvent
 from tests.test_consultation_form import stamp_for
@@ -81,16 +79,6 @@ def production_limits(app):
         }
     )
     return app.config
-
-
-@pytest.fixture
-def held_clock(monkeypatch) -> float:
-    """The traps' clock, held still: a post is judged at the moment it was
-    stamped plus its fill time, however slowly this machine runs. The limits'
-    counters keep the real clock."""
-    now = time.time()
-    monkeypatch.setattr(spam, "time", SimpleNamespace(time=lambda: now))
-    return now
 
 
 def send(app, client, posts: list[Post], now: float) -> list[int]:
