@@ -1,6 +1,7 @@
 """Landing pages kept per revision (leads.services.landing_cache): every
 visitor still gets a stamp and a session of their own, and a change to the
-content shows at the next view in every process."""
+content shows at the next view in the process that made it, and within
+moments of its announcement in every other."""
 
 from __future__ import annotations
 
@@ -180,11 +181,25 @@ def _change_elsewhere(settings: dict, name: str) -> None:
     redis.publish(CHANNEL, "changed")
 
 
-def test_a_change_announced_by_another_process_shows_at_the_next_view(
-    client, demo, settings
-) -> None:
+def _shows_soon(client, text: str) -> bool:
+    """Whether a view shows ``text`` soon after a change announced elsewhere.
+    Redis may answer the PUBLISH before it has written the announcement to
+    this process's subscription, and a view looks at that socket without
+    waiting: the view right after the change can still get the kept page.
+    The ten seconds are for a busy machine; the wait is usually nothing."""
+    deadline = time.monotonic() + 10
+    while text not in client.get(URL).get_data(as_text=True):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_change_announced_by_another_process_shows_within_moments(client, demo, settings) -> None:
     client.get(URL)
     _change_elsewhere(settings, "Harley Street West")
+    assert _shows_soon(client, "Harley Street West")
+    # Once heard, the change stays: the old page is not served again.
     assert "Harley Street West" in client.get(URL).get_data(as_text=True)
 
 
@@ -195,9 +210,9 @@ def test_a_lost_subscription_misses_no_change(client, demo, settings) -> None:
     redis = Redis.from_url(settings["REDIS_URL"])
     assert redis.client_kill_filter(_type="pubsub") >= 1
     _change_elsewhere(settings, "Harley Street East")
-    assert "Harley Street East" in client.get(URL).get_data(as_text=True)
+    assert _shows_soon(client, "Harley Street East")
     _change_elsewhere(settings, "Harley Street North")  # heard again afterwards
-    assert "Harley Street North" in client.get(URL).get_data(as_text=True)
+    assert _shows_soon(client, "Harley Street North")
 
 
 # -- many visitors, several processes and threads ---------------------------------
@@ -341,9 +356,9 @@ def test_a_returning_visitors_page_view_sends_no_cookie(client, demo) -> None:
 
 
 @pytest.mark.slow
-def test_a_change_shows_at_once_in_every_web_process(web, redis_url) -> None:
+def test_a_change_shows_within_moments_in_every_web_process(web, redis_url) -> None:
     """Both gunicorn processes keep the page; a change committed elsewhere is
-    announced, and the very next views in each show it."""
+    announced, and within moments every view in each shows it."""
     import http.client
 
     def headings(count: int) -> set[str]:
@@ -360,13 +375,22 @@ def test_a_change_shows_at_once_in_every_web_process(web, redis_url) -> None:
     _change_elsewhere(
         {"DATABASE_URL": web["database"], "REDIS_URL": redis_url}, "Harley Street Central"
     )
-    names = set()
-    for _ in range(20):
+    # The views right after the change may still get a kept page: Redis can
+    # answer the PUBLISH before it has written the announcement to each
+    # process's subscription (see _shows_soon). Within a generous deadline,
+    # 20 views in a row (new connections, so both processes serve some) must
+    # all show the change: neither process still serves the old page.
+    deadline = time.monotonic() + 10
+    in_a_row = 0
+    while in_a_row < 20 and time.monotonic() < deadline:
         conn = http.client.HTTPConnection("127.0.0.1", web["port"], timeout=30)
         conn.request("GET", URL)
-        names.add("Harley Street Central" in conn.getresponse().read().decode())
+        shown = "Harley Street Central" in conn.getresponse().read().decode()
         conn.close()
-    assert names == {True}
+        in_a_row = in_a_row + 1 if shown else 0
+        if not shown:
+            time.sleep(0.05)
+    assert in_a_row == 20, "a web process still served the page from before the change"
 
 
 @pytest.fixture

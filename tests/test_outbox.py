@@ -139,8 +139,8 @@ def test_redis_down_ten_seconds_while_a_retry_is_due(
 ):
     """A real worker with its scheduler; Redis stops right after an attempt
     failed and stays down for ten seconds, past the retry's due time. Once
-    Redis is back, the retry runs within one sweep interval (plus the
-    worker's reconnection and the attempt itself)."""
+    Redis is back, the retry runs within seconds, not minutes: about one sweep
+    interval, plus the worker's reconnection and the attempt itself."""
     sweep_interval = 3
     env = dict(os.environ)
     env.update(
@@ -176,10 +176,12 @@ def test_redis_down_ten_seconds_while_a_retry_is_due(
             late = sent.sent_at - back
             assert sent.attempts == 2
         print(f"retry ran {late.total_seconds():.1f} s after Redis came back")
-        # One sweep interval, plus room for the worker to reconnect (at most 2 s
-        # apart) and for a busy machine; RQ's own scheduler had left such a
-        # retry waiting ten minutes.
-        assert late <= timedelta(seconds=sweep_interval + 10), late
+        # RQ's own scheduler had left such a retry waiting ten minutes: the
+        # point is seconds, not minutes. Usually it is one sweep interval plus
+        # the worker's reconnection (at most 2 s apart); on a busy machine the
+        # reconnection, taking the scheduler lock again, the sweep and the
+        # attempt can each take seconds more, so the bound is generous.
+        assert late <= timedelta(seconds=3 * sweep_interval + 30), late
     finally:
         worker.terminate()
         worker.wait(timeout=30)

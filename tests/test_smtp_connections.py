@@ -3,12 +3,15 @@ start again, drop idle clients and refuse: every message arrives once."""
 
 from __future__ import annotations
 
+import select
+import socket
 import time
 from collections.abc import Iterator
 from email.message import EmailMessage
 
 import pytest
 
+from leads.delivery import smtp
 from leads.delivery.base import PermanentError, TransientError
 from leads.delivery.smtp import NoSmtpUtf8, SmtpMailer, close_kept
 from tests.support import SmtpServer
@@ -26,6 +29,20 @@ def message(n: int) -> EmailMessage:
 
 def ids(server: SmtpServer) -> list[str]:
     return [m["Message-ID"] for m in server.inbox.messages]
+
+
+def wait_for_the_server_to_drop_the_kept_connection() -> None:
+    """Wait until the server's idle time-out has closed this thread's kept
+    connection: its socket reads end-of-file. A fixed sleep was not enough: on
+    a busy machine the server's thread may close it late, and the next message
+    then goes on the old connection, which is not what the test is about."""
+    held = smtp._kept.held  # (process id, settings, client, last used)
+    assert held is not None, "no connection was kept"
+    sock = held[2].sock
+    readable, _, _ = select.select([sock], [], [], 15)
+    assert readable, "the server left the idle connection open"
+    # Peeked, not read: the mailer finds the end-of-file itself at its next MAIL.
+    assert sock.recv(1, socket.MSG_PEEK) == b"", "the server sent something instead"
 
 
 @pytest.fixture
@@ -77,7 +94,7 @@ def test_a_server_started_again_gets_the_next_message_on_a_new_connection():
     again = SmtpServer(port=first.port)
     try:
         SmtpMailer(first.url).send(message(1), mailbox="x")
-        time.sleep(1)
+        wait_for_the_server_to_drop_the_kept_connection()
         first.controller.stop()  # not first.stop(): that closes the kept connection
         again.start()
         SmtpMailer(first.url).send(message(2), mailbox="x")
@@ -95,7 +112,7 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced():
     try:
         mailer = SmtpMailer(server.url)
         mailer.send(message(1), mailbox="x")
-        time.sleep(1)  # the server drops the idle connection
+        wait_for_the_server_to_drop_the_kept_connection()
         mailer.send(message(2), mailbox="x")
         assert ids(server) == ["<kept-1@clinic-leads.test>", "<kept-2@clinic-leads.test>"]
         assert server.inbox.data_received == 2
@@ -146,7 +163,7 @@ def test_a_replacement_connection_without_smtputf8_is_not_sent_a_utf8_message():
     again = SmtpServer(port=first.port, enable_SMTPUTF8=False)
     try:
         SmtpMailer(first.url).send(message(1), mailbox="x")
-        time.sleep(1)  # the server drops the idle connection, then is replaced
+        wait_for_the_server_to_drop_the_kept_connection()  # then the server is replaced
         first.controller.stop()
         again.start()
         utf8 = message(2)
