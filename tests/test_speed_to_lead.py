@@ -213,6 +213,28 @@ def test_a_lead_from_the_form_takes_the_rule_for_its_treatment(
         assert (lead.routing_rule_id, lead.assigned_to_id) == (specific, prp_people)
 
 
+def test_a_form_lead_is_stored_once_and_its_assignee_told_what_and_where(
+    app, client, demo, form_page, make_user, make_rule
+):
+    """A lead from the form: one row, its events and deliveries once each, and
+    the mail to the person it was assigned to names the treatment, the
+    location and the lead's link, nothing of the patient."""
+    person = make_user("manager", email="pool@staff.example.org")
+    make_rule([person], location="harley-street", treatment="prp")
+    page = "/aurelia/harley-street/prp/"
+    response = client.post(page, data=form_page(page, treatment="prp", full_name="Ann Other"))
+    assert response.status_code == 303
+    with app.app_context():
+        [lead] = db.session.scalars(db.select(Lead)).all()
+        assert sorted(e.kind for e in lead.events) == ["assigned", "received"]
+        assert sorted(d.purpose for d in lead.deliveries) == ["acknowledgement", "inbox"]
+        [told] = db.session.scalars(db.select(StaffMessage)).all()
+        assert told.to_address == "pool@staff.example.org"
+        assert told.subject == "New enquiry for you: PRP for hair loss, Harley Street, London"
+        assert f"/inbox/leads/{lead.id}" in told.body
+        assert "Ann Other" not in told.subject + told.body
+
+
 def test_manual_reassignment_tells_the_new_assignee(app, demo, make_user, make_lead):
     from leads.services import pipeline
 
