@@ -187,9 +187,10 @@ def _insert(lead: Lead) -> list[int]:
 
     The session's flush would write the same rows, but sorting them and
     following the relationships between them cost about an eighth of a form
-    post's instructions (``python -m bench.count_form``). ``lead`` is then in the session as if loaded, its events and
-    deliveries read from the database when asked for, so a routing
-    assignment is told of at the commit as after any flush.
+    post's instructions (``python -m bench.count_form``). ``lead`` is then in
+    the session as if loaded, its events and deliveries read from the
+    database when asked for, so a routing assignment is told of at the
+    commit as after any flush.
     """
     events, deliveries = list(lead.events), list(lead.deliveries)
     # Taken off the lead, so the session never writes them a second time.
