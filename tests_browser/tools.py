@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +108,14 @@ def lighthouse(url: str, output: Path) -> dict[str, Any]:
         f"--chrome-flags={' '.join(CHROMIUM_FLAGS)}",
     ]
     # Lighthouse launching its own Chromium fails now and then on a busy machine
-    # (the run ends before any page is measured): one more try. Scores are
+    # (the run ends before any page is measured, or its trace misses the page
+    # load: NO_NAVSTART, "Please run Lighthouse again"; both happened twice in
+    # a row in one CI run): up to four tries, a moment apart. Scores are
     # judged by the caller either way.
-    for _attempt in (1, 2):
+    attempts = 4
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(2)
         run = subprocess.run(
             command,
             env={**os.environ, "CHROME_PATH": CHROMIUM},
@@ -119,7 +125,7 @@ def lighthouse(url: str, output: Path) -> dict[str, Any]:
         )
         if run.returncode == 0:
             return json.loads(output.read_text())
-    raise RuntimeError(f"lighthouse failed twice: {run.stderr[-2000:]}")
+    raise RuntimeError(f"lighthouse failed {attempts} times: {run.stderr[-2000:]}")
 
 
 def scores(report: dict[str, Any]) -> dict[str, int]:
