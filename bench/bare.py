@@ -6,11 +6,17 @@ They live here, in a separate tiny app mounted under ``/_bench`` by
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 
-from flask import Flask, request
-from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, insert
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from flask import Flask, redirect, request
+from sqlalchemy import Boolean, Column, Integer, MetaData, String, Table, create_engine, insert
+from wtforms import BooleanField, Form, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, ValidationError
 
 metadata = MetaData()
 rows = Table(
@@ -18,6 +24,21 @@ rows = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("note", String(64), nullable=False),
+)
+# The form floor's one row per post.
+enquiries = Table(
+    "bench_enquiries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("nonce", String(64), nullable=False, unique=True),
+    Column("full_name", String(120), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("phone", String(20), nullable=False),
+    Column("treatment", String(64), nullable=False),
+    Column("contact_method", String(16), nullable=False),
+    Column("contact_time", String(16), nullable=False),
+    Column("message", String(1000), nullable=False),
+    Column("consent", Boolean, nullable=False),
 )
 
 PAGE = (
@@ -98,6 +119,48 @@ LANDING_DATA = {
 }
 
 
+FLOOR_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>Floor</title>"
+    '<form method=post><input name="rendered" type="hidden" value="{stamp}"></form></html>'
+)
+FLOOR_QUEUE = "bench-floor"
+
+
+def _email(form: Form, field: StringField) -> None:
+    try:
+        field.data = validate_email(field.data or "", check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValidationError("Please enter an email address.") from None
+
+
+def _phone(form: Form, field: StringField) -> None:
+    try:
+        number = phonenumbers.parse(field.data or "", "GB")
+    except phonenumbers.NumberParseException:
+        raise ValidationError("Please enter a phone number.") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValidationError("Please enter a phone number.")
+    form.e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class FloorForm(Form):
+    """The consultation form's fields and checks, and nothing else."""
+
+    rendered = HiddenField()
+    full_name = StringField(validators=[DataRequired(), Length(max=120)])
+    email = StringField(validators=[DataRequired(), Length(max=254), _email])
+    phone = StringField(validators=[DataRequired(), Length(max=32), _phone])
+    treatment = SelectField(choices=["mesotherapy", "prp", "not-sure"])
+    contact_method = SelectField(choices=["phone", "email", "either"])
+    contact_time = SelectField(choices=["any", "morning", "afternoon", "evening"])
+    message = TextAreaField(validators=[Length(max=1000)])
+    consent_enquiry = BooleanField(validators=[DataRequired()])
+
+
+def _sign(secret: bytes, nonce: str) -> str:
+    return hmac.new(secret, nonce.encode(), hashlib.sha256).hexdigest()[:24]
+
+
 def sqlalchemy_url(url: str) -> str:
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
@@ -127,5 +190,46 @@ def create_bare_app(database_url: str | None = None) -> Flask:
         with engine.begin() as connection:
             connection.execute(insert(rows).values(note=request.form.get("note", "")[:64]))
         return "stored", 201
+
+    # The floor under any consultation form on this stack: the same fields
+    # validated by WTForms (email-validator, phonenumbers), a signed stamp
+    # checked, one row stored and one job enqueued, then a 303. No session,
+    # limiter, routing, events, deliveries or duplicate check.
+    secret = secrets.token_bytes(32)
+    queue = None
+    if os.environ.get("REDIS_URL"):
+        from redis import Redis
+        from rq import Queue
+
+        queue = Queue(FLOOR_QUEUE, connection=Redis.from_url(os.environ["REDIS_URL"]))
+
+    @app.get("/form-floor")
+    def form_floor_page() -> str:
+        nonce = secrets.token_urlsafe(16)
+        return FLOOR_PAGE.format(stamp=f"{nonce}.{_sign(secret, nonce)}")
+
+    @app.post("/form-floor")
+    def form_floor() -> object:
+        form = FloorForm(request.form)
+        nonce, _, signature = (form.rendered.data or "").partition(".")
+        if not form.validate() or not hmac.compare_digest(signature, _sign(secret, nonce)):
+            return "invalid", 422
+        with engine.begin() as connection:
+            connection.execute(
+                insert(enquiries).values(
+                    nonce=nonce,
+                    full_name=form.full_name.data,
+                    email=form.email.data,
+                    phone=form.e164,
+                    treatment=form.treatment.data,
+                    contact_method=form.contact_method.data,
+                    contact_time=form.contact_time.data,
+                    message=form.message.data or "",
+                    consent=True,
+                )
+            )
+        if queue is not None:
+            queue.enqueue("bench.jobs.noop")
+        return redirect("/_bench/form-floor", code=303)
 
     return app

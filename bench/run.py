@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.bare import FLOOR_QUEUE
 from bench.load import percentile
 from bench.mailsink import MailSink, start_sink
 
@@ -427,6 +428,8 @@ def consultation_form(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
     bare = bench.load(mode="post", path="/_bench/insert", tokens=bench.tokens)
     real = bench.load(mode="form", path=FORM_PATH, tokens=bench.tokens)
     _drop_queued(bench)
+    floor = bench.load(mode="form", path="/_bench/form-floor", tokens=bench.tokens)
+    bench.redis().delete(f"rq:queue:{FLOOR_QUEUE}")
     name = "bare route inserting a row"
     return [
         Row(
@@ -439,6 +442,17 @@ def consultation_form(bench: Bench) -> tuple[list[Row], dict[str, Any]]:
             f"{real['requests']} leads",
         ),
         Row("Consultation form POST, p99", real["p99_ms"], bare["p99_ms"], "ms", "", name),
+        # What any form on this stack costs at least (bench/bare.py's floor):
+        # the same fields checked, a stamp, one row and one job.
+        Row("Form floor POST, requests/s", floor["rps"], bare["rps"], "req/s", "", name),
+        Row(
+            "Consultation form POST, requests/s",
+            real["rps"],
+            floor["rps"],
+            "req/s",
+            "",
+            "form floor: fields, stamp, one row, one job",
+        ),
     ], real
 
 
