@@ -40,6 +40,18 @@ enquiries = Table(
     Column("message", String(1000), nullable=False),
     Column("consent", Boolean, nullable=False),
 )
+# The delivery floor's messages (bench/jobs.py's floor_deliver).
+outbox = Table(
+    "bench_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("target", String(254), nullable=False),
+    Column("reply_to", String(254), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("body", String(4000), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+)
 
 PAGE = (
     "<!doctype html><html lang=en><meta charset=utf-8><title>Bare</title>"

@@ -482,6 +482,8 @@ def deliveries(bench: Bench, workers: int, leads: int) -> list[Row]:
     noop = _rate([float(t) for t in redis.lrange("bench:noop", 0, -1)])
     noop_cpu = (bench.worker_cpu() - cpu) / expected * 1000
     bench.stop_workers()
+
+    floor, floor_cpu = _delivery_floor(bench, workers, expected)
     return [
         Row(
             f"Worker deliveries/s into SMTP, {workers} worker{'s' * (workers > 1)}",
@@ -501,7 +503,62 @@ def deliveries(bench: Bench, workers: int, leads: int) -> list[Row]:
             "worker CPU per RQ no-op job",
             "worker processes and their children, from the first job to the last",
         ),
+        # What any delivery costs at least (bench/jobs.py's floor_deliver).
+        Row(
+            f"Delivery floor/s into SMTP, {workers} worker{'s' * (workers > 1)}",
+            floor,
+            noop,
+            "/s",
+            "",
+            "RQ no-op jobs/s, same workers",
+            f"{floor_cpu:.2f} ms worker CPU each",
+        ),
+        Row(
+            f"Worker deliveries/s into SMTP, {workers} worker{'s' * (workers > 1)}",
+            delivered,
+            floor,
+            "/s",
+            "",
+            "delivery floor/s, same workers",
+        ),
     ]
+
+
+def _delivery_floor(bench: Bench, workers: int, messages: int) -> tuple[float, float]:
+    """Messages a second, and worker CPU per message, for ``messages`` sent by
+    ``bench.jobs.floor_deliver`` as the real ones go: one job per lead's two
+    (the clinic's email and the patient's acknowledgement)."""
+    from bench.bare import outbox
+    from leads.extensions import db
+
+    body = "A new enquiry about mesotherapy at Harley Street.\n" + "Name: Bench Patient\n" * 40
+    with bench.app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(outbox.delete())
+            ids = [
+                connection.execute(
+                    outbox.insert().values(
+                        target=f"inbox-{n}@clinic.example",
+                        reply_to=f"patient-{n}@example.org",
+                        subject="New enquiry: mesotherapy at Harley Street",
+                        body=body,
+                        status="pending",
+                        attempts=0,
+                    )
+                ).inserted_primary_key[0]
+                for n in range(messages)
+            ]
+        db.session.remove()
+    queue = bench.queue()
+    for n in range(0, messages, 2):
+        queue.enqueue_call("bench.jobs.floor_deliver", args=(ids[n : n + 2],), result_ttl=60)
+    bench.sink.reset()
+    cpu = _start_paused(bench, workers)
+    _wait(lambda: bench.sink.count >= messages, 240, "delivery floor")
+    rate = _rate(bench.sink.arrivals)
+    floor_cpu = (bench.worker_cpu() - cpu) / messages * 1000
+    bench.stop_workers()
+    return rate, floor_cpu
 
 
 def _start_paused(bench: Bench, workers: int) -> float:

@@ -1,5 +1,7 @@
-"""The benchmark's form floor (``bench/bare.py``) checks what it claims to,
-so its figure is a fair floor for the consultation form's."""
+"""The benchmark's floors do what they claim to, so their figures are fair
+floors for the consultation form's and a delivery's: the form floor
+(``bench/bare.py``) refuses what the form refuses; the delivery floor
+(``bench/jobs.py``) counts each attempt, sends and marks each message."""
 
 from __future__ import annotations
 
@@ -11,7 +13,8 @@ import pytest
 from redis import Redis
 from sqlalchemy import create_engine, func, select
 
-from bench.bare import FLOOR_QUEUE, create_bare_app, enquiries, metadata
+from bench import jobs
+from bench.bare import FLOOR_QUEUE, create_bare_app, enquiries, metadata, outbox
 from bench.load import form_body
 
 
@@ -64,3 +67,47 @@ def test_the_floor_stores_one_row_and_enqueues_one_job(floor) -> None:
     with engine.connect() as connection:
         phone = connection.scalar(select(enquiries.c.phone))
     assert phone.startswith("+447")
+
+
+@pytest.fixture
+def floor_outbox(tmp_path: Path, smtp_server, monkeypatch: pytest.MonkeyPatch):
+    url = f"sqlite:///{tmp_path}/outbox.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("SMTP_URL", smtp_server.url)
+    engine = create_engine(url)
+    metadata.create_all(engine)
+    smtp_server.inbox.clear()
+    jobs._kept.clear()
+    yield engine
+    if "smtp" in jobs._kept:
+        jobs._kept.pop("smtp").quit()
+    if "engine" in jobs._kept:
+        jobs._kept.pop("engine").dispose()
+    engine.dispose()
+
+
+def test_the_delivery_floor_counts_the_attempt_sends_and_marks_each_message(
+    floor_outbox, smtp_server
+) -> None:
+    with floor_outbox.begin() as connection:
+        ids = [
+            connection.execute(
+                outbox.insert().values(
+                    target=f"inbox-{n}@clinic.example",
+                    reply_to=f"patient-{n}@example.org",
+                    subject="New enquiry",
+                    body="Name: Bench Patient\n",
+                    status="pending",
+                    attempts=0,
+                )
+            ).inserted_primary_key[0]
+            for n in range(2)
+        ]
+    jobs.floor_deliver(ids)
+    assert sorted(str(m["To"]) for m in smtp_server.inbox.messages) == [
+        "inbox-0@clinic.example",
+        "inbox-1@clinic.example",
+    ]
+    with floor_outbox.connect() as connection:
+        rows = connection.execute(select(outbox.c.status, outbox.c.attempts)).all()
+    assert [tuple(row) for row in rows] == [("sent", 1), ("sent", 1)]
