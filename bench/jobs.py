@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rq import get_current_job
-from sqlalchemy import Engine, create_engine, select, update
+from sqlalchemy import Connection, Engine, create_engine, select, update
 
 from bench.bare import outbox, sqlalchemy_url
 
@@ -20,6 +20,25 @@ from bench.bare import outbox, sqlalchemy_url
 def noop() -> None:
     job = get_current_job()
     job.connection.rpush("bench:noop", repr(time.time()))
+
+
+def floor_messages(connection: Connection, count: int) -> list[int]:
+    """``count`` messages for ``floor_deliver``, the only ones waiting; their ids."""
+    connection.execute(outbox.delete())
+    body = "A new enquiry about mesotherapy at Harley Street.\n" + "Name: Bench Patient\n" * 40
+    return [
+        connection.execute(
+            outbox.insert().values(
+                target=f"inbox-{n}@clinic.example",
+                reply_to=f"patient-{n}@example.org",
+                subject="New enquiry: mesotherapy at Harley Street",
+                body=body,
+                status="pending",
+                attempts=0,
+            )
+        ).inserted_primary_key[0]
+        for n in range(count)
+    ]
 
 
 # Kept for the worker's life, as a real delivery keeps its engine and connection.

@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -510,23 +511,21 @@ def deliveries(bench: Bench, workers: int, leads: int) -> list[Row]:
     # The deliveries of ``leads`` leads wait in the queue; the workers start and
     # drain it. The rate runs from the first message to the last.
     expected = bench.make_leads(leads)
-    bench.sink.reset()
-    cpu = _start_paused(bench, workers)
-    _wait(lambda: bench.sink.count >= expected, 240, "deliveries")
-    delivered = _rate(bench.sink.arrivals)
-    delivery_cpu = (bench.worker_cpu() - cpu) / expected * 1000
-    bench.stop_workers()
+    delivered, delivery_cpu = _drain(bench, workers, expected, "deliveries")
 
     redis = bench.redis()
     redis.delete("bench:noop")
     queue = bench.queue()
     for _ in range(expected):
         queue.enqueue_call("bench.jobs.noop", result_ttl=60)
-    cpu = _start_paused(bench, workers)
-    _wait(lambda: redis.llen("bench:noop") >= expected, 240, "no-op jobs")
-    noop = _rate([float(t) for t in redis.lrange("bench:noop", 0, -1)])
-    noop_cpu = (bench.worker_cpu() - cpu) / expected * 1000
-    bench.stop_workers()
+    noop, noop_cpu = _drain(
+        bench,
+        workers,
+        expected,
+        "no-op jobs",
+        lambda: redis.llen("bench:noop"),
+        lambda: [float(t) for t in redis.lrange("bench:noop", 0, -1)],
+    )
 
     floor, floor_cpu = _delivery_floor(bench, workers, expected)
     return [
@@ -573,37 +572,40 @@ def _delivery_floor(bench: Bench, workers: int, messages: int) -> tuple[float, f
     """Messages a second, and worker CPU per message, for ``messages`` sent by
     ``bench.jobs.floor_deliver`` as the real ones go: one job per lead's two
     (the clinic's email and the patient's acknowledgement)."""
-    from bench.bare import outbox
+    from bench.jobs import floor_messages
     from leads.extensions import db
 
-    body = "A new enquiry about mesotherapy at Harley Street.\n" + "Name: Bench Patient\n" * 40
     with bench.app.app_context():
         with db.engine.begin() as connection:
-            connection.execute(outbox.delete())
-            ids = [
-                connection.execute(
-                    outbox.insert().values(
-                        target=f"inbox-{n}@clinic.example",
-                        reply_to=f"patient-{n}@example.org",
-                        subject="New enquiry: mesotherapy at Harley Street",
-                        body=body,
-                        status="pending",
-                        attempts=0,
-                    )
-                ).inserted_primary_key[0]
-                for n in range(messages)
-            ]
+            ids = floor_messages(connection, messages)
         db.session.remove()
     queue = bench.queue()
     for n in range(0, messages, 2):
         queue.enqueue_call("bench.jobs.floor_deliver", args=(ids[n : n + 2],), result_ttl=60)
-    bench.sink.reset()
+    return _drain(bench, workers, messages, "delivery floor")
+
+
+def _drain(
+    bench: Bench,
+    workers: int,
+    count: int,
+    what: str,
+    arrived: Callable[[], int] | None = None,
+    times: Callable[[], list[float]] | None = None,
+) -> tuple[float, float]:
+    """Start ``workers`` on what waits in the queue until ``count`` have
+    ``arrived`` (by default, messages at the mail server), then stop them.
+    Returns the rate from the first of ``times`` to the last, and the
+    workers' CPU per message or job in ms."""
+    if arrived is None:
+        bench.sink.reset()
+        arrived, times = (lambda: bench.sink.count), (lambda: bench.sink.arrivals)
     cpu = _start_paused(bench, workers)
-    _wait(lambda: bench.sink.count >= messages, 240, "delivery floor")
-    rate = _rate(bench.sink.arrivals)
-    floor_cpu = (bench.worker_cpu() - cpu) / messages * 1000
+    _wait(lambda: arrived() >= count, 240, what)
+    rate = _rate(times())
+    used = (bench.worker_cpu() - cpu) / count * 1000
     bench.stop_workers()
-    return rate, floor_cpu
+    return rate, used
 
 
 def _start_paused(bench: Bench, workers: int) -> float:

@@ -90,19 +90,7 @@ def test_the_delivery_floor_counts_the_attempt_sends_and_marks_each_message(
     floor_outbox, smtp_server
 ) -> None:
     with floor_outbox.begin() as connection:
-        ids = [
-            connection.execute(
-                outbox.insert().values(
-                    target=f"inbox-{n}@clinic.example",
-                    reply_to=f"patient-{n}@example.org",
-                    subject="New enquiry",
-                    body="Name: Bench Patient\n",
-                    status="pending",
-                    attempts=0,
-                )
-            ).inserted_primary_key[0]
-            for n in range(2)
-        ]
+        ids = jobs.floor_messages(connection, 2)
     jobs.floor_deliver(ids)
     assert sorted(str(m["To"]) for m in smtp_server.inbox.messages) == [
         "inbox-0@clinic.example",
