@@ -207,7 +207,8 @@ def create_bare_app(database_url: str | None = None) -> Flask:
     # validated by WTForms (email-validator, phonenumbers), a signed stamp
     # checked, one row stored and one job enqueued, then a 303. No session,
     # limiter, routing, events, deliveries or duplicate check.
-    secret = secrets.token_bytes(32)
+    # The same in every process, whichever one served the page.
+    secret = os.environ.get("SECRET_KEY", "bench-form-floor").encode()
     queue = None
     if os.environ.get("REDIS_URL"):
         from redis import Redis
