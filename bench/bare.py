@@ -163,7 +163,7 @@ class FloorForm(Form):
     email = StringField(validators=[DataRequired(), Length(max=254), _email])
     phone = StringField(validators=[DataRequired(), Length(max=32), _phone])
     treatment = SelectField(choices=["mesotherapy", "prp", "not-sure"])
-    contact_method = SelectField(choices=["phone", "email", "either"])
+    contact_method = SelectField(choices=["phone", "email", "sms"])
     contact_time = SelectField(choices=["any", "morning", "afternoon", "evening"])
     message = TextAreaField(validators=[Length(max=1000)])
     consent_enquiry = BooleanField(validators=[DataRequired()])

@@ -51,9 +51,9 @@ def floor_deliver(ids: list[int]) -> None:
     its attempt counted and committed (so a worker that dies mid-send is
     known), a message built and sent on a kept SMTP connection, then the row
     marked sent and committed."""
-    engine: Engine = _kept.get("engine") or _kept.setdefault(
-        "engine", create_engine(sqlalchemy_url(os.environ["DATABASE_URL"]))
-    )
+    engine: Engine | None = _kept.get("engine")
+    if engine is None:
+        engine = _kept["engine"] = create_engine(sqlalchemy_url(os.environ["DATABASE_URL"]))
     for message_id in ids:
         with engine.begin() as connection:
             row = connection.execute(
